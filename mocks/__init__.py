@@ -1,0 +1,1 @@
+"""Mock source and target systems: one package per system, state + rules, sans-IO."""

@@ -1,0 +1,192 @@
+"""The EHR's state and rules: it records clinical facts and publishes interface messages.
+
+Sans-IO: ``record(event)`` takes a fact the workflows say happened and returns the HL7 messages
+the EHR's outbound interface would send for it. The driver decides how they travel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mocks.ehr import hl7_writer as w
+from twin.domain.events import (
+    ChargeLine,
+    ChargesPosted,
+    CodingCompleted,
+    DomainEvent,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientTransferred,
+)
+from twin.domain.model import ChargeCode, Department, Hospital, Patient, Provider
+from twin.domain.timebase import Timebase
+
+
+@dataclass(slots=True)
+class Encounter:
+    """The EHR's chart of one inpatient stay."""
+
+    visit: str
+    hospital: str
+    mrn: str
+    unit: str
+    bed: str
+    attending: str
+    plan_code: str
+    financial_class: str
+    admitted_at: float
+    discharged_at: float | None = None
+    disposition: str = ""
+    charges: list[ChargeLine] = field(default_factory=list)
+    coding: CodingCompleted | None = None
+    unit_history: list[tuple[float, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """An HL7 message the EHR's interface publishes."""
+
+    hospital: str
+    message_type: str  # e.g. "ADT^A01"
+    control_id: str
+    visit: str
+    payload: str
+
+
+class Ehr:
+    """One EHR instance serving the network's hospitals (sending facility = hospital code)."""
+
+    def __init__(
+        self,
+        timebase: Timebase,
+        hospitals: tuple[Hospital, ...],
+        chargemaster: tuple[ChargeCode, ...],
+        diagnosis_text: dict[str, str],
+        drg_text: dict[str, str],
+    ) -> None:
+        self.timebase = timebase
+        self.patients: dict[str, Patient] = {}
+        self.encounters: dict[str, Encounter] = {}
+        self._identities: dict[str, w.PatientIdentity] = {}
+        self._providers: dict[str, Provider] = {p.npi: p for h in hospitals for p in h.providers}
+        self._departments: dict[str, Department] = {d.ehr_code: d for h in hospitals for d in h.departments}
+        self._unit_names = {u.code: u.name for h in hospitals for u in h.units}
+        self._charges = {c.code: c for c in chargemaster}
+        self._dx_text = diagnosis_text
+        self._drg_text = drg_text
+        self._sequence = 0
+
+    def register_patient(self, patient: Patient, hospital: str) -> None:
+        self.patients[patient.mrn] = patient
+        self._identities[patient.mrn] = w.PatientIdentity(
+            patient.mrn, hospital, patient.family, patient.given, patient.birth_date, patient.sex
+        )
+
+    def charge_description(self, code: str) -> str:
+        return self._charges[code].description
+
+    def record(self, event: DomainEvent) -> list[OutboundMessage]:
+        """Store the fact and return the messages the EHR's interface publishes for it."""
+        if isinstance(event, PatientAdmitted):
+            return self._admitted(event)
+        if isinstance(event, PatientTransferred):
+            return self._transferred(event)
+        if isinstance(event, PatientDischarged):
+            return self._discharged(event)
+        if isinstance(event, ChargesPosted):
+            return self._charges_posted(event)
+        return self._coded(event)
+
+    def _control_id(self) -> str:
+        self._sequence += 1
+        return f"MSG{self._sequence:010d}"
+
+    def _visit_info(self, enc: Encounter) -> w.VisitInfo:
+        provider = self._providers[enc.attending]
+        return w.VisitInfo(
+            visit=enc.visit,
+            facility=enc.hospital,
+            unit=enc.unit,
+            bed=enc.bed,
+            attending=f"{provider.npi}^{w.escape(provider.family)}^{w.escape(provider.given)}",
+            financial_class=enc.financial_class,
+            admitted=self.timebase.hl7(enc.admitted_at),
+            discharged=self.timebase.hl7(enc.discharged_at) if enc.discharged_at is not None else "",
+            disposition=enc.disposition,
+        )
+
+    def _out(self, enc: Encounter, message_type: str, control_id: str, payload: str) -> list[OutboundMessage]:
+        return [OutboundMessage(enc.hospital, message_type, control_id, enc.visit, payload)]
+
+    def _admitted(self, event: PatientAdmitted) -> list[OutboundMessage]:
+        enc = Encounter(
+            visit=event.visit, hospital=event.hospital, mrn=event.mrn, unit=event.unit, bed=event.bed,
+            attending=event.attending_npi, plan_code=event.plan_code, financial_class=event.financial_class,
+            admitted_at=event.at, unit_history=[(event.at, event.unit)],
+        )
+        self.encounters[event.visit] = enc
+        patient = self.patients[event.mrn]
+        control = self._control_id()
+        payload = w.adt(
+            "A01", control, self.timebase.hl7(event.at), self._identities[event.mrn], self._visit_info(enc),
+            insurance=w.in1(patient.payer.plan_code, patient.payer.name, patient.member_id),
+        )
+        return self._out(enc, "ADT^A01", control, payload)
+
+    def _transferred(self, event: PatientTransferred) -> list[OutboundMessage]:
+        enc = self.encounters[event.visit]
+        prior_unit, prior_bed = enc.unit, enc.bed
+        enc.unit, enc.bed = event.to_unit, event.bed
+        enc.unit_history.append((event.at, event.to_unit))
+        info = self._visit_info(enc)
+        info = w.VisitInfo(**{**_fields(info), "prior_unit": prior_unit, "prior_bed": prior_bed})
+        control = self._control_id()
+        payload = w.adt("A02", control, self.timebase.hl7(event.at), self._identities[enc.mrn], info)
+        return self._out(enc, "ADT^A02", control, payload)
+
+    def _discharged(self, event: PatientDischarged) -> list[OutboundMessage]:
+        enc = self.encounters[event.visit]
+        enc.discharged_at = event.at
+        enc.disposition = event.disposition
+        control = self._control_id()
+        payload = w.adt("A03", control, self.timebase.hl7(event.at), self._identities[enc.mrn], self._visit_info(enc))
+        return self._out(enc, "ADT^A03", control, payload)
+
+    def _charges_posted(self, event: ChargesPosted) -> list[OutboundMessage]:
+        enc = self.encounters[event.visit]
+        enc.charges.extend(event.lines)
+        posted = self.timebase.hl7(event.at)
+        lines = [
+            w.Ft1(
+                txn_id=line.txn_id,
+                service_at=self.timebase.hl7(line.service_at),
+                posted_at=posted,
+                credit=line.amount < 0,
+                code=line.code,
+                description=self._charges[line.code].description if line.code in self._charges else line.code,
+                quantity=line.quantity,
+                amount_cents=line.amount,
+                department=line.department,
+                department_name=self._departments[line.department].name,
+                order=line.reverses or line.txn_id,
+            )
+            for line in event.lines
+        ]
+        control = self._control_id()
+        payload = w.dft_p03(control, posted, self._identities[enc.mrn], self._visit_info(enc), lines)
+        return self._out(enc, "DFT^P03", control, payload)
+
+    def _coded(self, event: CodingCompleted) -> list[OutboundMessage]:
+        enc = self.encounters[event.visit]
+        enc.coding = event
+        diagnoses = [(code, self._dx_text.get(code, code)) for code in (event.principal_dx, *event.secondary_dx)]
+        control = self._control_id()
+        payload = w.bar_p05(
+            control, self.timebase.hl7(event.at), self._identities[enc.mrn], self._visit_info(enc),
+            diagnoses, (event.drg, self._drg_text.get(event.drg, event.drg)),
+        )
+        return self._out(enc, "BAR^P05", control, payload)
+
+
+def _fields(info: w.VisitInfo) -> dict[str, str]:
+    return {name: getattr(info, name) for name in info.__slots__}  # type: ignore[attr-defined]

@@ -1,0 +1,179 @@
+"""The EHR's facts as FHIR R4 resources (plain JSON dicts).
+
+The EHR keeps its chart as Python objects; this view renders them as Organization, Patient,
+Coverage, Encounter, ChargeItem and Claim, the way a FHIR API or bulk export ($export, NDJSON)
+would serve them. Building dicts is cheap; ``fhir.resources`` validates them in the tests and at
+the live boundary, not on every simulated event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mocks.ehr.ehr import Ehr, Encounter
+from twin.domain.model import Hospital, Payer
+
+CHARGEMASTER_SYSTEM = "urn:twin:chargemaster"
+MRN_SYSTEM = "urn:twin:mrn"
+VISIT_SYSTEM = "urn:twin:visit-number"
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+DRG_SYSTEM = "https://www.cms.gov/ms-drg"
+ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+DISCHARGE_DISPOSITION_SYSTEM = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+_DISPOSITION = {"01": "home", "06": "hosp", "03": "snf", "20": "exp"}
+
+JSON = dict[str, Any]
+
+
+def ehr_resources(ehr: Ehr, hospitals: tuple[Hospital, ...], payers: tuple[Payer, ...]) -> dict[str, list[JSON]]:
+    """Every resource the EHR holds, grouped by resource type, in a stable order."""
+    organizations = [organization(h.code, h.name) for h in hospitals]
+    organizations += [organization(f"payer-{p.plan_code}", p.name, payer=True) for p in payers if not p.self_pay]
+    resources: dict[str, list[JSON]] = {
+        "Organization": organizations, "Patient": [], "Coverage": [], "Encounter": [], "ChargeItem": [], "Claim": [],
+    }
+    for mrn in ehr.patients:
+        resources["Patient"].append(patient(ehr, mrn))
+    for enc in ehr.encounters.values():
+        payer = ehr.patients[enc.mrn].payer
+        resources["Coverage"].append(coverage(ehr, enc, payer))
+        resources["Encounter"].append(encounter(ehr, enc))
+        resources["ChargeItem"].extend(charge_items(ehr, enc))
+        if enc.coding is not None and not payer.self_pay and enc.discharged_at is not None:
+            resources["Claim"].append(claim(ehr, enc, payer))
+    return resources
+
+
+def organization(identifier: str, name: str, payer: bool = False) -> JSON:
+    kind = "pay" if payer else "prov"
+    return {
+        "resourceType": "Organization",
+        "id": identifier,
+        "active": True,
+        "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": kind}]}],
+        "name": name,
+    }
+
+
+def patient(ehr: Ehr, mrn: str) -> JSON:
+    p = ehr.patients[mrn]
+    return {
+        "resourceType": "Patient",
+        "id": mrn,
+        "identifier": [{"system": MRN_SYSTEM, "value": mrn}],
+        "name": [{"family": p.family, "given": [p.given]}],
+        "gender": "female" if p.sex == "F" else "male",
+        "birthDate": f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}",
+    }
+
+
+def coverage(ehr: Ehr, enc: Encounter, payer: Payer) -> JSON:
+    resource: JSON = {
+        "resourceType": "Coverage",
+        "id": enc.visit,
+        "status": "active",
+        "beneficiary": {"reference": f"Patient/{enc.mrn}"},
+        "subscriberId": ehr.patients[enc.mrn].member_id,
+        "payor": [{"reference": f"Patient/{enc.mrn}"} if payer.self_pay
+                  else {"reference": f"Organization/payer-{payer.plan_code}"}],
+        "class": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class",
+                                        "code": "plan"}]},
+                   "value": payer.plan_code, "name": payer.name}],
+    }
+    return resource
+
+
+def encounter(ehr: Ehr, enc: Encounter) -> JSON:
+    tb = ehr.timebase
+    period: JSON = {"start": tb.iso(enc.admitted_at)}
+    if enc.discharged_at is not None:
+        period["end"] = tb.iso(enc.discharged_at)
+    locations = []
+    for index, (at, unit) in enumerate(enc.unit_history):
+        until = enc.unit_history[index + 1][0] if index + 1 < len(enc.unit_history) else enc.discharged_at
+        loc_period: JSON = {"start": tb.iso(at)}
+        if until is not None:
+            loc_period["end"] = tb.iso(until)
+        locations.append({"location": {"display": unit}, "status": "completed" if until is not None else "active",
+                          "period": loc_period})
+    resource: JSON = {
+        "resourceType": "Encounter",
+        "id": enc.visit,
+        "identifier": [{"system": VISIT_SYSTEM, "value": enc.visit}],
+        "status": "finished" if enc.discharged_at is not None else "in-progress",
+        "class": {"system": ACT_CODE_SYSTEM, "code": "IMP", "display": "inpatient encounter"},
+        "subject": {"reference": f"Patient/{enc.mrn}"},
+        "participant": [{"individual": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi",
+                                                       "value": enc.attending}}}],
+        "period": period,
+        "location": locations,
+        "serviceProvider": {"reference": f"Organization/{enc.hospital}"},
+    }
+    if enc.discharged_at is not None:
+        code = _DISPOSITION.get(enc.disposition, "oth")
+        resource["hospitalization"] = {"dischargeDisposition": {"coding": [
+            {"system": DISCHARGE_DISPOSITION_SYSTEM, "code": code}]}}
+    if enc.coding is not None:
+        resource["diagnosis"] = [
+            {"condition": {"display": code}, "rank": rank}
+            for rank, code in enumerate((enc.coding.principal_dx, *enc.coding.secondary_dx), start=1)
+        ]
+    return resource
+
+
+def charge_items(ehr: Ehr, enc: Encounter) -> list[JSON]:
+    tb = ehr.timebase
+    items = []
+    for line in enc.charges:
+        item: JSON = {
+            "resourceType": "ChargeItem",
+            "id": line.txn_id,
+            "status": "billable",
+            "code": {"coding": [{"system": CHARGEMASTER_SYSTEM, "code": line.code,
+                                 "display": ehr.charge_description(line.code)}]},
+            "subject": {"reference": f"Patient/{enc.mrn}"},
+            "context": {"reference": f"Encounter/{enc.visit}"},
+            "occurrenceDateTime": tb.iso(line.service_at),
+            "quantity": {"value": line.quantity},
+            "priceOverride": {"value": line.amount / 100, "currency": "USD"},
+            "performingOrganization": {"reference": f"Organization/{enc.hospital}"},
+            "account": [{"display": enc.visit}],
+        }
+        if line.reverses:
+            item["partOf"] = [{"reference": f"ChargeItem/{line.reverses}"}]
+            item["overrideReason"] = "credit reversing a charge posted in error"
+        items.append(item)
+    return items
+
+
+def claim(ehr: Ehr, enc: Encounter, payer: Payer) -> JSON:
+    """The EHR's billing-ready claim for a coded encounter (what patient accounting would drop)."""
+    tb = ehr.timebase
+    coding = enc.coding
+    assert coding is not None and enc.discharged_at is not None
+    total = sum(line.amount for line in enc.charges)
+    return {
+        "resourceType": "Claim",
+        "id": f"ehr-{enc.visit}",
+        "identifier": [{"system": VISIT_SYSTEM, "value": enc.visit}],
+        "status": "active",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
+        "use": "claim",
+        "patient": {"reference": f"Patient/{enc.mrn}"},
+        "billablePeriod": {"start": tb.iso(enc.admitted_at), "end": tb.iso(enc.discharged_at)},
+        "created": tb.iso(coding.at),
+        "insurer": {"reference": f"Organization/payer-{payer.plan_code}"},
+        "provider": {"reference": f"Organization/{enc.hospital}"},
+        "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{enc.visit}"}}],
+        "diagnosis": [
+            {"sequence": rank, "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": code}]}}
+            for rank, code in enumerate((coding.principal_dx, *coding.secondary_dx), start=1)
+        ],
+        "item": [
+            {"sequence": n, "productOrService": {"coding": [{"system": CHARGEMASTER_SYSTEM, "code": line.code}]},
+             "quantity": {"value": line.quantity}, "net": {"value": line.amount / 100, "currency": "USD"}}
+            for n, line in enumerate(enc.charges, start=1)
+        ],
+        "total": {"value": total / 100, "currency": "USD"},
+    }

@@ -1,0 +1,154 @@
+"""ERP finance: general-ledger journals and the accounts-receivable subledger, with the ERP's rules.
+
+Sans-IO: ``handle(request, now)`` validates and posts, answering like the ERP's REST API would
+(201 with the posting, 422 with every rule broken, 404 for an unknown path). Rules a real ERP
+enforces and an integration must respect: journals balance to the cent, every line names a known
+account and an active cost center, and nothing posts into a closed period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.timebase import Timebase
+
+ACCOUNTS = {
+    "1200": "Patient accounts receivable",
+    "4000": "Inpatient routine revenue",
+    "4100": "Inpatient ancillary revenue",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    account: str
+    cost_center: str
+    debit: int
+    credit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    journal_id: str
+    reference: str  # the source document: an encounter's visit number for patient billing
+    source: str
+    posting_date: date
+    posted_at: float
+    lines: tuple[JournalLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArItem:
+    """An open receivable: the amount a customer (payer or patient) owes for one invoice."""
+
+    item_id: str
+    invoice: str
+    customer: str
+    amount: int
+    posted_at: float
+    journal_id: str
+
+
+class ErpFinance:
+    """GL and AR state plus posting rules. Honours ``Idempotency-Key`` as modern ERP APIs do."""
+
+    def __init__(self, timebase: Timebase, cost_centers: tuple[str, ...], closed_through: date | None = None):
+        self.timebase = timebase
+        self.cost_centers = set(cost_centers)
+        self.inactive_cost_centers: set[str] = set()
+        self.closed_through = closed_through
+        self.journals: list[Journal] = []
+        self.ar_items: list[ArItem] = []
+        self._replies: dict[str, TargetResponse] = {}
+
+    def close_period(self, through: date) -> None:
+        """Close every period up to and including ``through``: later postings there are refused."""
+        self.closed_through = through
+
+    def handle(self, request: TargetRequest, now: float) -> TargetResponse:
+        if request.method != "POST" or request.path != "/finance/journals":
+            return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
+        if request.idempotency_key and request.idempotency_key in self._replies:
+            return self._replies[request.idempotency_key]
+        errors = self.validate_journal(request.body, now)
+        if errors:
+            return TargetResponse(422, {"errors": errors})
+        response = self._post(request.body, now)
+        if request.idempotency_key:
+            self._replies[request.idempotency_key] = response
+        return response
+
+    def validate_journal(self, body: dict[str, Any], now: float) -> list[str]:
+        """Every rule the journal breaks, as messages naming the line and the rule."""
+        errors: list[str] = []
+        lines = body.get("lines")
+        if not isinstance(lines, list) or not lines:
+            return ["journal has no lines"]
+        if not body.get("reference"):
+            errors.append("journal has no reference")
+        debits = credits = 0
+        for number, line in enumerate(lines, start=1):
+            if not isinstance(line, dict):
+                errors.append(f"line {number}: not an object")
+                continue
+            debit, credit = line.get("debit", 0), line.get("credit", 0)
+            if not isinstance(debit, int) or not isinstance(credit, int) or debit < 0 or credit < 0:
+                errors.append(f"line {number}: debit and credit must be non-negative integer cents")
+                continue
+            if (debit > 0) == (credit > 0):
+                errors.append(f"line {number}: exactly one of debit or credit must be positive")
+            if line.get("account") not in ACCOUNTS:
+                errors.append(f"line {number}: unknown account {line.get('account')!r}")
+            center = line.get("cost_center")
+            if center not in self.cost_centers:
+                errors.append(f"line {number}: unknown cost center {center!r}")
+            elif center in self.inactive_cost_centers:
+                errors.append(f"line {number}: cost center {center!r} is inactive")
+            debits += debit
+            credits += credit
+        if debits != credits:
+            errors.append(f"journal does not balance: debits {debits} != credits {credits}")
+        posting_date = self.timebase.day(now)
+        if self.closed_through is not None and posting_date <= self.closed_through:
+            errors.append(f"period of {posting_date.isoformat()} is closed")
+        receivable = body.get("receivable")
+        if receivable is not None:
+            ar_debit = sum(line.get("debit", 0) - line.get("credit", 0) for line in lines
+                           if isinstance(line, dict) and line.get("account") == "1200")
+            if not isinstance(receivable, dict) or not receivable.get("customer") or not receivable.get("invoice"):
+                errors.append("receivable needs a customer and an invoice")
+            elif receivable.get("amount") != ar_debit:
+                errors.append(f"receivable amount {receivable.get('amount')} != AR debit {ar_debit}")
+        return errors
+
+    def _post(self, body: dict[str, Any], now: float) -> TargetResponse:
+        journal_id = f"JE{len(self.journals) + 1:08d}"
+        journal = Journal(
+            journal_id=journal_id,
+            reference=str(body["reference"]),
+            source=str(body.get("source", "")),
+            posting_date=self.timebase.day(now),
+            posted_at=now,
+            lines=tuple(
+                JournalLine(line["account"], line["cost_center"], line.get("debit", 0), line.get("credit", 0))
+                for line in body["lines"]
+            ),
+        )
+        self.journals.append(journal)
+        reply: dict[str, Any] = {"journal_id": journal_id, "posting_date": journal.posting_date.isoformat()}
+        receivable = body.get("receivable")
+        if receivable is not None:
+            item = ArItem(
+                item_id=f"AR{len(self.ar_items) + 1:08d}",
+                invoice=str(receivable["invoice"]),
+                customer=str(receivable["customer"]),
+                amount=int(receivable["amount"]),
+                posted_at=now,
+                journal_id=journal_id,
+            )
+            self.ar_items.append(item)
+            reply["ar_item_id"] = item.item_id
+        return TargetResponse(201, reply)

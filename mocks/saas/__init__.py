@@ -1,0 +1,1 @@
+"""SaaS mocks: the claims clearinghouse now; vendor management in a later flow."""

@@ -1,0 +1,141 @@
+"""The claims clearinghouse (SaaS): receives FHIR R4 Claims, scrubs them, accepts or rejects.
+
+Sans-IO: ``handle(request, now)``. The scrubber applies the edits clearinghouses apply before a
+claim reaches a payer: a known payer, a patient, a principal diagnosis, at least one line, lines
+that add up to the total, and a billable period. A rejection carries every reason, so the
+integration can route it to a work queue instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twin.domain.exchange import TargetRequest, TargetResponse
+
+CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSubmission:
+    submission_id: str
+    claim_number: str  # the encounter's visit number, from Claim.identifier
+    payer_id: str
+    total: int  # cents
+    principal_dx: str
+    drg: str
+    line_count: int
+    received_at: float
+    accepted: bool
+    reasons: tuple[str, ...]
+    claim: dict[str, Any]
+
+
+class Clearinghouse:
+    def __init__(self, payer_ids: tuple[str, ...]):
+        self.payer_ids = set(payer_ids)
+        self.submissions: list[ClaimSubmission] = []
+        self._replies: dict[str, TargetResponse] = {}
+
+    @property
+    def accepted(self) -> list[ClaimSubmission]:
+        return [s for s in self.submissions if s.accepted]
+
+    def handle(self, request: TargetRequest, now: float) -> TargetResponse:
+        if request.method != "POST" or request.path != "/claims":
+            return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
+        if request.idempotency_key and request.idempotency_key in self._replies:
+            return self._replies[request.idempotency_key]
+        claim = request.body
+        reasons = scrub(claim, self.payer_ids)
+        submission = ClaimSubmission(
+            submission_id=f"CH{len(self.submissions) + 1:08d}",
+            claim_number=_claim_number(claim),
+            payer_id=_payer_id(claim),
+            total=_cents(claim.get("total", {}).get("value")) if isinstance(claim.get("total"), dict) else 0,
+            principal_dx=_principal_dx(claim),
+            drg=_drg(claim),
+            line_count=len(claim.get("item", []) or []),
+            received_at=now,
+            accepted=not reasons,
+            reasons=tuple(reasons),
+            claim=claim,
+        )
+        self.submissions.append(submission)
+        if reasons:
+            response = TargetResponse(422, {"id": submission.submission_id, "status": "rejected", "reasons": reasons})
+        else:
+            response = TargetResponse(201, {"id": submission.submission_id, "status": "accepted"})
+        if request.idempotency_key:
+            self._replies[request.idempotency_key] = response
+        return response
+
+
+def scrub(claim: dict[str, Any], payer_ids: set[str]) -> list[str]:
+    """Every edit the claim fails, in words a billing analyst understands."""
+    if claim.get("resourceType") != "Claim":
+        return ["not a FHIR Claim resource"]
+    reasons: list[str] = []
+    if not _claim_number(claim):
+        reasons.append("claim has no visit-number identifier")
+    payer = _payer_id(claim)
+    if payer not in payer_ids:
+        reasons.append(f"unknown payer {payer!r}")
+    if not (claim.get("patient") or {}).get("reference"):
+        reasons.append("claim has no patient")
+    if not _principal_dx(claim):
+        reasons.append("claim has no principal diagnosis (diagnosis sequence 1)")
+    items = claim.get("item") or []
+    if not items:
+        reasons.append("claim has no service lines")
+    line_total = 0
+    for item in items:
+        net = (item.get("net") or {}).get("value")
+        if net is None:
+            reasons.append(f"line {item.get('sequence')}: no net amount")
+        else:
+            line_total += _cents(net)
+    total = (claim.get("total") or {}).get("value")
+    if total is None:
+        reasons.append("claim has no total")
+    elif _cents(total) != line_total:
+        reasons.append(f"total {total} does not equal the sum of the lines {line_total / 100:.2f}")
+    period = claim.get("billablePeriod") or {}
+    if not period.get("start") or not period.get("end"):
+        reasons.append("claim has no billable period")
+    return reasons
+
+
+def _cents(value: Any) -> int:
+    try:
+        return round(float(value) * 100)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _claim_number(claim: dict[str, Any]) -> str:
+    for ident in claim.get("identifier") or []:
+        if ident.get("system") == CLAIM_NUMBER_SYSTEM:
+            return str(ident.get("value", ""))
+    return ""
+
+
+def _payer_id(claim: dict[str, Any]) -> str:
+    return str(((claim.get("insurer") or {}).get("identifier") or {}).get("value", ""))
+
+
+def _principal_dx(claim: dict[str, Any]) -> str:
+    for dx in claim.get("diagnosis") or []:
+        if dx.get("sequence") == 1:
+            codings = (dx.get("diagnosisCodeableConcept") or {}).get("coding") or [{}]
+            return str(codings[0].get("code", ""))
+    return ""
+
+
+def _drg(claim: dict[str, Any]) -> str:
+    """The MS-DRG, carried as the principal diagnosis's package code (FHIR R4 Claim)."""
+    for dx in claim.get("diagnosis") or []:
+        if dx.get("sequence") == 1:
+            codings = (dx.get("packageCode") or {}).get("coding") or [{}]
+            return str(codings[0].get("code", ""))
+    return ""

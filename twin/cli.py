@@ -1,0 +1,105 @@
+"""The ``twin`` command line: ``run`` a scenario and ``bench`` the twin.
+
+Exit codes: 0 every target in sync, 1 a target out of sync, 2 bad input (a broken scenario
+file, a wrong flag) with a one-paragraph explanation and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from twin.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
+
+EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twin", description="Digital twin and conformance harness for ERP-EHR "
+                                     "integration.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run a scenario in simulated time and check every target")
+    run.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario YAML (default: %(default)s)")
+    run.add_argument("--seed", type=_non_negative, help="override the scenario's seed")
+    run.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
+    run.add_argument("--out", type=Path, help="write summary.json, messages/, fhir/ and records/ here")
+    commands.add_parser("bench", help="measure end-to-end throughput against bare SimPy on this machine")
+    return parser
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of days > 0, got {value:g}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    errors = Console(stderr=True)
+    try:
+        if args.command == "run":
+            return _run(args, console)
+        return _bench(console)
+    except ScenarioError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    from twin.observe.report import build_summary, print_summary, write_outputs
+    from twin.sim import run
+
+    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days)
+    with Progress(TextColumn("[bold]simulating[/bold] {task.description}"), BarColumn(),
+                  TextColumn("day {task.completed:.1f}/{task.total:.0f}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(scenario.name, total=scenario.days)
+
+        def progress(done: float, total: float) -> None:
+            bar.update(task, completed=done / 1440)
+
+        result = run(scenario, progress=progress, keep_traffic=args.out is not None)
+    summary = build_summary(result)
+    print_summary(summary, console, result.wall_seconds)
+    if args.out is not None:
+        write_outputs(result, summary, args.out)
+        console.print(f"wrote {args.out}/summary.json, messages/, fhir/, records/")
+    return EXIT_IN_SYNC if result.in_sync else EXIT_OUT_OF_SYNC
+
+
+def _bench(console: Console) -> int:
+    from twin.bench import run_bench
+
+    console.print("measuring bare SimPy Store message passing, then the twin on scenarios/bench.yaml ...")
+    result = run_bench()
+    console.print(f"bare SimPy Store:       {result.baseline_rate:>12,.0f} messages/s")
+    console.print(f"twin end to end:        {result.twin_rate:>12,.0f} messages/s "
+                  f"({result.twin_messages:,} HL7 messages, {result.hospitals} hospitals, "
+                  f"{result.simulated_days:g} simulated days in {result.twin_seconds:.1f} s)")
+    console.print(f"ratio twin / SimPy:     {result.ratio:>12.3f}  (target >= 0.10, goal >= 0.15)")
+    month = result.twin_seconds * 30 / result.simulated_days * 10 / result.hospitals
+    console.print(f"a simulated month of 10 hospitals: {month:.1f} s  (goal <= 60 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

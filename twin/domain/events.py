@@ -1,0 +1,81 @@
+"""Domain events: past-tense facts about an encounter.
+
+The same types serve twice. Workflows append them to the truth ledger as what really happened;
+the integration reconstructs them from the EHR's HL7/FHIR traffic as what it was told. Comparing
+the two worlds is the whole point of the twin, so they must speak one vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twin.domain.model import Cents, SimTime
+
+
+@dataclass(frozen=True, slots=True)
+class PatientAdmitted:
+    at: SimTime
+    hospital: str
+    visit: str
+    mrn: str
+    unit: str
+    bed: str
+    attending_npi: str
+    plan_code: str
+    financial_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientTransferred:
+    at: SimTime
+    hospital: str
+    visit: str
+    from_unit: str
+    to_unit: str
+    bed: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDischarged:
+    at: SimTime
+    hospital: str
+    visit: str
+    unit: str
+    disposition: str  # HL7 table 0112, e.g. "01" home
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    """One FT1: a charge (positive) or a credit reversing an earlier charge (negative amount)."""
+
+    txn_id: str
+    code: str
+    department: str  # EHR department code of the performing department
+    quantity: int
+    amount: Cents  # extended amount, negative for credits
+    service_at: SimTime
+    reverses: str | None = None  # txn_id of the charge a credit reverses
+
+
+@dataclass(frozen=True, slots=True)
+class ChargesPosted:
+    at: SimTime
+    hospital: str
+    visit: str
+    lines: tuple[ChargeLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CodingCompleted:
+    """Health-information management finished coding the encounter: billing may proceed."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+    principal_dx: str  # ICD-10-CM
+    secondary_dx: tuple[str, ...]
+    drg: str  # MS-DRG
+    queried: bool  # a coding query to the physician delayed it
+
+
+DomainEvent = PatientAdmitted | PatientTransferred | PatientDischarged | ChargesPosted | CodingCompleted

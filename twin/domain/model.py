@@ -1,0 +1,107 @@
+"""Master data of a hospital network: the nouns that workflows, mocks and the integration share.
+
+Every system in a real network codes the same thing differently, so each entity carries the
+code each system uses for it (``ehr_code`` vs ``cost_center``). Amounts are integer cents and
+times are simulated minutes (``SimTime``) everywhere, to keep arithmetic exact and replayable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SimTime = float
+"""Simulated time in minutes since the scenario's start."""
+
+Cents = int
+"""Money in integer cents: journals must balance exactly, which floats cannot promise."""
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A clinical or ancillary department: the EHR knows its code, the ERP its cost center."""
+
+    ehr_code: str
+    name: str
+    cost_center: str
+    kind: str  # "nursing" | "ancillary"
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """An inpatient unit with beds, run by a nursing department."""
+
+    code: str
+    name: str
+    kind: str  # "icu" | "medsurg" | "telemetry" | "maternity"
+    beds: int
+    department: Department
+    daily_rate: Cents
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """An attending physician (NPI-like id, synthetic name)."""
+
+    npi: str
+    family: str
+    given: str
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    """A payer as the EHR registers it; ``clearinghouse_id`` is how the claims SaaS knows it."""
+
+    plan_code: str
+    name: str
+    financial_class: str  # "MCR" | "MCD" | "COM" | "SP"
+    clearinghouse_id: str | None  # None for self-pay: no claim is ever sent
+
+    @property
+    def self_pay(self) -> bool:
+        return self.clearinghouse_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeCode:
+    """A chargemaster line: what the EHR charges for a service and which department performs it."""
+
+    code: str
+    description: str
+    revenue_code: str
+    price: Cents
+    department_kind: str  # which ancillary department performs it: "lab" | "imaging" | ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hospital:
+    """One facility of the network with its units, departments and staff."""
+
+    code: str
+    name: str
+    units: tuple[Unit, ...]
+    departments: tuple[Department, ...]
+    providers: tuple[Provider, ...]
+
+    def department(self, kind: str) -> Department:
+        """The department of ``kind`` (an ancillary kind such as ``"lab"``)."""
+        for dept in self.departments:
+            if dept.kind == kind:
+                return dept
+        raise KeyError(f"{self.code} has no {kind} department")
+
+    @property
+    def beds(self) -> int:
+        return sum(unit.beds for unit in self.units)
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """A synthetic patient. Name and MRN never appear in logs or reports, only pseudonyms."""
+
+    mrn: str
+    family: str
+    given: str
+    birth_date: str  # YYYYMMDD
+    sex: str  # "F" | "M"
+    payer: Payer
+    member_id: str

@@ -1,0 +1,186 @@
+"""Discharge-to-billing orchestration: hold the bill until coding is done and charges validate.
+
+The brief's scenario one: transferring the discharge is not enough; the integration must sequence
+coding completion, charge validation and exception handling before finance and claims see
+anything. Per encounter the state machine is
+
+    open -> discharged -> (coded, charges valid) -> journal sent -> journal posted -> claim sent -> billed
+
+and anything that stops it (coding overdue, an unmapped code, a target refusing) becomes an
+``IntegrationException`` with a reason, never a silent gap. Sans-IO: inputs are events and
+responses with ``now``; outputs are requests, timers and exceptions.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from twin.domain.events import (
+    ChargeLine,
+    ChargesPosted,
+    CodingCompleted,
+    DomainEvent,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientTransferred,
+)
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.model import SimTime
+from twin.domain.timebase import Timebase
+from twin.integration.claim import claim_resource, journal_body
+from twin.integration.contract import IntegrationException, Outcome
+from twin.integration.crosswalk import SELF_PAY_CUSTOMER, Crosswalk, Unmapped
+
+FLOW = "discharge_billing"
+
+
+@dataclass(slots=True)
+class Account:
+    """The integration's view of one encounter's billing."""
+
+    visit: str
+    hospital: str
+    mrn: str = ""
+    plan_code: str = ""
+    admitted_at: SimTime | None = None
+    discharged_at: SimTime | None = None
+    charges: dict[str, ChargeLine] = field(default_factory=dict)
+    coding: CodingCompleted | None = None
+    status: str = "open"
+    exceptions: list[IntegrationException] = field(default_factory=list)
+
+
+class BillingOrchestrator:
+    def __init__(self, crosswalk: Crosswalk, timebase: Timebase, coding_deadline_minutes: float) -> None:
+        self.crosswalk = crosswalk
+        self.timebase = timebase
+        self.coding_deadline = coding_deadline_minutes
+        self.accounts: dict[str, Account] = {}
+        self.raised: list[IntegrationException] = []
+        self._deadlines: list[tuple[SimTime, str]] = []
+
+    def apply(self, event: DomainEvent, now: SimTime) -> Outcome:
+        account = self.accounts.get(event.visit)
+        if account is None:
+            account = self.accounts[event.visit] = Account(event.visit, event.hospital)
+        outcome = Outcome()
+        if isinstance(event, PatientAdmitted):
+            account.mrn, account.plan_code, account.admitted_at = event.mrn, event.plan_code, event.at
+        elif isinstance(event, ChargesPosted):
+            for line in event.lines:
+                account.charges.setdefault(line.txn_id, line)
+            if account.status not in ("open", "discharged"):
+                self._raise(account, "late_charge", f"charges arrived after billing started ({account.status})", now)
+        elif isinstance(event, PatientDischarged):
+            account.discharged_at = event.at
+            if account.status == "open":
+                account.status = "discharged"
+            due = event.at + self.coding_deadline
+            heapq.heappush(self._deadlines, (due, account.visit))
+            outcome.timers.append(max(due, now))
+        elif isinstance(event, CodingCompleted):
+            account.coding = event
+            self._resolve(account, "coding_overdue", now)
+            self._try_bill(account, now, outcome)
+        elif isinstance(event, PatientTransferred):
+            pass  # location changes do not affect billing; charges carry their own department
+        return outcome
+
+    def on_timer(self, now: SimTime) -> Outcome:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, visit = heapq.heappop(self._deadlines)
+            account = self.accounts[visit]
+            if account.coding is None:
+                hours = self.coding_deadline / 60
+                self._raise(account, "coding_overdue", f"coding not complete {hours:g} h after discharge", now)
+        return Outcome()
+
+    def on_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
+        account = self.accounts[request.correlation]
+        outcome = Outcome()
+        if request.system == "erp":
+            if response.ok:
+                account.status = "journal_posted"
+                self._submit_claim(account, now, outcome)
+            else:
+                account.status = "held"
+                self._raise(account, "erp_rejected", f"ERP refused the journal ({response.status}): "
+                            + "; ".join(map(str, response.body.get("errors", []))), now)
+        elif request.system == "clearinghouse":
+            if response.ok:
+                account.status = "billed"
+            else:
+                account.status = "held"
+                self._raise(account, "claim_rejected", f"clearinghouse rejected the claim ({response.status}): "
+                            + "; ".join(map(str, response.body.get("reasons", []))), now)
+        return outcome
+
+    def _try_bill(self, account: Account, now: SimTime, outcome: Outcome) -> None:
+        if account.status not in ("open", "discharged", "held") or account.coding is None:
+            return
+        if account.discharged_at is None or account.admitted_at is None:
+            return  # coded before the discharge arrived: bill when it does (ordering is the transport's job)
+        problem = self._validate_charges(account)
+        if problem:
+            account.status = "held"
+            self._raise(account, "charge_invalid", problem, now)
+            return
+        try:
+            payer = self.crosswalk.payer(account.plan_code)
+            body = journal_body(account.visit, account.hospital, payer or SELF_PAY_CUSTOMER,
+                                account.charges.values(), self.crosswalk)
+        except Unmapped as unmapped:
+            account.status = "held"
+            self._raise(account, f"unmapped_{unmapped.domain.replace(' ', '_')}", str(unmapped), now)
+            return
+        account.status = "journal_sent"
+        outcome.requests.append(
+            TargetRequest("erp", "POST", "/finance/journals", body, f"journal:{account.visit}", account.visit)
+        )
+
+    def _submit_claim(self, account: Account, now: SimTime, outcome: Outcome) -> None:
+        payer = self.crosswalk.payer(account.plan_code)
+        if payer is None:
+            account.status = "billed"  # self pay: the patient statement comes from AR, no claim
+            return
+        coding = account.coding
+        assert coding is not None and account.admitted_at is not None and account.discharged_at is not None
+        claim = claim_resource(
+            visit=account.visit, hospital=account.hospital, mrn=account.mrn, payer_id=payer,
+            admitted_at=account.admitted_at, discharged_at=account.discharged_at,
+            principal_dx=coding.principal_dx, secondary_dx=coding.secondary_dx, drg=coding.drg,
+            lines=account.charges.values(), created_at=now, timebase=self.timebase,
+        )
+        account.status = "claim_sent"
+        outcome.requests.append(TargetRequest("clearinghouse", "POST", "/claims", claim, f"claim:{account.visit}",
+                                              account.visit))
+
+    def _validate_charges(self, account: Account) -> str:
+        if not account.charges:
+            return "encounter has no charges"
+        for line in account.charges.values():
+            if line.amount == 0:
+                return f"charge {line.txn_id} has a zero amount"
+            if line.amount < 0:
+                original = account.charges.get(line.reverses or "")
+                if original is None:
+                    return f"credit {line.txn_id} reverses unknown charge {line.reverses!r}"
+                if original.amount != -line.amount:
+                    return f"credit {line.txn_id} does not match the amount of charge {original.txn_id}"
+        if sum(line.amount for line in account.charges.values()) <= 0:
+            return "encounter charges net to zero or less"
+        return ""
+
+    def _raise(self, account: Account, reason_code: str, reason: str, now: SimTime) -> None:
+        for existing in account.exceptions:
+            if existing.reason_code == reason_code and existing.resolved_at is None:
+                return
+        exception = IntegrationException(FLOW, account.visit, reason_code, reason, now)
+        account.exceptions.append(exception)
+        self.raised.append(exception)
+
+    def _resolve(self, account: Account, reason_code: str, now: SimTime) -> None:
+        for existing in account.exceptions:
+            if existing.reason_code == reason_code and existing.resolved_at is None:
+                existing.resolved_at = now

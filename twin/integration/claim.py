@@ -1,0 +1,120 @@
+"""Builds what discharge-to-billing sends: the ERP revenue journal and the FHIR R4 Claim.
+
+Both are derived from one encounter's net charges, so the journal and the claim agree to the cent
+by construction; the harness then checks that they also agree with what really happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from twin.domain.events import ChargeLine
+from twin.domain.timebase import Timebase
+from twin.integration.crosswalk import RECEIVABLE_ACCOUNT, Crosswalk, revenue_account, revenue_code
+
+CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
+PAYER_SYSTEM = "urn:twin:clearinghouse-payer"
+FACILITY_SYSTEM = "urn:twin:facility"
+CHARGEMASTER_SYSTEM = "urn:twin:chargemaster"
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+DRG_SYSTEM = "https://www.cms.gov/ms-drg"
+REVENUE_SYSTEM = "https://www.nubc.org/CodeSystem/RevenueCodes"
+
+
+def revenue_by_cost_center(lines: Iterable[ChargeLine], crosswalk: Crosswalk) -> dict[tuple[str, str], int]:
+    """Net revenue per (GL account, cost center); raises ``Unmapped`` for an unknown department."""
+    totals: dict[tuple[str, str], int] = {}
+    for line in lines:
+        key = (revenue_account(line.code), crosswalk.cost_center(line.department))
+        totals[key] = totals.get(key, 0) + line.amount
+    return totals
+
+
+def journal_body(
+    visit: str, hospital: str, customer: str, lines: Iterable[ChargeLine], crosswalk: Crosswalk
+) -> dict[str, Any]:
+    """A balanced patient-revenue journal: debit receivables, credit revenue per cost center."""
+    revenue = revenue_by_cost_center(lines, crosswalk)
+    total = sum(revenue.values())
+    journal_lines: list[dict[str, Any]] = [
+        {"account": RECEIVABLE_ACCOUNT, "cost_center": crosswalk.business_office(hospital), "debit": total, "credit": 0}
+    ]
+    for (account, center), amount in sorted(revenue.items()):
+        if amount:
+            journal_lines.append({"account": account, "cost_center": center, "debit": 0, "credit": amount})
+    return {
+        "reference": visit,
+        "source": "patient-billing",
+        "lines": journal_lines,
+        "receivable": {"customer": customer, "invoice": visit, "amount": total},
+    }
+
+
+def claim_resource(
+    *,
+    visit: str,
+    hospital: str,
+    mrn: str,
+    payer_id: str,
+    admitted_at: float,
+    discharged_at: float,
+    principal_dx: str,
+    secondary_dx: tuple[str, ...],
+    drg: str,
+    lines: Iterable[ChargeLine],
+    created_at: float,
+    timebase: Timebase,
+) -> dict[str, Any]:
+    """An institutional FHIR R4 Claim with one item per chargemaster code (net of credits)."""
+    grouped: dict[str, list[int]] = {}
+    for line in lines:
+        amount_quantity = grouped.setdefault(line.code, [0, 0])
+        amount_quantity[0] += line.amount
+        amount_quantity[1] += line.quantity if line.amount >= 0 else -line.quantity
+    items = []
+    for code in sorted(grouped):
+        amount, quantity = grouped[code]
+        if amount == 0:
+            continue
+        items.append(
+            {
+                "sequence": len(items) + 1,
+                "revenue": {"coding": [{"system": REVENUE_SYSTEM, "code": revenue_code(code)}]},
+                "productOrService": {"coding": [{"system": CHARGEMASTER_SYSTEM, "code": code}]},
+                "quantity": {"value": max(quantity, 1)},
+                "net": {"value": amount / 100, "currency": "USD"},
+            }
+        )
+    total = sum(amount for amount, _ in grouped.values())
+    diagnoses: list[dict[str, Any]] = [
+        {
+            "sequence": 1,
+            "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": principal_dx}]},
+            "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
+                                  "code": "principal"}]}],
+            "packageCode": {"coding": [{"system": DRG_SYSTEM, "code": drg}]},
+        }
+    ]
+    for sequence, code in enumerate(secondary_dx, start=2):
+        diagnoses.append(
+            {"sequence": sequence, "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": code}]}}
+        )
+    return {
+        "resourceType": "Claim",
+        "id": f"claim-{visit}",
+        "identifier": [{"system": CLAIM_NUMBER_SYSTEM, "value": visit}],
+        "status": "active",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
+        "use": "claim",
+        "patient": {"reference": f"Patient/{mrn}"},
+        "billablePeriod": {"start": timebase.iso(admitted_at), "end": timebase.iso(discharged_at)},
+        "created": timebase.iso(created_at),
+        "insurer": {"identifier": {"system": PAYER_SYSTEM, "value": payer_id}},
+        "provider": {"identifier": {"system": FACILITY_SYSTEM, "value": hospital}},
+        "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{visit}"}}],
+        "diagnosis": diagnoses,
+        "item": items,
+        "total": {"value": total / 100, "currency": "USD"},
+    }

@@ -1,0 +1,63 @@
+"""The plug-in contract between the harness and an integration under test.
+
+An integration receives source messages (HL7 v2 ER7 text from the EHR) and the responses to
+requests it sent, and gets a call when a timer it asked for fires. It answers with an
+``Outcome``: the acknowledgement for the source, requests for target systems and timers. It
+exposes its exceptions and dead letters, and that - with what the targets hold and the ACKs the
+sources got - is all the harness judges it by. Nothing here does IO or reads a clock: ``now``
+is always passed in, so the simulated and the live driver run the same object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.model import SimTime
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an integration wants done after one input."""
+
+    ack: str | None = None  # HL7 ACK to return to the sender
+    requests: list[TargetRequest] = field(default_factory=list)
+    timers: list[SimTime] = field(default_factory=list)  # absolute times to call ``on_timer``
+
+
+@dataclass(slots=True)
+class IntegrationException:
+    """Work the integration could not complete on its own, with the reason, for a person to act on."""
+
+    flow: str
+    key: str  # business key, e.g. the encounter's visit number
+    reason_code: str  # machine-readable, e.g. "coding_overdue"
+    reason: str
+    raised_at: SimTime
+    resolved_at: SimTime | None = None
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A message the integration could not process, kept whole with why, to be replayed once fixed."""
+
+    message_id: str
+    payload: str
+    reason: str
+    received_at: SimTime
+    attempts: int = 1
+
+
+class Integration(Protocol):
+    """What every integration under test implements (the reference one and a user's own)."""
+
+    def receive_hl7(self, payload: str, now: SimTime) -> Outcome: ...
+
+    def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome: ...
+
+    def on_timer(self, now: SimTime) -> Outcome: ...
+
+    def exceptions(self) -> list[IntegrationException]: ...
+
+    def dead_letters(self) -> list[DeadLetter]: ...

@@ -1,0 +1,60 @@
+"""The integration's governed crosswalk: how EHR codes translate into ERP and clearinghouse codes.
+
+Master data differs between systems on purpose (as it does in real networks). An unmapped code
+is never guessed or dropped: lookups raise ``Unmapped`` with a reason the exception queue shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SELF_PAY_CUSTOMER = "SELF-PAY"
+ROUTINE_REVENUE_ACCOUNT = "4000"  # revenue codes 0100-0219: room and board
+ANCILLARY_REVENUE_ACCOUNT = "4100"
+RECEIVABLE_ACCOUNT = "1200"
+
+
+class Unmapped(Exception):
+    """A code the crosswalk has no governed mapping for."""
+
+    def __init__(self, domain: str, code: str) -> None:
+        super().__init__(f"no crosswalk entry for {domain} {code!r}")
+        self.domain = domain
+        self.code = code
+
+
+@dataclass(slots=True)
+class Crosswalk:
+    departments: dict[str, str] = field(default_factory=dict)  # EHR department -> ERP cost center
+    payers: dict[str, str | None] = field(default_factory=dict)  # EHR plan -> clearinghouse payer (None: self pay)
+    business_offices: dict[str, str] = field(default_factory=dict)  # hospital -> receivables cost center
+
+    def cost_center(self, department: str) -> str:
+        try:
+            return self.departments[department]
+        except KeyError:
+            raise Unmapped("department", department) from None
+
+    def payer(self, plan_code: str) -> str | None:
+        try:
+            return self.payers[plan_code]
+        except KeyError:
+            raise Unmapped("insurance plan", plan_code) from None
+
+    def business_office(self, hospital: str) -> str:
+        try:
+            return self.business_offices[hospital]
+        except KeyError:
+            raise Unmapped("facility", hospital) from None
+
+
+def revenue_code(charge_code: str) -> str:
+    """UB-04 revenue code of a chargemaster code: its prefix, zero-padded (``300-85025`` -> ``0300``)."""
+    prefix = charge_code.split("-", 1)[0]
+    return prefix.zfill(4) if prefix.isdigit() else ""
+
+
+def revenue_account(charge_code: str) -> str:
+    """GL revenue account by revenue code range: routine (room and board) or ancillary."""
+    code = revenue_code(charge_code)
+    return ROUTINE_REVENUE_ACCOUNT if code and int(code) < 220 else ANCILLARY_REVENUE_ACCOUNT

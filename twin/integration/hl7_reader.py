@@ -1,0 +1,317 @@
+"""Reads HL7 v2 ER7 messages from the EHR into domain events, and writes the ACKs.
+
+This is the integration's hot path, so it splits strings instead of building hl7apy's object
+tree (a test proves its field values equal hl7apy's on the project's corpus). It never raises on
+bad input: anything it cannot read becomes ``Rejected`` with the HL7 error code, the location
+and a reason, which the integration turns into an AE/AR ACK with an ERR segment and a dead letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twin.domain.events import (
+    ChargeLine,
+    ChargesPosted,
+    CodingCompleted,
+    DomainEvent,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientTransferred,
+)
+from twin.domain.hl7 import VERSION, escape, unescape
+from twin.domain.timebase import Timebase
+
+SUPPORTED_VERSIONS = ("2.5.1", "2.5")
+SUPPORTED = ("ADT^A01", "ADT^A02", "ADT^A03", "DFT^P03", "BAR^P05")
+
+# HL7 table 0357 message error condition codes used here.
+REQUIRED_FIELD_MISSING = "101"
+DATA_TYPE_ERROR = "102"
+SEGMENT_SEQUENCE_ERROR = "100"
+UNSUPPORTED_MESSAGE_TYPE = "200"
+UNSUPPORTED_EVENT_CODE = "201"
+UNSUPPORTED_PROCESSING_ID = "202"
+UNSUPPORTED_VERSION = "203"
+APPLICATION_ERROR = "207"
+_ERROR_TEXT = {
+    "100": "Segment sequence error",
+    "101": "Required field missing",
+    "102": "Data type error",
+    "200": "Unsupported message type",
+    "201": "Unsupported event code",
+    "202": "Unsupported processing id",
+    "203": "Unsupported version id",
+    "207": "Application internal error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What MSH says: enough to acknowledge the message even when its body is unreadable."""
+
+    control_id: str
+    message_type: str  # "ADT^A01"
+    sending_application: str
+    sending_facility: str
+    trigger: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why a message cannot be processed; ``ack_code`` AR (reject) or AE (error)."""
+
+    ack_code: str
+    error_code: str
+    location: str  # ERL: segment^sequence^field, e.g. "PID^1^3"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    header: Header | None  # None only when MSH itself is unreadable
+    event: DomainEvent | None
+    rejected: Rejected | None
+
+
+class _Reject(Exception):
+    def __init__(self, ack_code: str, error_code: str, location: str, reason: str) -> None:
+        super().__init__(reason)
+        self.rejected = Rejected(ack_code, error_code, location, reason)
+
+
+class Hl7Reader:
+    """Turns ER7 text into a ``Read``; ``timebase`` maps message timestamps to simulated minutes."""
+
+    def __init__(self, timebase: Timebase) -> None:
+        self.timebase = timebase
+
+    def read(self, payload: str) -> Read:
+        header: Header | None = None
+        try:
+            segments = _split_segments(payload)
+            header, component = _read_header(segments[0])
+            body = _index(segments[1:], component)
+            event = self._event(header, body, component)
+            return Read(header, event, None)
+        except _Reject as reject:
+            return Read(header, None, reject.rejected)
+        except Exception as exc:  # noqa: BLE001 - the reader's promise is to never raise on input
+            return Read(header, None, Rejected("AE", APPLICATION_ERROR, "", f"unreadable message: {exc}"))
+
+    def _time(self, value: str, location: str) -> float:
+        if not value:
+            raise _Reject("AE", REQUIRED_FIELD_MISSING, location, f"{_dash(location)} (timestamp) is empty")
+        try:
+            return self.timebase.minutes(value.split("^")[0])
+        except ValueError:
+            raise _Reject("AE", DATA_TYPE_ERROR, location, f"{_dash(location)} is not a timestamp: {value!r}") from None
+
+    def _event(self, header: Header, body: dict[str, list[list[str]]], comp: str) -> DomainEvent:
+        pid = _one(body, "PID")
+        pv1 = _one(body, "PV1")
+        mrn = _required(pid, 3, "PID^1^3", comp)
+        visit = _required(pv1, 19, "PV1^1^19", comp)
+        facility = header.sending_facility
+        evn = _one(body, "EVN")
+        at = self._time(_field(evn, 2), "EVN^1^2")
+        location = _field(pv1, 3).split(comp)
+        kind = header.message_type
+        if kind == "ADT^A01":
+            in1 = body.get("IN1")
+            plan = _required(in1[0], 2, "IN1^1^2", comp) if in1 else ""
+            if not plan:
+                raise _Reject("AE", REQUIRED_FIELD_MISSING, "IN1^1^2", "ADT^A01 has no insurance plan (IN1-2)")
+            return PatientAdmitted(
+                at=at, hospital=facility, visit=visit, mrn=mrn,
+                unit=_required(pv1, 3, "PV1^1^3", comp), bed=_bed(location),
+                attending_npi=_component(_field(pv1, 7), comp), plan_code=plan,
+                financial_class=_component(_field(pv1, 20), comp),
+            )
+        if kind == "ADT^A02":
+            return PatientTransferred(
+                at=at, hospital=facility, visit=visit,
+                from_unit=_required(pv1, 6, "PV1^1^6", comp), to_unit=_required(pv1, 3, "PV1^1^3", comp),
+                bed=_bed(location),
+            )
+        if kind == "ADT^A03":
+            discharged = _field(pv1, 45)
+            return PatientDischarged(
+                at=self._time(discharged, "PV1^1^45") if discharged else at, hospital=facility, visit=visit,
+                unit=_required(pv1, 3, "PV1^1^3", comp), disposition=_component(_field(pv1, 36), comp),
+            )
+        if kind == "DFT^P03":
+            ft1s = body.get("FT1")
+            if not ft1s:
+                raise _Reject("AE", REQUIRED_FIELD_MISSING, "FT1", "DFT^P03 has no FT1 segment")
+            lines = tuple(self._charge(ft1, number, comp) for number, ft1 in enumerate(ft1s, start=1))
+            return ChargesPosted(at=at, hospital=facility, visit=visit, lines=lines)
+        return self._coding(at, facility, visit, body, comp)
+
+    def _charge(self, ft1: list[str], number: int, comp: str) -> ChargeLine:
+        where = f"FT1^{number}^"
+        kind = _field(ft1, 6)
+        if kind not in ("CG", "CD"):
+            raise _Reject("AE", DATA_TYPE_ERROR, where + "6", f"FT1-6 transaction type {kind!r} is not CG or CD")
+        amount_text = _component(_field(ft1, 11), comp).split("&")[0]
+        try:
+            amount = _cents(amount_text)
+        except ValueError:
+            raise _Reject("AE", DATA_TYPE_ERROR, where + "11", f"FT1-11 amount {amount_text!r} is not a number") from None
+        quantity_text = _field(ft1, 10) or "1"
+        if not quantity_text.isdigit():
+            raise _Reject("AE", DATA_TYPE_ERROR, where + "10", f"FT1-10 quantity {quantity_text!r} is not a number")
+        order = unescape(_field(ft1, 23).split(comp)[0])
+        return ChargeLine(
+            txn_id=_required(ft1, 2, where + "2", comp),
+            code=_required(ft1, 7, where + "7", comp),
+            department=_required(ft1, 13, where + "13", comp),
+            quantity=int(quantity_text),
+            amount=amount,
+            service_at=self._time(_field(ft1, 4), where + "4"),
+            reverses=(order or None) if kind == "CD" else None,
+        )
+
+    def _coding(self, at: float, facility: str, visit: str, body: dict[str, list[list[str]]], comp: str) -> CodingCompleted:
+        dg1s = body.get("DG1")
+        if not dg1s:
+            raise _Reject("AE", REQUIRED_FIELD_MISSING, "DG1", "BAR^P05 has no DG1 (final diagnoses)")
+        ranked = []
+        for number, dg1 in enumerate(dg1s, start=1):
+            priority = _field(dg1, 15) or "99"
+            ranked.append((int(priority) if priority.isdigit() else 99, number,
+                           _required(dg1, 3, f"DG1^{number}^3", comp)))
+        ranked.sort()
+        drg = body.get("DRG")
+        if not drg:
+            raise _Reject("AE", REQUIRED_FIELD_MISSING, "DRG", "BAR^P05 has no DRG segment")
+        return CodingCompleted(
+            at=at, hospital=facility, visit=visit, principal_dx=ranked[0][2],
+            secondary_dx=tuple(code for _, _, code in ranked[1:]),
+            drg=_required(drg[0], 1, "DRG^1^1", comp), queried=False,
+        )
+
+
+def _split_segments(payload: str) -> list[str]:
+    text = payload.replace("\r\n", "\r").replace("\n", "\r")
+    segments = [segment for segment in text.split("\r") if segment.strip()]
+    if not segments or not segments[0].startswith("MSH"):
+        raise _Reject("AR", SEGMENT_SEQUENCE_ERROR, "MSH", "message does not start with an MSH segment")
+    return segments
+
+
+def _read_header(msh: str) -> tuple[Header, str]:
+    if len(msh) < 8:
+        raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^2", "MSH is truncated before its encoding characters")
+    separator = msh[3]
+    fields = msh.split(separator)
+    encoding = fields[1] if len(fields) > 1 else ""
+    if separator != "|" or encoding != "^~\\&":
+        raise _Reject(
+            "AR", DATA_TYPE_ERROR, "MSH^1^2",
+            f"unsupported delimiters {separator + encoding!r}: this interface expects |^~\\&",
+        )
+    comp = "^"
+
+    def msh_field(number: int) -> str:
+        return fields[number - 1] if len(fields) >= number else ""
+
+    control_id = msh_field(10)
+    message_type = msh_field(9).split(comp)
+    type_code = "^".join(message_type[:2])
+    header = Header(control_id, type_code, msh_field(3).split(comp)[0], msh_field(4).split(comp)[0],
+                    message_type[1] if len(message_type) > 1 else "")
+    if not control_id:
+        raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^10", "MSH-10 message control id is empty")
+    if msh_field(12).split(comp)[0] not in SUPPORTED_VERSIONS:
+        raise _Reject("AR", UNSUPPORTED_VERSION, "MSH^1^12", f"HL7 version {msh_field(12)!r} is not supported")
+    if msh_field(11).split(comp)[0] != "P":
+        raise _Reject("AR", UNSUPPORTED_PROCESSING_ID, "MSH^1^11", f"processing id {msh_field(11)!r} is not P")
+    if not header.sending_facility:
+        raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^4", "MSH-4 sending facility is empty")
+    if type_code not in SUPPORTED:
+        code = UNSUPPORTED_MESSAGE_TYPE if message_type[0] not in ("ADT", "DFT", "BAR") else UNSUPPORTED_EVENT_CODE
+        raise _Reject("AR", code, "MSH^1^9", f"message type {msh_field(9)!r} is not handled by this interface")
+    return header, comp
+
+
+def _index(segments: list[str], comp: str) -> dict[str, list[list[str]]]:
+    body: dict[str, list[list[str]]] = {}
+    for segment in segments:
+        fields = segment.split("|")
+        name = fields[0]
+        if len(name) != 3 or not name.isalnum():
+            raise _Reject("AE", SEGMENT_SEQUENCE_ERROR, name[:3], f"malformed segment name {name[:10]!r}")
+        body.setdefault(name, []).append(fields)
+    return body
+
+
+def _one(body: dict[str, list[list[str]]], name: str) -> list[str]:
+    found = body.get(name)
+    if not found:
+        raise _Reject("AE", REQUIRED_FIELD_MISSING, name, f"required segment {name} is missing")
+    return found[0]
+
+
+def _field(fields: list[str], number: int) -> str:
+    return fields[number] if len(fields) > number else ""
+
+
+def _component(value: str, comp: str) -> str:
+    return unescape(value.split(comp, 1)[0]) if value else ""
+
+
+def _required(fields: list[str], number: int, location: str, comp: str) -> str:
+    value = _component(_field(fields, number), comp)
+    if not value:
+        raise _Reject("AE", REQUIRED_FIELD_MISSING, location, f"{_dash(location)} is empty")
+    return value
+
+
+def _bed(location: list[str]) -> str:
+    room = location[1] if len(location) > 1 else ""
+    bed = location[2] if len(location) > 2 else ""
+    return f"{room}-{bed}" if bed else room
+
+
+def _dash(location: str) -> str:
+    """``PID^1^3`` -> ``PID-3`` as people write it."""
+    parts = location.split("^")
+    return f"{parts[0]}-{parts[2]}" if len(parts) == 3 else location
+
+
+def _cents(text: str) -> int:
+    text = text.strip()
+    if not text:
+        raise ValueError("empty amount")
+    negative = text.startswith("-")
+    digits = text.lstrip("+-")
+    whole, _, fraction = digits.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
+        raise ValueError(f"not an amount: {text!r}")
+    cents = int(whole) * 100 + int(fraction.ljust(2, "0") or "0")
+    return -cents if negative else cents
+
+
+def build_ack(header: Header | None, ack_code: str, timestamp: str, rejected: Rejected | None = None) -> str:
+    """An HL7 v2.5.1 ACK echoing MSH-10; AE/AR carry an ERR segment with code, location and reason."""
+    control = header.control_id if header else ""
+    trigger = header.trigger if header else ""
+    facility = header.sending_facility if header else ""
+    application = header.sending_application if header else ""
+    ack_type = f"ACK^{trigger}^ACK" if trigger else "ACK"
+    text = (
+        f"MSH|^~\\&|TWIN-INT|NETWORK|{_safe(application)}|{_safe(facility)}|{timestamp}||{ack_type}|"
+        f"ACK{_safe(control)}|P|{VERSION}\rMSA|{ack_code}|{_safe(control)}\r"
+    )
+    if rejected is not None:
+        location = "^".join(_safe(part) for part in rejected.location.split("^"))
+        text += (
+            f"ERR||{location}|{rejected.error_code}^{_ERROR_TEXT.get(rejected.error_code, 'Error')}^HL70357|E||||"
+            f"{_safe(rejected.reason)[:250]}\r"
+        )
+    return text
+
+
+def _safe(value: str) -> str:
+    return escape(value)

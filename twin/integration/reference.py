@@ -1,0 +1,70 @@
+"""The reference integration: reads the EHR's feed, orchestrates billing, acknowledges honestly.
+
+It implements ``twin.integration.contract.Integration``. Idempotency is on the sender's message
+control id (MSH-4 + MSH-10): a redelivered message is acknowledged again but never processed
+twice, and every request it sends to a target carries an idempotency key per business document.
+A message it cannot read is acknowledged AE/AR with an ERR segment and parked, whole, in the
+dead-letter queue with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.model import SimTime
+from twin.domain.timebase import Timebase
+from twin.integration.billing import BillingOrchestrator
+from twin.integration.contract import DeadLetter, IntegrationException, Outcome
+from twin.integration.crosswalk import Crosswalk
+from twin.integration.hl7_reader import Hl7Reader, build_ack
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceConfig:
+    """What an organisation configures the integration with: clock base, crosswalk, policies."""
+
+    timebase: Timebase
+    crosswalk: Crosswalk
+    coding_deadline_minutes: float
+
+
+class ReferenceIntegration:
+    def __init__(self, config: ReferenceConfig) -> None:
+        self.config = config
+        self.reader = Hl7Reader(config.timebase)
+        self.billing = BillingOrchestrator(config.crosswalk, config.timebase, config.coding_deadline_minutes)
+        self._seen: set[tuple[str, str]] = set()
+        self._dead: list[DeadLetter] = []
+        self.duplicates_ignored = 0
+
+    def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
+        read = self.reader.read(payload)
+        timestamp = self.config.timebase.hl7(now)
+        if read.rejected is not None:
+            message_id = read.header.control_id if read.header else ""
+            self._dead.append(DeadLetter(message_id, payload, read.rejected.reason, now))
+            return Outcome(ack=build_ack(read.header, read.rejected.ack_code, timestamp, read.rejected))
+        header = read.header
+        assert header is not None and read.event is not None
+        key = (header.sending_facility, header.control_id)
+        ack = build_ack(header, "AA", timestamp)
+        if key in self._seen:
+            self.duplicates_ignored += 1
+            return Outcome(ack=ack)
+        self._seen.add(key)
+        outcome = self.billing.apply(read.event, now)
+        outcome.ack = ack
+        return outcome
+
+    def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
+        return self.billing.on_response(request, response, now)
+
+    def on_timer(self, now: SimTime) -> Outcome:
+        return self.billing.on_timer(now)
+
+    def exceptions(self) -> list[IntegrationException]:
+        return list(self.billing.raised)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return list(self._dead)

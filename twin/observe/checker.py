@@ -1,0 +1,154 @@
+"""The synchronization checker: compares expectations with target state and classifies differences.
+
+Every difference gets exactly one class from ``DIFFERENCE_CLASSES``:
+
+- lost: due (ready + allowed lag before the horizon) but absent;
+- duplicated: present more than once for one key;
+- unexpected: present with no expectation behind it;
+- stale: present, but later than the flow's allowed lag after it was ready;
+- out_of_order: present before what it depends on (before it was ready, or before a record of
+  the same key that must precede it);
+- wrong_value: present once, with values that differ from the truth.
+
+It also measures time-to-consistency: per key, the time from ready to the last of its records
+landing, reported as percentiles. The checker is pure: it reads records and returns results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from twin.domain.model import SimTime
+from twin.observe.records import DIFFERENCE_CLASSES, Difference, Expected, Observed
+
+
+@dataclass(slots=True)
+class FlowResult:
+    flow: str
+    allowed_lag: float
+    expected: int = 0
+    matched: int = 0
+    pending: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)  # time-to-consistency per key, minutes
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(DIFFERENCE_CLASSES, 0)
+        for difference in self.differences:
+            counts[difference.kind] += 1
+        return counts
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.differences
+
+    def percentiles(self) -> dict[str, float | None]:
+        return {f"p{p}": percentile(self.lags, p) for p in (50, 95, 99)}
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile (deterministic, an observed value); ``None`` for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def check_flow(
+    flow: str,
+    expected: Iterable[Expected],
+    observed: Iterable[Observed],
+    *,
+    allowed_lag: float,
+    horizon: SimTime,
+    targets: Iterable[str] | None = None,
+    resolution: float = 1 / 60,
+) -> FlowResult:
+    """Classify every difference between ``expected`` and ``observed`` for one flow.
+
+    ``targets`` names the targets this flow owns; observed records of other targets are ignored.
+    By default it is the set of targets that appear in ``expected``. ``resolution`` is the
+    clock resolution of message timestamps (one second): closer than that is simultaneous.
+    """
+    expected = list(expected)
+    owned = set(targets) if targets is not None else {e.target for e in expected}
+    by_key: dict[tuple[str, str], list[Observed]] = {}
+    for record in observed:
+        if record.target in owned:
+            by_key.setdefault((record.target, record.key), []).append(record)
+    for records in by_key.values():
+        records.sort(key=lambda r: (r.at, r.ref))
+
+    result = FlowResult(flow, allowed_lag)
+    expected_keys = {(e.target, e.key) for e in expected}
+    landed: dict[str, list[tuple[int, SimTime, Expected]]] = {}
+    for exp in expected:
+        records = by_key.get((exp.target, exp.key), [])
+        if not records:
+            if exp.optional:
+                continue
+            if exp.ready_at + allowed_lag <= horizon:
+                result.expected += 1
+                result.differences.append(Difference(
+                    flow, exp.target, "lost", exp.key,
+                    f"expected since t={exp.ready_at:.1f} min, absent at the end (t={horizon:.1f})",
+                    {"expected": exp.value},
+                ))
+            else:
+                result.pending += 1
+            continue
+        result.expected += 0 if exp.optional else 1
+        first = records[0]
+        if len(records) > 1:
+            result.differences.append(Difference(
+                flow, exp.target, "duplicated", exp.key,
+                f"held {len(records)} times: " + ", ".join(r.ref for r in records),
+                {"refs": [r.ref for r in records]},
+            ))
+        wrong = {name: (want, first.value.get(name)) for name, want in exp.value.items()
+                 if first.value.get(name) != want}
+        if wrong:
+            result.differences.append(Difference(
+                flow, exp.target, "wrong_value", exp.key,
+                "; ".join(f"{name}: expected {want!r}, found {got!r}" for name, (want, got) in sorted(wrong.items())),
+                {"ref": first.ref, "fields": {k: {"expected": w, "found": g} for k, (w, g) in wrong.items()}},
+            ))
+        lag = first.at - exp.ready_at
+        if lag < -resolution:
+            result.differences.append(Difference(
+                flow, exp.target, "out_of_order", exp.key,
+                f"landed {-lag:.2f} min before it was ready (t={exp.ready_at:.1f})", {"ref": first.ref},
+            ))
+        elif lag > allowed_lag:
+            result.differences.append(Difference(
+                flow, exp.target, "stale", exp.key,
+                f"landed {lag:.1f} min after it was ready; allowed {allowed_lag:g} min", {"ref": first.ref},
+            ))
+        if not wrong and len(records) == 1:
+            result.matched += 1
+        landed.setdefault(exp.key, []).append((exp.seq, first.at, exp))
+
+    for key, entries in landed.items():
+        entries.sort(key=lambda entry: (entry[0], entry[1]))
+        for seq, at, exp in entries:
+            earlier = [e for e in entries if e[0] < seq]
+            latest_before = max((e[1] for e in earlier), default=-math.inf)
+            if at < latest_before - resolution:
+                result.differences.append(Difference(
+                    flow, exp.target, "out_of_order", key,
+                    f"landed at t={at:.2f}, before a record it must follow (t={latest_before:.2f})", {},
+                ))
+        result.lags.append(max(0.0, max(at - exp.ready_at for _, at, exp in entries)))
+
+    for (target, key), records in sorted(by_key.items()):
+        if (target, key) not in expected_keys:
+            for record in records:
+                result.differences.append(Difference(
+                    flow, target, "unexpected", key, f"{record.ref} has no source event behind it",
+                    {"ref": record.ref, "value": record.value},
+                ))
+    return result

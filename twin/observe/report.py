@@ -1,0 +1,191 @@
+"""Run reports: the summary (a dict, written as ``summary.json``), the console table and the files.
+
+The summary holds only figures that follow from the scenario and seed, never wall-clock
+figures, so the same seed gives a byte-identical file. Identifiers appear only as pseudonyms.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from twin.domain.events import CodingCompleted, PatientAdmitted, PatientDischarged, PatientTransferred
+from twin.domain.pseudonym import pseudonym
+from twin.observe.checker import FlowResult
+from twin.observe.records import DIFFERENCE_CLASSES, Difference
+
+MAX_LISTED_DIFFERENCES = 50
+
+
+def masked_key(key: str) -> str:
+    """A business key as reports may show it: the encounter part pseudonymised."""
+    visit, sep, rest = key.partition(":")
+    return pseudonym(visit) + (sep + rest if sep else "")
+
+
+def _difference(difference: Difference) -> dict[str, Any]:
+    return {
+        "flow": difference.flow,
+        "target": difference.target,
+        "class": difference.kind,
+        "key": masked_key(difference.key),
+        "detail": difference.detail,
+    }
+
+
+def _flow(flow: FlowResult) -> dict[str, Any]:
+    return {
+        "in_sync": flow.in_sync,
+        "expected_records": flow.expected,
+        "matched_records": flow.matched,
+        "pending_records": flow.pending,
+        "differences": flow.counts,
+        "allowed_lag_minutes": flow.allowed_lag,
+        "time_to_consistency_minutes": {k: _round(v) for k, v in flow.percentiles().items()},
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def build_summary(result: Any) -> dict[str, Any]:
+    """Every figure of the run's table, deterministic for scenario + seed."""
+    twin = result.twin
+    scenario = result.scenario
+    truth_counts: Counter[str] = Counter(type(event).__name__ for event in twin.truth)
+    messages = {key.split(":", 1)[1]: n for key, n in sorted(twin.counts.items()) if key.startswith("hl7:")}
+    acks = Counter(record.outcome for record in twin.records if record.record_type == "ack")
+    exceptions = twin.integration.exceptions()
+    by_reason = Counter(e.reason_code for e in exceptions)
+    return {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "days": scenario.days,
+        "hospitals": len(twin.network.hospitals),
+        "staffed_beds": sum(h.beds for h in twin.network.hospitals),
+        "simulated_days_to_settle": round(result.horizon / 1440, 3),
+        "encounters": {
+            "admitted": truth_counts[PatientAdmitted.__name__],
+            "transferred": truth_counts[PatientTransferred.__name__],
+            "discharged": truth_counts[PatientDischarged.__name__],
+            "coded": truth_counts[CodingCompleted.__name__],
+            "coding_queried": sum(1 for e in twin.truth.of_type(CodingCompleted) if getattr(e, "queried", False)),
+        },
+        "messages": messages,
+        "acks": dict(sorted(acks.items())),
+        "postings": {
+            "erp_journals": len(twin.erp.journals),
+            "erp_ar_items": len(twin.erp.ar_items),
+            "claims_accepted": len(twin.clearinghouse.accepted),
+            "claims_rejected": len(twin.clearinghouse.submissions) - len(twin.clearinghouse.accepted),
+        },
+        "exceptions": {
+            "raised": len(exceptions),
+            "resolved": sum(1 for e in exceptions if e.resolved_at is not None),
+            "open": sum(1 for e in exceptions if e.resolved_at is None),
+            "by_reason": dict(sorted(by_reason.items())),
+        },
+        "dead_letters": len(twin.integration.dead_letters()),
+        "flows": {flow.flow: _flow(flow) for flow in result.flows},
+        "differences": [_difference(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
+        "in_sync": result.in_sync,
+    }
+
+
+def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float | None = None) -> None:
+    """The summary as tables: workload, traffic, postings, then one line per flow."""
+    overview = Table(title=f"Scenario {summary['scenario']} (seed {summary['seed']})", show_header=False)
+    overview.add_column("what")
+    overview.add_column("figure", justify="right")
+    overview.add_row("hospitals / staffed beds", f"{summary['hospitals']} / {summary['staffed_beds']}")
+    overview.add_row("simulated days (workload, to settle)",
+                     f"{summary['days']:g}, {summary['simulated_days_to_settle']:.1f}")
+    for name, value in summary["encounters"].items():
+        overview.add_row(f"encounters {name.replace('_', ' ')}", str(value))
+    for name, value in summary["messages"].items():
+        overview.add_row(f"messages {name}", str(value))
+    overview.add_row("ACKs", ", ".join(f"{k} {v}" for k, v in summary["acks"].items()) or "0")
+    for name, value in summary["postings"].items():
+        overview.add_row(name.replace("_", " "), str(value))
+    exc = summary["exceptions"]
+    overview.add_row("exceptions raised / resolved / open", f"{exc['raised']} / {exc['resolved']} / {exc['open']}")
+    for reason, count in exc["by_reason"].items():
+        overview.add_row(f"  {reason}", str(count))
+    overview.add_row("dead letters", str(summary["dead_letters"]))
+    console.print(overview)
+
+    flows = Table(title="Synchronization (after the work settled)")
+    flows.add_column("check")
+    names = list(summary["flows"])
+    for name in names:
+        flows.add_column(name, justify="right")
+    data = [summary["flows"][name] for name in names]
+    flows.add_row("records checked", *(str(f["expected_records"]) for f in data))
+    for kind in DIFFERENCE_CLASSES:
+        flows.add_row(kind.replace("_", " "), *(_count(f["differences"][kind]) for f in data))
+    for p in ("p50", "p95", "p99"):
+        flows.add_row(f"time to consistency {p}", *(_duration(f["time_to_consistency_minutes"][p]) for f in data))
+    flows.add_row("allowed lag", *(_duration(f["allowed_lag_minutes"]) for f in data))
+    flows.add_row("verdict", *("[green]in sync[/green]" if f["in_sync"] else "[red]OUT OF SYNC[/red]" for f in data))
+    console.print(flows)
+    for difference in summary["differences"][:10]:
+        console.print(f"  {difference['class']:<12} {difference['target']:<22} {difference['key']}  "
+                      f"{difference['detail']}")
+    if wall_seconds is not None:
+        console.print(f"wall time {wall_seconds:.2f} s")
+
+
+def _count(value: int) -> str:
+    return f"[red]{value}[/red]" if value else "0"
+
+
+def _duration(minutes: float | None) -> str:
+    if minutes is None:
+        return "-"
+    return f"{minutes * 60:.1f} s" if minutes < 1 else f"{minutes:.1f} min"
+
+
+def write_outputs(result: Any, summary: dict[str, Any], out: Path) -> None:
+    """summary.json, messages/*.hl7 (ER7 per type), fhir/*.ndjson and records/messages.csv."""
+    from mocks.ehr.fhir_view import ehr_resources
+
+    twin = result.twin
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    messages_dir = out / "messages"
+    messages_dir.mkdir(exist_ok=True)
+    for message_type, payloads in sorted(twin.traffic.items()):
+        name = message_type.replace("^", "_")
+        with open(messages_dir / f"{name}.hl7", "w", encoding="utf-8", newline="") as handle:
+            for payload in payloads:
+                handle.write(payload + "\n")
+    fhir_dir = out / "fhir"
+    fhir_dir.mkdir(exist_ok=True)
+    resources = ehr_resources(twin.ehr, twin.network.hospitals, twin.network.payers)
+    resources["Claim.submitted"] = [s.claim for s in twin.clearinghouse.submissions]
+    for name, items in sorted(resources.items()):
+        with open(fhir_dir / f"{name}.ndjson", "w", encoding="utf-8") as handle:
+            for item in items:
+                handle.write(json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n")
+    records_dir = out / "records"
+    records_dir.mkdir(exist_ok=True)
+    with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["seq", "record_type", "sim_minute", "source", "destination", "message_type",
+                         "message_id", "key", "outcome", "bytes"])
+        for r in twin.records:
+            writer.writerow([r.seq, r.record_type, f"{r.at:.4f}", r.source, r.destination, r.message_type,
+                             _masked_id(r.message_id), pseudonym(r.key) if r.key else "", r.outcome, r.size])
+
+
+def _masked_id(message_id: str) -> str:
+    """Message control ids are not identifiers of a person; idempotency keys embed a visit number."""
+    kind, sep, visit = message_id.partition(":")
+    return f"{kind}:{pseudonym(visit)}" if sep else message_id

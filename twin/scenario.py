@@ -1,0 +1,176 @@
+"""Scenarios: YAML files describing a network, its workload and the run, validated by pydantic.
+
+A scenario is the one input of a run; with its ``seed`` it fixes every random choice. A broken
+file must be explained in one paragraph that names the file, the line, the field and what was
+expected, because the people writing scenarios are architects, not the authors of this code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used; the message is meant for the person who wrote it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogNormal(_Strict):
+    """A positive duration drawn from a lognormal: ``median`` in the unit its field names."""
+
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0, le=3)
+
+
+class Range(_Strict):
+    min: float = Field(ge=0)
+    max: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must not be below min ({self.min})")
+        return self
+
+
+class NetworkSpec(_Strict):
+    hospitals: int = Field(default=3, ge=1, le=200)
+    beds: Range = Range(min=150, max=420)  # staffed beds per hospital
+
+
+class PayerMix(_Strict):
+    """Shares of encounters by financial class; they are normalised, so any positive weights do."""
+
+    medicare: float = Field(default=0.42, ge=0)
+    medicaid: float = Field(default=0.20, ge=0)
+    commercial: float = Field(default=0.33, ge=0)
+    self_pay: float = Field(default=0.05, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> PayerMix:
+        if self.medicare + self.medicaid + self.commercial + self.self_pay <= 0:
+            raise ValueError("at least one payer share must be positive")
+        return self
+
+
+class WorkloadSpec(_Strict):
+    admissions_per_bed_per_day: float = Field(default=0.16, gt=0, le=2)
+    length_of_stay_days: LogNormal = LogNormal(median=3.4, sigma=0.7)
+    transfer_share: float = Field(default=0.18, ge=0, le=1)
+    services_per_patient_day: float = Field(default=3.0, ge=0, le=50)
+    credit_share: float = Field(default=0.02, ge=0, le=1)  # share of service charges later reversed
+    coding_delay_hours: LogNormal = LogNormal(median=30, sigma=0.6)
+    coding_query_share: float = Field(default=0.12, ge=0, le=1)
+    coding_query_delay_hours: LogNormal = LogNormal(median=60, sigma=0.6)
+    payer_mix: PayerMix = PayerMix()
+
+
+class BillingSpec(_Strict):
+    coding_deadline_hours: float = Field(default=120, gt=0)  # DNFB threshold: coding overdue after this
+    allowed_lag_minutes: float = Field(default=30, gt=0)  # coding complete -> posted in ERP and claims
+
+
+class TransportSpec(_Strict):
+    latency_ms: Range = Range(min=20, max=400)  # one hop, uniform
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = Field(ge=0)
+    start: datetime = datetime(2026, 1, 5)
+    days: float = Field(default=7, gt=0, le=366)
+    network: NetworkSpec = NetworkSpec()
+    workload: WorkloadSpec = WorkloadSpec()
+    billing: BillingSpec = BillingSpec()
+    transport: TransportSpec = TransportSpec()
+
+    def with_overrides(self, *, seed: int | None = None, days: float | None = None) -> Scenario:
+        """The same scenario with CLI overrides applied (validated like the file)."""
+        data = self.model_dump()
+        if seed is not None:
+            data["seed"] = seed
+        if days is not None:
+            data["days"] = days
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_explain(exc, "command line", None)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; ``ScenarioError`` explains any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror or exc}") from None
+    return parse_scenario(text, str(path))
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"scenario file {source} is not valid YAML{where}: {problem}.") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"scenario file {source} must be a mapping of fields (name, seed, days, ...), "
+            f"not {type(data).__name__}."
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_explain(exc, source, root)) from None
+
+
+def _explain(exc: ValidationError, source: str, root: Any) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        field = ".".join(loc) or "(top level)"
+        line = _line_of(root, error["loc"])
+        where = f"line {line}, " if line else ""
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see scenarios/default.yaml for the fields)"
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        given = "" if error["type"] in ("missing",) else f" (got {error.get('input')!r})"
+        if error["type"] == "extra_forbidden":
+            given = ""
+        problems.append(f"{where}field '{field}': {message}{given}")
+    count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+    return f"scenario file {source} has {count}: " + "; ".join(problems) + "."
+
+
+def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    if node is None:
+        return None
+    line: int | None = node.start_mark.line + 1
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if key.value == str(part):
+                line = key.start_mark.line + 1
+                node = value
+                break
+        else:
+            break
+    return line

@@ -1,0 +1,252 @@
+"""The simulated driver: SimPy clock, in-process delivery, deterministic for a seed.
+
+It wires the network, workflows, EHR, integration under test and target systems together and
+moves messages between them with a seeded transport latency. Delivery from each hospital's EHR
+is ordered stop-and-wait, as over one MLLP connection: the next message leaves when the previous
+one is acknowledged. Everything the core decides is decided by the sans-IO objects; this module
+only decides *when* things arrive.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+from faker import Faker
+
+from mocks.ehr.ehr import Ehr, OutboundMessage
+from mocks.erp.finance import ErpFinance
+from mocks.saas.clearinghouse import Clearinghouse
+from twin.domain.events import DomainEvent
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.model import Patient
+from twin.domain.timebase import Timebase
+from twin.integration.contract import Integration, Outcome
+from twin.integration.crosswalk import Crosswalk
+from twin.integration.reference import ReferenceConfig, ReferenceIntegration
+from twin.network import Network, build_network, business_office
+from twin.observe.checker import FlowResult, check_flow
+from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
+from twin.observe.targets import observe_billing
+from twin.observe.truth import TruthLedger
+from twin.scenario import Scenario
+from twin.workflows.coding import DIAGNOSIS_TEXT, DRG_TEXT
+from twin.workflows.patient_flow import MINUTES_PER_DAY, PatientFlow
+
+Progress = Callable[[float, float], None]  # (simulated minutes done, minutes in the workload)
+IntegrationFactory = Callable[["Twin"], Integration]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One thing that crossed a boundary, flat, in the order it happened (Ciw's data record)."""
+
+    seq: int
+    record_type: str  # "hl7" | "ack" | "request" | "response"
+    at: float
+    source: str
+    destination: str
+    message_type: str
+    message_id: str
+    key: str  # business key (visit number); pseudonymised whenever written out
+    outcome: str  # ACK code, HTTP status, or "" for the outbound side
+    size: int
+
+
+@dataclass(slots=True)
+class RunResult:
+    scenario: Scenario
+    twin: Twin
+    flows: list[FlowResult]
+    horizon: float
+    wall_seconds: float
+    sim_events: int
+
+    @property
+    def in_sync(self) -> bool:
+        return all(flow.in_sync for flow in self.flows)
+
+
+def reference_integration(twin: Twin) -> Integration:
+    """The reference integration, configured from the network's governed reference data."""
+    network = twin.network
+    crosswalk = Crosswalk(
+        departments=network.department_crosswalk(),
+        payers=network.payer_crosswalk(),
+        business_offices={h.code: business_office(h) for h in network.hospitals},
+    )
+    return ReferenceIntegration(
+        ReferenceConfig(twin.timebase, crosswalk, twin.scenario.billing.coding_deadline_hours * 60)
+    )
+
+
+@dataclass(slots=True)
+class _Channel:
+    """Ordered stop-and-wait delivery from one hospital's EHR to the integration."""
+
+    hospital: str
+    queue: deque[OutboundMessage] = field(default_factory=deque)
+    busy: bool = False
+
+
+class Twin:
+    """One simulated run: network, workload, EHR, integration under test and targets on one clock."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        integration: IntegrationFactory = reference_integration,
+        *,
+        keep_traffic: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.network: Network = build_network(scenario)
+        self.timebase = Timebase(scenario.start)
+        self.truth = TruthLedger()
+        self.ehr = Ehr(self.timebase, self.network.hospitals, self.network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT)
+        self.erp = ErpFinance(self.timebase, self.network.cost_centers)
+        self.clearinghouse = Clearinghouse(
+            tuple(p.clearinghouse_id for p in self.network.payers if p.clearinghouse_id)
+        )
+        self.targets: dict[str, Callable[[TargetRequest, float], TargetResponse]] = {
+            "erp": self.erp.handle,
+            "clearinghouse": self.clearinghouse.handle,
+        }
+        self.integration = integration(self)
+        self.keep_traffic = keep_traffic
+        self.traffic: dict[str, list[str]] = {}
+        self.records: list[MessageRecord] = []
+        self.counts: Counter[str] = Counter()
+        self._latency_rng = random.Random(f"{scenario.seed}/transport")
+        self._latency = (scenario.transport.latency_ms.min / 60_000, scenario.transport.latency_ms.max / 60_000)
+        self._channels = {h.code: _Channel(h.code) for h in self.network.hospitals}
+        fake = Faker("en_US")
+        fake.seed_instance(scenario.seed + 1)
+        start = scenario.start
+        self.flows = [
+            PatientFlow(
+                self.env, hospital, scenario, self.network.payers, self.network.chargemaster,
+                random.Random(f"{scenario.seed}/flow/{hospital.code}"), fake, self.happen, self.register,
+                start_minute_of_day=start.hour * 60 + start.minute, start_weekday=start.weekday(),
+            )
+            for hospital in self.network.hospitals
+        ]
+
+    # -- what workflows call ------------------------------------------------------------------
+    def register(self, patient: Patient, hospital: str) -> None:
+        self.ehr.register_patient(patient, hospital)
+
+    def happen(self, event: DomainEvent) -> None:
+        """A fact happened: record it as truth, let the EHR record it and publish its messages."""
+        self.truth.append(event)
+        for message in self.ehr.record(event):
+            channel = self._channels[message.hospital]
+            channel.queue.append(message)
+            if not channel.busy:
+                self._send_next(channel)
+
+    # -- delivery ------------------------------------------------------------------------------
+    def _after(self, delay: float, action: Callable[[], None]) -> None:
+        event = self.env.timeout(delay)
+        event.callbacks.append(lambda _event: action())
+
+    def _hop(self) -> float:
+        low, high = self._latency
+        return self._latency_rng.uniform(low, high)
+
+    def _record(self, record_type: str, source: str, destination: str, message_type: str, message_id: str,
+                key: str, outcome: str, size: int) -> None:
+        self.counts[f"{record_type}:{message_type}"] += 1
+        self.records.append(MessageRecord(len(self.records) + 1, record_type, self.env.now, source, destination,
+                                          message_type, message_id, key, outcome, size))
+
+    def _send_next(self, channel: _Channel) -> None:
+        if not channel.queue:
+            channel.busy = False
+            return
+        channel.busy = True
+        message = channel.queue.popleft()
+        self._after(self._hop(), lambda: self._deliver(channel, message))
+
+    def _deliver(self, channel: _Channel, message: OutboundMessage) -> None:
+        self._record("hl7", f"ehr/{message.hospital}", "integration", message.message_type, message.control_id,
+                     message.visit, "", len(message.payload))
+        if self.keep_traffic:
+            self.traffic.setdefault(message.message_type, []).append(message.payload)
+        outcome = self.integration.receive_hl7(message.payload, self.env.now)
+        ack = outcome.ack or ""
+        self._apply(outcome)
+        self._after(self._hop(), lambda: self._acknowledged(channel, message, ack))
+
+    def _acknowledged(self, channel: _Channel, message: OutboundMessage, ack: str) -> None:
+        code = _ack_code(ack)
+        self._record("ack", "integration", f"ehr/{message.hospital}", "ACK", message.control_id, message.visit,
+                     code, len(ack))
+        if self.keep_traffic and ack:
+            self.traffic.setdefault("ACK", []).append(ack)
+        self._send_next(channel)
+
+    def _apply(self, outcome: Outcome) -> None:
+        for request in outcome.requests:
+            self._after(self._hop(), lambda request=request: self._at_target(request))
+        for moment in outcome.timers:
+            self._after(max(0.0, moment - self.env.now), lambda: self._apply(self.integration.on_timer(self.env.now)))
+
+    def _at_target(self, request: TargetRequest) -> None:
+        self._record("request", "integration", request.system, f"{request.method} {request.path}",
+                     request.idempotency_key, request.correlation, "", 0)
+        response = self.targets[request.system](request, self.env.now)
+        self._after(self._hop(), lambda: self._responded(request, response))
+
+    def _responded(self, request: TargetRequest, response: TargetResponse) -> None:
+        self._record("response", request.system, "integration", f"{request.method} {request.path}",
+                     request.idempotency_key, request.correlation, str(response.status), 0)
+        self._apply(self.integration.receive_response(request, response, self.env.now))
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, progress: Progress | None = None) -> RunResult:
+        """Run the workload for the scenario's days, then let in-flight work settle, then check."""
+        started = time.perf_counter()
+        for flow in self.flows:
+            flow.start()
+        workload = self.scenario.days * MINUTES_PER_DAY
+        if progress is not None:
+            self.env.process(self._report_progress(progress, workload))
+        self.env.run(until=workload)
+        self.env.run()  # settle: stays end, coding completes, the integration catches up
+        horizon = self.env.now
+        flows = [self.check(horizon)]
+        if progress is not None:
+            progress(workload, workload)
+        return RunResult(self.scenario, self, flows, horizon, time.perf_counter() - started, len(self.records))
+
+    def _report_progress(self, progress: Progress, workload: float) -> Any:
+        step = 60.0
+        while self.env.now < workload:
+            progress(self.env.now, workload)
+            yield self.env.timeout(min(step, workload - self.env.now))
+
+    def check(self, horizon: float) -> FlowResult:
+        billing = self.scenario.billing
+        lag = billing.allowed_lag_minutes
+        expected = billing_expectations(self.truth, self.network, coding_deadline=billing.coding_deadline_hours * 60,
+                                        allowed_lag=lag)
+        observed = observe_billing(self.erp, self.clearinghouse, self.integration.exceptions())
+        return check_flow(BILLING, expected, observed, allowed_lag=lag, horizon=horizon, targets=BILLING_TARGETS)
+
+
+def _ack_code(ack: str) -> str:
+    start = ack.find("MSA|")
+    return ack[start + 4 : start + 6] if start >= 0 else "none"
+
+
+def run(scenario: Scenario, *, progress: Progress | None = None, keep_traffic: bool = True,
+        integration: IntegrationFactory = reference_integration) -> RunResult:
+    """Run ``scenario`` through ``integration`` in simulated time and check the targets."""
+    return Twin(scenario, integration, keep_traffic=keep_traffic).run(progress)

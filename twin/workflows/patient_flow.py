@@ -1,0 +1,263 @@
+"""Inpatient flow of one hospital: arrivals, admission to a bed, transfers, charges, discharge, coding.
+
+Parameters come from the scenario's ``workload`` block; times are minutes. Arrivals follow an
+hour-of-day and day-of-week profile (non-homogeneous Poisson, by thinning); a patient waits for a
+bed when the unit is full; room and board is charged at the midnight census; services (lab,
+imaging, pharmacy, therapy, respiratory) are charged as they happen, a few later reversed by a
+credit; coding completes after discharge with a lognormal delay, longer when a physician query
+is needed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import simpy
+from faker import Faker
+
+from twin.domain.events import (
+    ChargeLine,
+    ChargesPosted,
+    CodingCompleted,
+    DomainEvent,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientTransferred,
+)
+from twin.domain.model import ChargeCode, Hospital, Patient, Payer, Unit
+from twin.scenario import LogNormal, Scenario
+from twin.workflows.coding import assign_codes
+
+MINUTES_PER_DAY = 1440.0
+# Relative admission rate by hour of day (midnight first) and by weekday (Monday first).
+HOUR_PROFILE = (0.45, 0.4, 0.35, 0.3, 0.3, 0.35, 0.5, 0.75, 1.0, 1.2, 1.35, 1.4,
+                1.4, 1.35, 1.35, 1.3, 1.3, 1.3, 1.25, 1.2, 1.1, 0.95, 0.75, 0.6)
+WEEKDAY_PROFILE = (1.08, 1.04, 1.02, 1.0, 1.0, 0.92, 0.94)
+_HOUR_MEAN = sum(HOUR_PROFILE) / 24
+_WEEKDAY_MEAN = sum(WEEKDAY_PROFILE) / 7
+UNIT_SHARE_OF_ADMISSIONS = {"icu": 0.07, "telemetry": 0.18, "medsurg": 0.60, "maternity": 0.15}
+LOS_FACTOR = {"icu": 1.4, "telemetry": 1.0, "medsurg": 1.0, "maternity": 0.6}
+TRANSFER_TO = {"icu": ("telemetry", "medsurg"), "telemetry": ("medsurg",), "medsurg": ("telemetry",), "maternity": ()}
+ICU_STEP_DOWN_SHARE = 0.8
+SERVICE_MIX = (("lab", 0.45), ("pharmacy", 0.25), ("imaging", 0.12), ("therapy", 0.10), ("respiratory", 0.08))
+DISPOSITIONS = (("01", 0.78), ("06", 0.11), ("03", 0.08), ("20", 0.03))  # home, home health, SNF, expired
+LATE_CHARGE_SHARE = 0.15
+MIN_STAY_MINUTES = 240.0
+
+Happen = Callable[[DomainEvent], None]
+
+
+def lognormal(spec: LogNormal, rng: random.Random) -> float:
+    """A draw with the given median and log-space sigma."""
+    return spec.median * math.exp(rng.gauss(0.0, spec.sigma)) if spec.sigma else spec.median
+
+
+@dataclass(slots=True)
+class Stay:
+    """A patient in house: where they are and how many charges the stay has had."""
+
+    visit: str
+    unit: Unit
+    charges: int = 0
+    room_days: int = 0
+
+
+class PatientFlow:
+    """The inpatient workload of one hospital, as SimPy processes."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        hospital: Hospital,
+        scenario: Scenario,
+        payers: tuple[Payer, ...],
+        chargemaster: tuple[ChargeCode, ...],
+        rng: random.Random,
+        fake: Faker,
+        happen: Happen,
+        register: Callable[[Patient, str], None],
+        start_minute_of_day: float,
+        start_weekday: int,
+    ) -> None:
+        self.env = env
+        self.hospital = hospital
+        self.spec = scenario.workload
+        self.days = scenario.days
+        self.rng = rng
+        self.fake = fake
+        self.happen = happen
+        self.register = register
+        self.offset = start_minute_of_day
+        self.weekday0 = start_weekday
+        self.payers = payers
+        self.services: dict[str, list[ChargeCode]] = {}
+        for code in chargemaster:
+            self.services.setdefault(code.department_kind, []).append(code)
+        self.beds: dict[str, simpy.Store] = {}
+        for unit in hospital.units:
+            store = simpy.Store(env)
+            store.items = [f"{i // 2 + 1:03d}-{'AB'[i % 2]}" for i in range(unit.beds)]
+            self.beds[unit.code] = store
+        self.units_by_kind = {unit.kind: unit for unit in hospital.units}
+        self.in_house: dict[str, Stay] = {}
+        self.admissions = 0
+        daily = hospital.beds * self.spec.admissions_per_bed_per_day
+        self.peak_rate = daily / MINUTES_PER_DAY * max(HOUR_PROFILE) / _HOUR_MEAN * max(WEEKDAY_PROFILE) / _WEEKDAY_MEAN
+        self.daily_rate = daily
+
+    def start(self) -> None:
+        self.env.process(self.admit_patients())
+        self.env.process(self.midnight_census())
+
+    def rate_at(self, now: float) -> float:
+        """Admissions per minute at simulated time ``now``."""
+        clock = now + self.offset
+        hour = int(clock % MINUTES_PER_DAY // 60)
+        weekday = (self.weekday0 + int(clock // MINUTES_PER_DAY)) % 7
+        return (self.daily_rate / MINUTES_PER_DAY * HOUR_PROFILE[hour] / _HOUR_MEAN
+                * WEEKDAY_PROFILE[weekday] / _WEEKDAY_MEAN)
+
+    def admit_patients(self) -> Generator[simpy.Event, None, None]:
+        """Arrivals until the scenario's last day, by thinning a peak-rate Poisson process."""
+        horizon = self.days * MINUTES_PER_DAY
+        while True:
+            yield self.env.timeout(self.rng.expovariate(self.peak_rate))
+            if self.env.now >= horizon:
+                return
+            if self.rng.random() * self.peak_rate <= self.rate_at(self.env.now):
+                self.env.process(self.stay(*self._new_patient()))
+
+    def _new_patient(self) -> tuple[Patient, Unit]:
+        self.admissions += 1
+        rng = self.rng
+        kinds = [k for k in UNIT_SHARE_OF_ADMISSIONS if k in self.units_by_kind]
+        kind = rng.choices(kinds, weights=[UNIT_SHARE_OF_ADMISSIONS[k] for k in kinds])[0]
+        female = kind == "maternity" or rng.random() < 0.52
+        age = rng.randint(18, 42) if kind == "maternity" else min(99, int(18 + rng.betavariate(2.2, 1.6) * 80))
+        birth_year = 2025 - age
+        mix = self.spec.payer_mix
+        financial = rng.choices(("MCR", "MCD", "COM", "SP"),
+                                weights=(mix.medicare, mix.medicaid, mix.commercial, mix.self_pay))[0]
+        payer = rng.choice([p for p in self.payers if p.financial_class == financial])
+        patient = Patient(
+            mrn=f"{self.hospital.code}M{self.admissions:07d}",
+            family=self.fake.last_name(),
+            given=self.fake.first_name_female() if female else self.fake.first_name_male(),
+            birth_date=f"{birth_year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
+            sex="F" if female else "M",
+            payer=payer,
+            member_id=f"{rng.randrange(10**9):09d}",
+        )
+        self.register(patient, self.hospital.code)
+        return patient, self.units_by_kind[kind]
+
+    def stay(self, patient: Patient, unit: Unit) -> Generator[simpy.Event, object, None]:
+        """One inpatient stay from bed assignment to final coding."""
+        env, rng, spec = self.env, self.rng, self.spec
+        bed = yield self.beds[unit.code].get()
+        assert isinstance(bed, str)
+        visit = f"{self.hospital.code}V{patient.mrn[4:]}"
+        admitted = env.now
+        stay = self.in_house[visit] = Stay(visit, unit)
+        self.happen(PatientAdmitted(
+            at=admitted, hospital=self.hospital.code, visit=visit, mrn=patient.mrn, unit=unit.code, bed=bed,
+            attending_npi=rng.choice(self.hospital.providers).npi, plan_code=patient.payer.plan_code,
+            financial_class=patient.payer.financial_class,
+        ))
+        los = max(MIN_STAY_MINUTES, lognormal(spec.length_of_stay_days, rng) * MINUTES_PER_DAY * LOS_FACTOR[unit.kind])
+        plan = self._plan(unit, los)
+        for offset, action, data in plan:
+            wait = admitted + offset - env.now
+            if wait > 0:
+                yield env.timeout(wait)
+            if action == "transfer":
+                target = self.units_by_kind[str(data)]
+                new_bed = yield self.beds[target.code].get()
+                assert isinstance(new_bed, str)
+                self.beds[stay.unit.code].put(bed)
+                self.happen(PatientTransferred(env.now, self.hospital.code, visit, stay.unit.code, target.code,
+                                               new_bed))
+                stay.unit, bed = target, new_bed
+            else:
+                self._post_service(stay, str(data))
+        self.beds[stay.unit.code].put(bed)
+        del self.in_house[visit]
+        if stay.room_days == 0:  # discharged before the first midnight: one day of room and board
+            self._post_room_and_board(stay)
+        disposition = rng.choices([d for d, _ in DISPOSITIONS], weights=[w for _, w in DISPOSITIONS])[0]
+        self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
+        discharged = env.now
+        coding_delay = lognormal(spec.coding_delay_hours, rng) * 60
+        queried = rng.random() < spec.coding_query_share
+        if queried:
+            coding_delay += lognormal(spec.coding_query_delay_hours, rng) * 60
+        if rng.random() < LATE_CHARGE_SHARE:
+            yield env.timeout(min(rng.uniform(60, 720), coding_delay / 2))
+            self._post_service(stay, "pharmacy")
+        yield env.timeout(discharged + coding_delay - env.now)
+        principal, secondary, drg = assign_codes(unit.kind, rng)
+        self.happen(CodingCompleted(env.now, self.hospital.code, visit, principal, secondary, drg, queried))
+
+    def _plan(self, unit: Unit, los: float) -> list[tuple[float, str, object]]:
+        """The stay's timeline: service charge events, credits and at most one transfer."""
+        rng, spec = self.rng, self.spec
+        plan: list[tuple[float, str, object]] = []
+        rate = spec.services_per_patient_day / MINUTES_PER_DAY
+        t = rng.expovariate(rate) if rate > 0 else los
+        kinds = [k for k, _ in SERVICE_MIX]
+        weights = [w for _, w in SERVICE_MIX]
+        while t < los:
+            plan.append((t, "service", rng.choices(kinds, weights=weights)[0]))
+            t += rng.expovariate(rate)
+        share = ICU_STEP_DOWN_SHARE if unit.kind == "icu" else spec.transfer_share
+        targets = [k for k in TRANSFER_TO[unit.kind] if k in self.units_by_kind]
+        if targets and rng.random() < share:
+            plan.append((los * rng.uniform(0.25, 0.6), "transfer", rng.choice(targets)))
+        plan.sort(key=lambda step: step[0])
+        return plan
+
+    def _next_txn(self, stay: Stay) -> str:
+        stay.charges += 1
+        return f"{stay.visit}-{stay.charges:03d}"
+
+    def _post_service(self, stay: Stay, kind: str) -> None:
+        rng, now = self.rng, self.env.now
+        codes = rng.sample(self.services[kind], k=min(len(self.services[kind]), rng.choice((1, 1, 2, 3))))
+        department = self.hospital.department(kind).ehr_code
+        lines = []
+        for code in codes:
+            quantity = 1 if kind != "pharmacy" else rng.randint(1, 4)
+            lines.append(ChargeLine(self._next_txn(stay), code.code, department, quantity, code.price * quantity, now))
+        self.happen(ChargesPosted(now, self.hospital.code, stay.visit, tuple(lines)))
+        for line in lines:
+            if rng.random() < self.spec.credit_share:
+                self.env.process(self._reverse_later(stay, line))
+
+    def _reverse_later(self, stay: Stay, line: ChargeLine) -> Generator[simpy.Event, None, None]:
+        """Charge correction: the department credits a charge it posted in error a few hours later."""
+        yield self.env.timeout(self.rng.uniform(30, 480))
+        if stay.visit not in self.in_house:
+            return  # corrections after discharge go through the billing office, not the charge feed
+        credit = ChargeLine(self._next_txn(stay), line.code, line.department, line.quantity, -line.amount,
+                            self.env.now, reverses=line.txn_id)
+        self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (credit,)))
+
+    def _post_room_and_board(self, stay: Stay) -> None:
+        code = self.services[stay.unit.kind][0]
+        stay.room_days += 1
+        line = ChargeLine(self._next_txn(stay), code.code, stay.unit.department.ehr_code, 1, code.price, self.env.now)
+        self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
+
+    def midnight_census(self) -> Generator[simpy.Event, None, None]:
+        """Room and board for every patient in a bed at midnight, on the unit they are on."""
+        first = MINUTES_PER_DAY - self.offset % MINUTES_PER_DAY
+        yield self.env.timeout(first)
+        while True:
+            for stay in list(self.in_house.values()):
+                self._post_room_and_board(stay)
+            if not self.in_house and self.env.now >= self.days * MINUTES_PER_DAY:
+                return
+            yield self.env.timeout(MINUTES_PER_DAY)
