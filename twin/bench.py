@@ -63,5 +63,5 @@ def run_bench(scenario: Scenario | None = None) -> BenchResult:
     baseline = simpy_store_rate()
     twin = Twin(scenario, keep_traffic=False)
     result = twin.run()
-    delivered = sum(n for key, n in twin.counts.items() if key.startswith("hl7:"))
+    delivered = sum(n for (kind, _), n in twin.counts.items() if kind == "hl7")
     return BenchResult(baseline, delivered, result.wall_seconds, scenario.days, len(twin.network.hospitals))

@@ -44,17 +44,24 @@ IntegrationFactory = Callable[["Twin"], Integration]
 
 @dataclass(frozen=True, slots=True)
 class MessageRecord:
-    """One thing that crossed a boundary, flat, in the order it happened (Ciw's data record)."""
+    """One completed exchange across a boundary, written once, flat (Ciw's data record).
+
+    ``hl7``: an EHR message sent, delivered to the integration and acknowledged (``outcome`` is
+    the ACK code); ``request``: an integration request sent, handled by a target and answered
+    (``outcome`` is the HTTP status).
+    """
 
     seq: int
-    record_type: str  # "hl7" | "ack" | "request" | "response"
-    at: float
+    record_type: str  # "hl7" | "request"
+    sent_at: float
+    delivered_at: float
+    answered_at: float
     source: str
     destination: str
     message_type: str
     message_id: str
     key: str  # business key (visit number); pseudonymised whenever written out
-    outcome: str  # ACK code, HTTP status, or "" for the outbound side
+    outcome: str
     size: int
 
 
@@ -90,8 +97,9 @@ class _Channel:
     """Ordered stop-and-wait delivery from one hospital's EHR to the integration."""
 
     hospital: str
-    queue: deque[OutboundMessage] = field(default_factory=deque)
-    busy: bool = False
+    queue: deque[tuple[float, OutboundMessage]] = field(default_factory=deque)
+    busy: bool = False  # a delivery is scheduled
+    free_at: float = 0.0  # when the last ACK reaches the EHR: the next send waits for it
 
 
 class Twin:
@@ -122,7 +130,7 @@ class Twin:
         self.keep_traffic = keep_traffic
         self.traffic: dict[str, list[str]] = {}
         self.records: list[MessageRecord] = []
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[tuple[str, str]] = Counter()
         self._latency_rng = random.Random(f"{scenario.seed}/transport")
         self._latency = (scenario.transport.latency_ms.min / 60_000, scenario.transport.latency_ms.max / 60_000)
         self._channels = {h.code: _Channel(h.code) for h in self.network.hospitals}
@@ -145,11 +153,13 @@ class Twin:
     def happen(self, event: DomainEvent) -> None:
         """A fact happened: record it as truth, let the EHR record it and publish its messages."""
         self.truth.append(event)
+        now = self.env.now
         for message in self.ehr.record(event):
             channel = self._channels[message.hospital]
-            channel.queue.append(message)
+            channel.queue.append((now, message))
             if not channel.busy:
-                self._send_next(channel)
+                channel.busy = True
+                self._after(max(now, channel.free_at) - now + self._hop(), lambda c=channel: self._deliver(c))
 
     # -- delivery ------------------------------------------------------------------------------
     def _after(self, delay: float, action: Callable[[], None]) -> None:
@@ -160,53 +170,51 @@ class Twin:
         low, high = self._latency
         return self._latency_rng.uniform(low, high)
 
-    def _record(self, record_type: str, source: str, destination: str, message_type: str, message_id: str,
-                key: str, outcome: str, size: int) -> None:
-        self.counts[f"{record_type}:{message_type}"] += 1
-        self.records.append(MessageRecord(len(self.records) + 1, record_type, self.env.now, source, destination,
-                                          message_type, message_id, key, outcome, size))
-
-    def _send_next(self, channel: _Channel) -> None:
-        if not channel.queue:
-            channel.busy = False
-            return
-        channel.busy = True
-        message = channel.queue.popleft()
-        self._after(self._hop(), lambda: self._deliver(channel, message))
-
-    def _deliver(self, channel: _Channel, message: OutboundMessage) -> None:
-        self._record("hl7", f"ehr/{message.hospital}", "integration", message.message_type, message.control_id,
-                     message.visit, "", len(message.payload))
+    def _deliver(self, channel: _Channel) -> None:
+        """The head of the channel reaches the integration; its ACK travels back one hop later."""
+        now = self.env.now
+        queued_at, message = channel.queue.popleft()
+        outcome = self.integration.receive_hl7(message.payload, now)
+        ack = outcome.ack or ""
+        acked_at = now + self._hop()
+        self.counts[("hl7", message.message_type)] += 1
+        self.records.append(MessageRecord(
+            len(self.records) + 1, "hl7", queued_at, now, acked_at, f"ehr/{message.hospital}", "integration",
+            message.message_type, message.control_id, message.visit, _ack_code(ack), len(message.payload),
+        ))
         if self.keep_traffic:
             self.traffic.setdefault(message.message_type, []).append(message.payload)
-        outcome = self.integration.receive_hl7(message.payload, self.env.now)
-        ack = outcome.ack or ""
-        self._apply(outcome)
-        self._after(self._hop(), lambda: self._acknowledged(channel, message, ack))
-
-    def _acknowledged(self, channel: _Channel, message: OutboundMessage, ack: str) -> None:
-        code = _ack_code(ack)
-        self._record("ack", "integration", f"ehr/{message.hospital}", "ACK", message.control_id, message.visit,
-                     code, len(ack))
-        if self.keep_traffic and ack:
-            self.traffic.setdefault("ACK", []).append(ack)
-        self._send_next(channel)
+            if ack:
+                self.traffic.setdefault("ACK", []).append(ack)
+        if outcome.requests or outcome.timers:
+            self._apply(outcome)
+        # Stop-and-wait: the next message leaves when this ACK arrives, so no event is needed for
+        # the ACK itself, only for the next delivery.
+        if channel.queue:
+            self._after(acked_at - now + self._hop(), lambda: self._deliver(channel))
+        else:
+            channel.busy = False
+            channel.free_at = acked_at
 
     def _apply(self, outcome: Outcome) -> None:
         for request in outcome.requests:
-            self._after(self._hop(), lambda request=request: self._at_target(request))
+            sent_at = self.env.now
+            self._after(self._hop(), lambda request=request, sent_at=sent_at: self._at_target(request, sent_at))
         for moment in outcome.timers:
             self._after(max(0.0, moment - self.env.now), lambda: self._apply(self.integration.on_timer(self.env.now)))
 
-    def _at_target(self, request: TargetRequest) -> None:
-        self._record("request", "integration", request.system, f"{request.method} {request.path}",
-                     request.idempotency_key, request.correlation, "", 0)
+    def _at_target(self, request: TargetRequest, sent_at: float) -> None:
         response = self.targets[request.system](request, self.env.now)
-        self._after(self._hop(), lambda: self._responded(request, response))
+        delivered_at = self.env.now
+        self._after(self._hop(), lambda: self._responded(request, response, sent_at, delivered_at))
 
-    def _responded(self, request: TargetRequest, response: TargetResponse) -> None:
-        self._record("response", request.system, "integration", f"{request.method} {request.path}",
-                     request.idempotency_key, request.correlation, str(response.status), 0)
+    def _responded(self, request: TargetRequest, response: TargetResponse, sent_at: float, delivered_at: float) -> None:
+        operation = f"{request.method} {request.path}"
+        self.counts[("request", operation)] += 1
+        self.records.append(MessageRecord(
+            len(self.records) + 1, "request", sent_at, delivered_at, self.env.now, "integration", request.system,
+            operation, request.idempotency_key, request.correlation, str(response.status), 0,
+        ))
         self._apply(self.integration.receive_response(request, response, self.env.now))
 
     # -- running -------------------------------------------------------------------------------

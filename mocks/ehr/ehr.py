@@ -40,6 +40,7 @@ class Encounter:
     charges: list[ChargeLine] = field(default_factory=list)
     coding: CodingCompleted | None = None
     unit_history: list[tuple[float, str]] = field(default_factory=list)
+    pv1: str = ""  # the current PV1 segment, rebuilt only when the visit changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class Ehr:
         self.timebase = timebase
         self.patients: dict[str, Patient] = {}
         self.encounters: dict[str, Encounter] = {}
-        self._identities: dict[str, w.PatientIdentity] = {}
+        self._pid: dict[str, str] = {}
         self._providers: dict[str, Provider] = {p.npi: p for h in hospitals for p in h.providers}
         self._departments: dict[str, Department] = {d.ehr_code: d for h in hospitals for d in h.departments}
         self._unit_names = {u.code: u.name for h in hospitals for u in h.units}
@@ -78,9 +79,9 @@ class Ehr:
 
     def register_patient(self, patient: Patient, hospital: str) -> None:
         self.patients[patient.mrn] = patient
-        self._identities[patient.mrn] = w.PatientIdentity(
+        self._pid[patient.mrn] = w.PatientIdentity(
             patient.mrn, hospital, patient.family, patient.given, patient.birth_date, patient.sex
-        )
+        ).pid()
 
     def charge_description(self, code: str) -> str:
         return self._charges[code].description
@@ -101,9 +102,9 @@ class Ehr:
         self._sequence += 1
         return f"MSG{self._sequence:010d}"
 
-    def _visit_info(self, enc: Encounter) -> w.VisitInfo:
+    def _refresh_pv1(self, enc: Encounter, prior_unit: str = "", prior_bed: str = "") -> str:
         provider = self._providers[enc.attending]
-        return w.VisitInfo(
+        enc.pv1 = w.VisitInfo(
             visit=enc.visit,
             facility=enc.hospital,
             unit=enc.unit,
@@ -113,7 +114,10 @@ class Ehr:
             admitted=self.timebase.hl7(enc.admitted_at),
             discharged=self.timebase.hl7(enc.discharged_at) if enc.discharged_at is not None else "",
             disposition=enc.disposition,
-        )
+            prior_unit=prior_unit,
+            prior_bed=prior_bed,
+        ).pv1()
+        return enc.pv1
 
     def _out(self, enc: Encounter, message_type: str, control_id: str, payload: str) -> list[OutboundMessage]:
         return [OutboundMessage(enc.hospital, message_type, control_id, enc.visit, payload)]
@@ -128,7 +132,7 @@ class Ehr:
         patient = self.patients[event.mrn]
         control = self._control_id()
         payload = w.adt(
-            "A01", control, self.timebase.hl7(event.at), self._identities[event.mrn], self._visit_info(enc),
+            "A01", control, self.timebase.hl7(event.at), enc.hospital, self._pid[event.mrn], self._refresh_pv1(enc),
             insurance=w.in1(patient.payer.plan_code, patient.payer.name, patient.member_id),
         )
         return self._out(enc, "ADT^A01", control, payload)
@@ -138,10 +142,10 @@ class Ehr:
         prior_unit, prior_bed = enc.unit, enc.bed
         enc.unit, enc.bed = event.to_unit, event.bed
         enc.unit_history.append((event.at, event.to_unit))
-        info = self._visit_info(enc)
-        info = w.VisitInfo(**{**_fields(info), "prior_unit": prior_unit, "prior_bed": prior_bed})
         control = self._control_id()
-        payload = w.adt("A02", control, self.timebase.hl7(event.at), self._identities[enc.mrn], info)
+        payload = w.adt("A02", control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn],
+                        self._refresh_pv1(enc, prior_unit, prior_bed))
+        self._refresh_pv1(enc)
         return self._out(enc, "ADT^A02", control, payload)
 
     def _discharged(self, event: PatientDischarged) -> list[OutboundMessage]:
@@ -149,7 +153,7 @@ class Ehr:
         enc.discharged_at = event.at
         enc.disposition = event.disposition
         control = self._control_id()
-        payload = w.adt("A03", control, self.timebase.hl7(event.at), self._identities[enc.mrn], self._visit_info(enc))
+        payload = w.adt("A03", control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn], self._refresh_pv1(enc))
         return self._out(enc, "ADT^A03", control, payload)
 
     def _charges_posted(self, event: ChargesPosted) -> list[OutboundMessage]:
@@ -173,7 +177,7 @@ class Ehr:
             for line in event.lines
         ]
         control = self._control_id()
-        payload = w.dft_p03(control, posted, self._identities[enc.mrn], self._visit_info(enc), lines)
+        payload = w.dft_p03(control, posted, enc.hospital, self._pid[enc.mrn], enc.pv1, lines)
         return self._out(enc, "DFT^P03", control, payload)
 
     def _coded(self, event: CodingCompleted) -> list[OutboundMessage]:
@@ -182,11 +186,8 @@ class Ehr:
         diagnoses = [(code, self._dx_text.get(code, code)) for code in (event.principal_dx, *event.secondary_dx)]
         control = self._control_id()
         payload = w.bar_p05(
-            control, self.timebase.hl7(event.at), self._identities[enc.mrn], self._visit_info(enc),
+            control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn], enc.pv1,
             diagnoses, (event.drg, self._drg_text.get(event.drg, event.drg)),
         )
         return self._out(enc, "BAR^P05", control, payload)
 
-
-def _fields(info: w.VisitInfo) -> dict[str, str]:
-    return {name: getattr(info, name) for name in info.__slots__}  # type: ignore[attr-defined]

@@ -66,24 +66,18 @@ class VisitInfo:
     disposition: str = ""
 
     def pv1(self) -> str:
+        """PV1 with fields 1-3, 6-7, 10, 19-20, 36, 44-45 set (written out: this runs per message)."""
         room, _, bed = self.bed.partition("-")
-        fields = {
-            1: "1",
-            2: "I",
-            3: f"{self.unit}^{room}^{bed}^{self.facility}",
-            7: self.attending,
-            10: "MED",
-            19: f"{self.visit}^^^{self.facility}^VN",
-            20: self.financial_class,
-            44: self.admitted,
-        }
+        prior = ""
         if self.prior_unit:
             prior_room, _, prior_bed = self.prior_bed.partition("-")
-            fields[6] = f"{self.prior_unit}^{prior_room}^{prior_bed}^{self.facility}"
-        if self.discharged:
-            fields[36] = self.disposition
-            fields[45] = self.discharged
-        return segment("PV1", fields)
+            prior = f"{self.prior_unit}^{prior_room}^{prior_bed}^{self.facility}"
+        return (
+            f"PV1|1|I|{self.unit}^{room}^{bed}^{self.facility}|||{prior}|{self.attending}|||MED"
+            f"|||||||||{self.visit}^^^{self.facility}^VN|{self.financial_class}"
+            f"||||||||||||||||{self.disposition}||||||||{self.admitted}"
+            + (f"|{self.discharged}" if self.discharged else "")
+        )
 
 
 def message(segments: Sequence[str]) -> str:
@@ -91,15 +85,14 @@ def message(segments: Sequence[str]) -> str:
 
 
 def adt(
-    event: str, control_id: str, timestamp: str, patient: PatientIdentity, visit: VisitInfo,
-    insurance: str = "",
+    event: str, control_id: str, timestamp: str, facility: str, pid: str, pv1: str, insurance: str = ""
 ) -> str:
     """ADT^A01 (admit), ^A02 (transfer) or ^A03 (discharge); ``insurance`` is an IN1 for A01."""
     parts = [
-        msh(visit.facility, timestamp, f"ADT^{event}^ADT_{event}", control_id),
+        msh(facility, timestamp, f"ADT^{event}^ADT_{event}", control_id),
         f"EVN|{event}|{timestamp}",
-        patient.pid(),
-        visit.pv1(),
+        pid,
+        pv1,
     ]
     if insurance:
         parts.append(insurance)
@@ -131,49 +124,38 @@ class Ft1:
     order: str  # filler order number shared by a charge and its reversing credit
 
     def encode(self, set_id: int) -> str:
+        """FT1 with fields 1-2, 4-7, 10-11, 13 and 23 set."""
         sign = "-" if self.amount_cents < 0 else ""
-        amount = f"{sign}{abs(self.amount_cents) // 100}.{abs(self.amount_cents) % 100:02d}"
-        return segment(
-            "FT1",
-            {
-                1: str(set_id),
-                2: escape(self.txn_id),
-                4: self.service_at,
-                5: self.posted_at,
-                6: "CD" if self.credit else "CG",
-                7: f"{escape(self.code)}^{escape(self.description)}^CDM",
-                10: str(self.quantity),
-                11: amount,
-                13: f"{escape(self.department)}^{escape(self.department_name)}^L",
-                23: escape(self.order),
-            },
+        cents = abs(self.amount_cents)
+        return (
+            f"FT1|{set_id}|{escape(self.txn_id)}||{self.service_at}|{self.posted_at}|{'CD' if self.credit else 'CG'}"
+            f"|{escape(self.code)}^{escape(self.description)}^CDM|||{self.quantity}|{sign}{cents // 100}.{cents % 100:02d}"
+            f"||{escape(self.department)}^{escape(self.department_name)}^L||||||||||{escape(self.order)}"
         )
 
 
-def dft_p03(
-    control_id: str, timestamp: str, patient: PatientIdentity, visit: VisitInfo, lines: Sequence[Ft1]
-) -> str:
+def dft_p03(control_id: str, timestamp: str, facility: str, pid: str, pv1: str, lines: Sequence[Ft1]) -> str:
     """DFT^P03: detail financial transactions posted to the encounter."""
     parts = [
-        msh(visit.facility, timestamp, "DFT^P03^DFT_P03", control_id),
+        msh(facility, timestamp, "DFT^P03^DFT_P03", control_id),
         f"EVN|P03|{timestamp}",
-        patient.pid(),
-        visit.pv1(),
+        pid,
+        pv1,
     ]
     parts.extend(line.encode(index) for index, line in enumerate(lines, start=1))
     return message(parts)
 
 
 def bar_p05(
-    control_id: str, timestamp: str, patient: PatientIdentity, visit: VisitInfo,
-    diagnoses: Sequence[tuple[str, str]], drg: tuple[str, str],
+    control_id: str, timestamp: str, facility: str, pid: str, pv1: str, diagnoses: Sequence[tuple[str, str]],
+    drg: tuple[str, str],
 ) -> str:
     """BAR^P05 (update account): final coding, DG1 per diagnosis (first is principal) and DRG."""
     parts = [
-        msh(visit.facility, timestamp, "BAR^P05^BAR_P05", control_id),
+        msh(facility, timestamp, "BAR^P05^BAR_P05", control_id),
         f"EVN|P05|{timestamp}",
-        patient.pid(),
-        visit.pv1(),
+        pid,
+        pv1,
     ]
     for index, (code, text) in enumerate(diagnoses, start=1):
         parts.append(

@@ -23,12 +23,12 @@ _ESCAPES = (
     (REPETITION, "\\R\\"),
 )
 _UNESCAPES = {"E": ESCAPE, "F": FIELD, "S": COMPONENT, "T": SUBCOMPONENT, "R": REPETITION}
-_NEEDS_ESCAPE = frozenset(FIELD + COMPONENT + REPETITION + ESCAPE + SUBCOMPONENT + "\r\n")
 
 
 def escape(text: str) -> str:
     """Escape delimiter characters in free text; line breaks become ``\\X0D\\``/``\\X0A\\``."""
-    if not _NEEDS_ESCAPE.intersection(text):
+    if not ("|" in text or "^" in text or "&" in text or "~" in text or "\\" in text
+            or "\r" in text or "\n" in text):
         return text
     for raw, escaped in _ESCAPES:
         text = text.replace(raw, escaped)

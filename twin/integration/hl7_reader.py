@@ -85,6 +85,7 @@ class Hl7Reader:
 
     def __init__(self, timebase: Timebase) -> None:
         self.timebase = timebase
+        self._times: dict[str, float] = {}  # recent timestamps: a message repeats its own several times
 
     def read(self, payload: str) -> Read:
         header: Header | None = None
@@ -102,10 +103,17 @@ class Hl7Reader:
     def _time(self, value: str, location: str) -> float:
         if not value:
             raise _Reject("AE", REQUIRED_FIELD_MISSING, location, f"{_dash(location)} (timestamp) is empty")
+        cached = self._times.get(value)
+        if cached is not None:
+            return cached
         try:
-            return self.timebase.minutes(value.split("^")[0])
+            minutes = self.timebase.minutes(value.partition("^")[0])
         except ValueError:
             raise _Reject("AE", DATA_TYPE_ERROR, location, f"{_dash(location)} is not a timestamp: {value!r}") from None
+        if len(self._times) > 4096:
+            self._times.clear()
+        self._times[value] = minutes
+        return minutes
 
     def _event(self, header: Header, body: dict[str, list[list[str]]], comp: str) -> DomainEvent:
         pid = _one(body, "PID")
@@ -193,8 +201,11 @@ class Hl7Reader:
 
 
 def _split_segments(payload: str) -> list[str]:
-    text = payload.replace("\r\n", "\r").replace("\n", "\r")
-    segments = [segment for segment in text.split("\r") if segment.strip()]
+    if "\n" in payload:
+        payload = payload.replace("\r\n", "\r").replace("\n", "\r")
+    segments = [segment for segment in payload.split("\r") if segment]
+    while segments and segments[-1].isspace():
+        segments.pop()
     if not segments or not segments[0].startswith("MSH"):
         raise _Reject("AR", SEGMENT_SEQUENCE_ERROR, "MSH", "message does not start with an MSH segment")
     return segments
@@ -212,6 +223,8 @@ def _read_header(msh: str) -> tuple[Header, str]:
             f"unsupported delimiters {separator + encoding!r}: this interface expects |^~\\&",
         )
     comp = "^"
+
+    fields.append("")  # MSH-n is fields[n - 1]; pad so the fields read below always exist
 
     def msh_field(number: int) -> str:
         return fields[number - 1] if len(fields) >= number else ""
@@ -258,11 +271,14 @@ def _field(fields: list[str], number: int) -> str:
 
 
 def _component(value: str, comp: str) -> str:
-    return unescape(value.split(comp, 1)[0]) if value else ""
+    value = value.partition(comp)[0]
+    return unescape(value) if "\\" in value else value
 
 
 def _required(fields: list[str], number: int, location: str, comp: str) -> str:
-    value = _component(_field(fields, number), comp)
+    value = fields[number].partition(comp)[0] if len(fields) > number else ""
+    if "\\" in value:
+        value = unescape(value)
     if not value:
         raise _Reject("AE", REQUIRED_FIELD_MISSING, location, f"{_dash(location)} is empty")
     return value

@@ -60,8 +60,9 @@ def build_summary(result: Any) -> dict[str, Any]:
     twin = result.twin
     scenario = result.scenario
     truth_counts: Counter[str] = Counter(type(event).__name__ for event in twin.truth)
-    messages = {key.split(":", 1)[1]: n for key, n in sorted(twin.counts.items()) if key.startswith("hl7:")}
-    acks = Counter(record.outcome for record in twin.records if record.record_type == "ack")
+    messages = {name: n for (kind, name), n in sorted(twin.counts.items()) if kind == "hl7"}
+    requests = {name: n for (kind, name), n in sorted(twin.counts.items()) if kind == "request"}
+    acks = Counter(record.outcome for record in twin.records if record.record_type == "hl7")
     exceptions = twin.integration.exceptions()
     by_reason = Counter(e.reason_code for e in exceptions)
     return {
@@ -80,6 +81,7 @@ def build_summary(result: Any) -> dict[str, Any]:
         },
         "messages": messages,
         "acks": dict(sorted(acks.items())),
+        "target_requests": requests,
         "postings": {
             "erp_journals": len(twin.erp.journals),
             "erp_ar_items": len(twin.erp.ar_items),
@@ -178,10 +180,11 @@ def write_outputs(result: Any, summary: dict[str, Any], out: Path) -> None:
     records_dir.mkdir(exist_ok=True)
     with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["seq", "record_type", "sim_minute", "source", "destination", "message_type",
-                         "message_id", "key", "outcome", "bytes"])
+        writer.writerow(["seq", "record_type", "sent_minute", "delivered_minute", "answered_minute", "source",
+                         "destination", "message_type", "message_id", "key", "outcome", "bytes"])
         for r in twin.records:
-            writer.writerow([r.seq, r.record_type, f"{r.at:.4f}", r.source, r.destination, r.message_type,
+            writer.writerow([r.seq, r.record_type, f"{r.sent_at:.4f}", f"{r.delivered_at:.4f}",
+                             f"{r.answered_at:.4f}", r.source, r.destination, r.message_type,
                              _masked_id(r.message_id), pseudonym(r.key) if r.key else "", r.outcome, r.size])
 
 
