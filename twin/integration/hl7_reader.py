@@ -278,7 +278,10 @@ def _component(value: str, comp: str) -> str:
 def _required(fields: list[str], number: int, location: str, comp: str) -> str:
     value = fields[number].partition(comp)[0] if len(fields) > number else ""
     if "\\" in value:
-        value = unescape(value)
+        try:
+            value = unescape(value)
+        except ValueError as exc:
+            raise _Reject("AE", DATA_TYPE_ERROR, location, f"{_dash(location)}: {exc}") from None
     if not value:
         raise _Reject("AE", REQUIRED_FIELD_MISSING, location, f"{_dash(location)} is empty")
     return value

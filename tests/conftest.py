@@ -1,0 +1,36 @@
+"""Shared fixtures: small scenarios and runs that keep the suite fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from twin.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from twin.sim import RunResult, Twin
+
+
+def small_scenario(**overrides: Any) -> Scenario:
+    """The default scenario cut down: one hospital, two days (and any field overridden)."""
+    data = load_scenario(DEFAULT_SCENARIO).model_dump()
+    data["days"] = 2
+    data["network"] = {"hospitals": 1, "beds": {"min": 120, "max": 120}}
+    for key, value in overrides.items():
+        data[key] = value
+    return Scenario.model_validate(data)
+
+
+def run_small(**overrides: Any) -> RunResult:
+    return Twin(small_scenario(**overrides)).run()
+
+
+@pytest.fixture(scope="session")
+def small_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run's output folder (summary, messages, fhir, records) shared by read-only tests."""
+    from twin.observe.report import build_summary, write_outputs
+
+    result = run_small()
+    out = tmp_path_factory.mktemp("run")
+    write_outputs(result, build_summary(result), out)
+    return out

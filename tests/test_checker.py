@@ -1,0 +1,151 @@
+"""The synchronization checker catches every class of difference it claims to catch.
+
+First on hand-made records, then by planting each defect in the targets of a real run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.conftest import run_small
+from twin.observe.checker import check_flow, percentile
+from twin.observe.expectations import CLAIM, JOURNAL
+from twin.observe.records import Expected, Observed
+
+LAG = 30.0
+
+
+def _exp(key: str, target: str = "t", value: int = 100, ready: float = 10.0, seq: int = 0) -> Expected:
+    return Expected("flow", target, key, {"amount": value}, ready, seq)
+
+
+def _obs(key: str, target: str = "t", value: int = 100, at: float = 11.0, ref: str = "r1") -> Observed:
+    return Observed(target, key, {"amount": value}, at, ref)
+
+
+def _classes(expected: list[Expected], observed: list[Observed], horizon: float = 1000.0) -> list[str]:
+    result = check_flow("flow", expected, observed, allowed_lag=LAG, horizon=horizon)
+    return sorted(d.kind for d in result.differences)
+
+
+def test_in_sync_has_no_differences() -> None:
+    assert _classes([_exp("a"), _exp("b")], [_obs("a"), _obs("b", ref="r2")]) == []
+
+
+def test_lost() -> None:
+    assert _classes([_exp("a"), _exp("b")], [_obs("a")]) == ["lost"]
+
+
+def test_not_yet_due_is_pending_not_lost() -> None:
+    result = check_flow("flow", [_exp("a", ready=990.0)], [], allowed_lag=LAG, horizon=1000.0)
+    assert result.differences == [] and result.pending == 1
+
+
+def test_duplicated() -> None:
+    assert _classes([_exp("a")], [_obs("a"), _obs("a", ref="r2", at=12.0)]) == ["duplicated"]
+
+
+def test_unexpected() -> None:
+    assert _classes([_exp("a")], [_obs("a"), _obs("zzz", ref="r9")]) == ["unexpected"]
+
+
+def test_wrong_value() -> None:
+    result = check_flow("flow", [_exp("a", value=100)], [_obs("a", value=101)], allowed_lag=LAG, horizon=1000)
+    assert [d.kind for d in result.differences] == ["wrong_value"]
+    assert "expected 100, found 101" in result.differences[0].detail
+
+
+def test_stale() -> None:
+    assert _classes([_exp("a", ready=10.0)], [_obs("a", at=10.0 + LAG + 1)]) == ["stale"]
+
+
+def test_within_allowed_lag_is_not_stale() -> None:
+    assert _classes([_exp("a", ready=10.0)], [_obs("a", at=10.0 + LAG - 1)]) == []
+
+
+def test_out_of_order_before_ready() -> None:
+    assert _classes([_exp("a", ready=10.0)], [_obs("a", at=5.0)]) == ["out_of_order"]
+
+
+def test_out_of_order_within_a_key() -> None:
+    expected = [_exp("a", target="first", seq=0), _exp("a", target="second", seq=1)]
+    observed = [_obs("a", target="first", at=15.0), _obs("a", target="second", at=12.0, ref="r2")]
+    assert _classes(expected, observed) == ["out_of_order"]
+
+
+def test_optional_record_may_be_absent_or_present() -> None:
+    optional = dataclasses.replace(_exp("a"), optional=True)
+    assert _classes([optional], []) == []
+    assert _classes([optional], [_obs("a")]) == []
+
+
+def test_time_to_consistency_percentiles() -> None:
+    expected = [_exp(str(i), ready=0.0) for i in range(100)]
+    observed = [_obs(str(i), at=float(i + 1), ref=f"r{i}") for i in range(100)]
+    result = check_flow("flow", expected, observed, allowed_lag=1000, horizon=5000)
+    assert result.percentiles() == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+    assert percentile([], 50) is None
+
+
+# -- planted in a real run's target systems -------------------------------------------------------
+
+@pytest.fixture()
+def run():  # type: ignore[no-untyped-def]
+    result = run_small()
+    assert result.in_sync, result.flows[0].differences[:3]
+    return result
+
+
+def _recheck(run):  # type: ignore[no-untyped-def]
+    return run.twin.check(run.horizon).counts
+
+
+def test_planted_dropped_posting_is_lost(run) -> None:  # type: ignore[no-untyped-def]
+    run.twin.erp.journals.pop(3)
+    assert _recheck(run)["lost"] == 1
+
+
+def test_planted_double_posting_is_duplicated(run) -> None:  # type: ignore[no-untyped-def]
+    erp = run.twin.erp
+    erp.journals.append(dataclasses.replace(erp.journals[0], journal_id="JE-COPY", posted_at=erp.journals[0].posted_at + 1))
+    assert _recheck(run)["duplicated"] == 1
+
+
+def test_planted_altered_amount_is_wrong_value(run) -> None:  # type: ignore[no-untyped-def]
+    erp = run.twin.erp
+    item = erp.ar_items[5]
+    erp.ar_items[5] = dataclasses.replace(item, amount=item.amount + 1)
+    assert _recheck(run)["wrong_value"] == 1
+
+
+def test_planted_invented_claim_is_unexpected(run) -> None:  # type: ignore[no-untyped-def]
+    house = run.twin.clearinghouse
+    house.submissions.append(dataclasses.replace(house.accepted[0], submission_id="CH-X", claim_number="H99V0000001"))
+    assert _recheck(run)["unexpected"] == 1
+
+
+def test_planted_late_posting_is_stale(run) -> None:  # type: ignore[no-untyped-def]
+    house = run.twin.clearinghouse
+    index = house.submissions.index(house.accepted[2])
+    late = house.submissions[index]
+    house.submissions[index] = dataclasses.replace(late, received_at=late.received_at + LAG * 3)
+    assert _recheck(run)["stale"] == 1
+
+
+def test_planted_claim_before_journal_is_out_of_order(run) -> None:  # type: ignore[no-untyped-def]
+    twin = run.twin
+    claim = twin.clearinghouse.accepted[1]
+    index = next(i for i, j in enumerate(twin.erp.journals) if j.reference == claim.claim_number)
+    # the journal now lands after the claim: both after coding completed and within the allowed
+    # lag, so only the order between them is wrong
+    journal = twin.erp.journals[index]
+    twin.erp.journals[index] = dataclasses.replace(journal, posted_at=claim.received_at + 0.1)
+    counts = _recheck(run)
+    assert counts["out_of_order"] == 1
+    assert sum(counts.values()) == 1
+
+
+def test_checker_targets_are_the_ones_planted() -> None:
+    assert JOURNAL.startswith("erp.") and CLAIM.startswith("clearinghouse.")

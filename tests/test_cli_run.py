@@ -1,0 +1,55 @@
+"""``twin run`` end to end: table, exit code, files; ``twin bench`` prints its three figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import small_scenario
+from twin.bench import run_bench, simpy_store_rate
+from twin.cli import main
+
+
+def test_run_prints_summary_writes_files_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(yaml.safe_dump(small_scenario().model_dump(mode="json")))
+    assert main(["run", "--scenario", str(scenario), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    for label in ("encounters admitted", "messages DFT^P03", "erp journals", "lost", "duplicated", "unexpected",
+                  "stale", "out of order", "wrong value", "time to consistency p95", "in sync"):
+        assert label in printed
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["in_sync"] is True
+    assert summary["flows"]["discharge_billing"]["differences"] == dict.fromkeys(
+        ["lost", "duplicated", "unexpected", "stale", "out_of_order", "wrong_value"], 0)
+    assert summary["encounters"]["admitted"] > 20
+    assert (tmp_path / "out" / "records" / "messages.csv").exists()
+    assert list((tmp_path / "out" / "messages").glob("*.hl7"))
+    assert "wall" not in json.dumps(summary)
+
+
+def test_run_never_prints_patient_names_or_identifiers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from twin.sim import Twin
+
+    scenario = small_scenario()
+    twin = Twin(scenario)
+    twin.run()
+    names = {p.family for p in twin.ehr.patients.values()} | set(twin.ehr.patients) | set(twin.ehr.encounters)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
+    main(["run", "--scenario", str(path), "--out", str(tmp_path / "out")])
+    printed = capsys.readouterr().out
+    written = (tmp_path / "out" / "summary.json").read_text() + (tmp_path / "out" / "records" / "messages.csv").read_text()
+    leaked = [n for n in names if n in printed or n in written]
+    assert not leaked, leaked[:5]
+
+
+def test_bench_measures_baseline_and_twin() -> None:
+    assert simpy_store_rate(20_000) > 1_000
+    result = run_bench(small_scenario(days=1))
+    assert result.twin_messages > 100
+    assert result.baseline_rate > 0 and result.twin_rate > 0
+    assert result.ratio == pytest.approx(result.twin_rate / result.baseline_rate)
