@@ -10,8 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORE = [ROOT / "mocks", ROOT / "twin" / "integration"]
 FORBIDDEN_MODULES = {"simpy", "asyncio", "socket", "threading", "time", "selectors", "subprocess"}
-FORBIDDEN_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
-                   ("time", "sleep"), ("time", "time"), ("time", "monotonic"), ("time", "perf_counter")}
+FORBIDDEN_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "sleep"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+}
 
 
 def _files(folder: Path) -> list[Path]:

@@ -91,6 +91,7 @@ def test_time_to_consistency_percentiles() -> None:
 
 # -- planted in a real run's target systems -------------------------------------------------------
 
+
 @pytest.fixture()
 def run():  # type: ignore[no-untyped-def]
     result = run_small()
@@ -109,7 +110,9 @@ def test_planted_dropped_posting_is_lost(run) -> None:  # type: ignore[no-untype
 
 def test_planted_double_posting_is_duplicated(run) -> None:  # type: ignore[no-untyped-def]
     erp = run.twin.erp
-    erp.journals.append(dataclasses.replace(erp.journals[0], journal_id="JE-COPY", posted_at=erp.journals[0].posted_at + 1))
+    erp.journals.append(
+        dataclasses.replace(erp.journals[0], journal_id="JE-COPY", posted_at=erp.journals[0].posted_at + 1)
+    )
     assert _recheck(run)["duplicated"] == 1
 
 

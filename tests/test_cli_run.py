@@ -18,13 +18,25 @@ def test_run_prints_summary_writes_files_and_exits_0(tmp_path: Path, capsys: pyt
     scenario.write_text(yaml.safe_dump(small_scenario().model_dump(mode="json")))
     assert main(["run", "--scenario", str(scenario), "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    for label in ("encounters admitted", "messages DFT^P03", "erp journals", "lost", "duplicated", "unexpected",
-                  "stale", "out of order", "wrong value", "time to consistency p95", "in sync"):
+    for label in (
+        "encounters admitted",
+        "messages DFT^P03",
+        "erp journals",
+        "lost",
+        "duplicated",
+        "unexpected",
+        "stale",
+        "out of order",
+        "wrong value",
+        "time to consistency p95",
+        "in sync",
+    ):
         assert label in printed
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["in_sync"] is True
     assert summary["flows"]["discharge_billing"]["differences"] == dict.fromkeys(
-        ["lost", "duplicated", "unexpected", "stale", "out_of_order", "wrong_value"], 0)
+        ["lost", "duplicated", "unexpected", "stale", "out_of_order", "wrong_value"], 0
+    )
     assert summary["encounters"]["admitted"] > 20
     assert (tmp_path / "out" / "records" / "messages.csv").exists()
     assert list((tmp_path / "out" / "messages").glob("*.hl7"))
@@ -42,7 +54,9 @@ def test_run_never_prints_patient_names_or_identifiers(tmp_path: Path, capsys: p
     path.write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
     main(["run", "--scenario", str(path), "--out", str(tmp_path / "out")])
     printed = capsys.readouterr().out
-    written = (tmp_path / "out" / "summary.json").read_text() + (tmp_path / "out" / "records" / "messages.csv").read_text()
+    written = (tmp_path / "out" / "summary.json").read_text() + (
+        tmp_path / "out" / "records" / "messages.csv"
+    ).read_text()
     leaked = [n for n in names if n in printed or n in written]
     assert not leaked, leaked[:5]
 

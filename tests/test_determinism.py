@@ -14,7 +14,9 @@ def _run_cli(out: Path, seed: int, hash_seed: str, scenario: Path) -> None:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     subprocess.run(
         [sys.executable, "-m", "twin.cli", "run", "--scenario", str(scenario), "--seed", str(seed), "--out", str(out)],
-        check=True, env=env, capture_output=True,
+        check=True,
+        env=env,
+        capture_output=True,
     )
 
 
@@ -30,8 +32,13 @@ def test_same_seed_identical_outputs_across_processes(tmp_path: Path) -> None:
     scenario = _small_file(tmp_path)
     _run_cli(tmp_path / "a", 7, "1", scenario)
     _run_cli(tmp_path / "b", 7, "4242", scenario)
-    for relative in ("summary.json", "messages/DFT_P03.hl7", "messages/ADT_A01.hl7", "fhir/Claim.submitted.ndjson",
-                     "records/messages.csv"):
+    for relative in (
+        "summary.json",
+        "messages/DFT_P03.hl7",
+        "messages/ADT_A01.hl7",
+        "fhir/Claim.submitted.ndjson",
+        "records/messages.csv",
+    ):
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes(), relative
 
 
@@ -39,5 +46,7 @@ def test_different_seed_different_traffic(tmp_path: Path) -> None:
     scenario = _small_file(tmp_path)
     _run_cli(tmp_path / "a", 7, "0", scenario)
     _run_cli(tmp_path / "b", 8, "0", scenario)
-    assert (tmp_path / "a" / "messages/ADT_A01.hl7").read_bytes() != (tmp_path / "b" / "messages/ADT_A01.hl7").read_bytes()
+    assert (tmp_path / "a" / "messages/ADT_A01.hl7").read_bytes() != (
+        tmp_path / "b" / "messages/ADT_A01.hl7"
+    ).read_bytes()
     assert (tmp_path / "a" / "summary.json").read_bytes() != (tmp_path / "b" / "summary.json").read_bytes()

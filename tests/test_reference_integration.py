@@ -28,26 +28,69 @@ def _integration(payers: dict[str, str | None] | None = None) -> ReferenceIntegr
 
 
 def _pv1(discharged: float | None = None) -> str:
-    return VisitInfo("V1", "H01", "H01-3M", "001-A", "9^Smith^John", "MCR", TB.hl7(0),
-                     discharged=TB.hl7(discharged) if discharged is not None else "",
-                     disposition="01" if discharged is not None else "").pv1()
+    return VisitInfo(
+        "V1",
+        "H01",
+        "H01-3M",
+        "001-A",
+        "9^Smith^John",
+        "MCR",
+        TB.hl7(0),
+        discharged=TB.hl7(discharged) if discharged is not None else "",
+        disposition="01" if discharged is not None else "",
+    ).pv1()
 
 
-def _feed(integration: ReferenceIntegration, plan: str = "MCR-A", coded_at: float | None = 3000.0,
-          department: str = "H01-LAB") -> list[Outcome]:
+def _feed(
+    integration: ReferenceIntegration, plan: str = "MCR-A", coded_at: float | None = 3000.0, department: str = "H01-LAB"
+) -> list[Outcome]:
     """Admit, two charges, discharge at t=2000, coding at ``coded_at`` (``None``: not yet coded)."""
     messages = [
         (0.0, adt("A01", "C1", TB.hl7(0), "H01", PID, _pv1(), in1(plan, "Plan", "123"))),
-        (60.0, dft_p03("C2", TB.hl7(60), "H01", PID, _pv1(), [
-            Ft1("V1-001", TB.hl7(60), TB.hl7(60), False, "300-85025", "CBC", 1, 4500, department, "Lab", "V1-001"),
-            Ft1("V1-002", TB.hl7(60), TB.hl7(60), False, "120-RB-MEDS", "Room", 1, 240000, "H01-MEDS", "Med",
-                "V1-002"),
-        ])),
+        (
+            60.0,
+            dft_p03(
+                "C2",
+                TB.hl7(60),
+                "H01",
+                PID,
+                _pv1(),
+                [
+                    Ft1(
+                        "V1-001",
+                        TB.hl7(60),
+                        TB.hl7(60),
+                        False,
+                        "300-85025",
+                        "CBC",
+                        1,
+                        4500,
+                        department,
+                        "Lab",
+                        "V1-001",
+                    ),
+                    Ft1(
+                        "V1-002",
+                        TB.hl7(60),
+                        TB.hl7(60),
+                        False,
+                        "120-RB-MEDS",
+                        "Room",
+                        1,
+                        240000,
+                        "H01-MEDS",
+                        "Med",
+                        "V1-002",
+                    ),
+                ],
+            ),
+        ),
         (2000.0, adt("A03", "C3", TB.hl7(2000), "H01", PID, _pv1(2000.0))),
     ]
     if coded_at is not None:
         messages.append(
-            (coded_at, bar_p05("C4", TB.hl7(coded_at), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF"))))
+            (coded_at, bar_p05("C4", TB.hl7(coded_at), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF")))
+        )
     return [integration.receive_hl7(text, at) for at, text in messages]
 
 
@@ -87,7 +130,8 @@ def test_overdue_coding_raises_an_exception_resolved_when_coding_arrives() -> No
     assert [(e.reason_code, e.resolved_at) for e in raised] == [("coding_overdue", None)]
     assert "120 h" in raised[0].reason
     coded = integration.receive_hl7(
-        bar_p05("C9", TB.hl7(due + 500), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF")), due + 500)
+        bar_p05("C9", TB.hl7(due + 500), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF")), due + 500
+    )
     assert raised[0].resolved_at == due + 500
     assert coded.requests  # billing goes ahead once coding is in
 
@@ -103,7 +147,8 @@ def test_redelivered_message_is_acknowledged_but_never_processed_twice() -> None
     integration = _integration()
     outcomes = _feed(integration)
     again = integration.receive_hl7(
-        bar_p05("C4", TB.hl7(3000), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF")), 3100.0)
+        bar_p05("C4", TB.hl7(3000), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF")), 3100.0
+    )
     assert outcomes[3].requests and not again.requests
     assert again.ack is not None and "MSA|AA|C4" in again.ack
     assert integration.duplicates_ignored == 1
@@ -138,12 +183,22 @@ def test_target_refusal_becomes_an_exception_with_the_targets_reasons() -> None:
 def test_credits_must_reverse_a_known_charge_for_its_amount(credit_amount: int) -> None:
     integration = _integration()
     outcomes = _feed(integration, coded_at=None)
-    credit = dft_p03("C5", TB.hl7(70), "H01", PID, _pv1(), [
-        Ft1("V1-003", TB.hl7(70), TB.hl7(70), True, "300-85025", "CBC", 1, credit_amount, "H01-LAB", "Lab", "V1-001"),
-    ])
+    credit = dft_p03(
+        "C5",
+        TB.hl7(70),
+        "H01",
+        PID,
+        _pv1(),
+        [
+            Ft1(
+                "V1-003", TB.hl7(70), TB.hl7(70), True, "300-85025", "CBC", 1, credit_amount, "H01-LAB", "Lab", "V1-001"
+            ),
+        ],
+    )
     integration.receive_hl7(credit, 70.0)
     coded = integration.receive_hl7(
-        bar_p05("C6", TB.hl7(3000), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF")), 3000.0)
+        bar_p05("C6", TB.hl7(3000), "H01", PID, _pv1(2000.0), [("I50.9", "HF")], ("291", "HF")), 3000.0
+    )
     assert outcomes
     if credit_amount == -4500:
         assert coded.requests[0].body["receivable"]["amount"] == 240000

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import fhir.resources.R4B as r4b
 import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
-import fhir.resources.R4B as r4b
-
 EXPECTED_STRUCTURES = {
-    "ADT_A01.hl7": "ADT_A01", "ADT_A02.hl7": "ADT_A02", "ADT_A03.hl7": "ADT_A03",
-    "DFT_P03.hl7": "DFT_P03", "BAR_P05.hl7": "BAR_P05", "ACK.hl7": "ACK",
+    "ADT_A01.hl7": "ADT_A01",
+    "ADT_A02.hl7": "ADT_A02",
+    "ADT_A03.hl7": "ADT_A03",
+    "DFT_P03.hl7": "DFT_P03",
+    "BAR_P05.hl7": "BAR_P05",
+    "ACK.hl7": "ACK",
 }
 MAX_PER_TYPE = 150  # hl7apy parses ~200 messages/s: a sample of each type keeps the suite fast
 
@@ -58,8 +61,15 @@ def _model(resource_type: str) -> type:
 def test_every_fhir_resource_validates(small_output: Path) -> None:
     files = sorted((small_output / "fhir").glob("*.ndjson"))
     names = {f.name for f in files}
-    for expected in ("Patient.ndjson", "Encounter.ndjson", "ChargeItem.ndjson", "Claim.ndjson",
-                     "Coverage.ndjson", "Organization.ndjson", "Claim.submitted.ndjson"):
+    for expected in (
+        "Patient.ndjson",
+        "Encounter.ndjson",
+        "ChargeItem.ndjson",
+        "Claim.ndjson",
+        "Coverage.ndjson",
+        "Organization.ndjson",
+        "Claim.submitted.ndjson",
+    ):
         assert expected in names
     count = 0
     for path in files:

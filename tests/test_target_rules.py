@@ -15,9 +15,12 @@ TB = Timebase(datetime(2026, 1, 5))
 
 def _journal(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "reference": "V1", "source": "patient-billing",
-        "lines": [{"account": "1200", "cost_center": "101-8010", "debit": 1000, "credit": 0},
-                  {"account": "4100", "cost_center": "101-7010", "debit": 0, "credit": 1000}],
+        "reference": "V1",
+        "source": "patient-billing",
+        "lines": [
+            {"account": "1200", "cost_center": "101-8010", "debit": 1000, "credit": 0},
+            {"account": "4100", "cost_center": "101-7010", "debit": 0, "credit": 1000},
+        ],
         "receivable": {"customer": "CMS-A01", "invoice": "V1", "amount": 1000},
     }
     body.update(changes)
@@ -86,8 +89,13 @@ def _claim(**changes: Any) -> dict[str, Any]:
         "patient": {"reference": "Patient/M1"},
         "insurer": {"identifier": {"value": "CMS-A01"}},
         "billablePeriod": {"start": "2026-01-05T00:00:00+00:00", "end": "2026-01-07T00:00:00+00:00"},
-        "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {"coding": [{"code": "I50.9"}]},
-                       "packageCode": {"coding": [{"code": "291"}]}}],
+        "diagnosis": [
+            {
+                "sequence": 1,
+                "diagnosisCodeableConcept": {"coding": [{"code": "I50.9"}]},
+                "packageCode": {"coding": [{"code": "291"}]},
+            }
+        ],
         "item": [{"sequence": 1, "net": {"value": 10.5}}, {"sequence": 2, "net": {"value": 4.5}}],
         "total": {"value": 15.0},
     }

@@ -19,8 +19,9 @@ EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="twin", description="Digital twin and conformance harness for ERP-EHR "
-                                     "integration.")
+    parser = argparse.ArgumentParser(
+        prog="twin", description="Digital twin and conformance harness for ERP-EHR integration."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run a scenario in simulated time and check every target")
     run.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario YAML (default: %(default)s)")
@@ -69,9 +70,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from twin.sim import run
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days)
-    with Progress(TextColumn("[bold]simulating[/bold] {task.description}"), BarColumn(),
-                  TextColumn("day {task.completed:.1f}/{task.total:.0f}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]simulating[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("day {task.completed:.1f}/{task.total:.0f}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(scenario.name, total=scenario.days)
 
         def progress(done: float, total: float) -> None:
@@ -92,9 +98,11 @@ def _bench(console: Console) -> int:
     console.print("measuring bare SimPy Store message passing, then the twin on scenarios/bench.yaml ...")
     result = run_bench()
     console.print(f"bare SimPy Store:       {result.baseline_rate:>12,.0f} messages/s")
-    console.print(f"twin end to end:        {result.twin_rate:>12,.0f} messages/s "
-                  f"({result.twin_messages:,} HL7 messages, {result.hospitals} hospitals, "
-                  f"{result.simulated_days:g} simulated days in {result.twin_seconds:.1f} s)")
+    console.print(
+        f"twin end to end:        {result.twin_rate:>12,.0f} messages/s "
+        f"({result.twin_messages:,} HL7 messages, {result.hospitals} hospitals, "
+        f"{result.simulated_days:g} simulated days in {result.twin_seconds:.1f} s)"
+    )
     console.print(f"ratio twin / SimPy:     {result.ratio:>12.3f}  (target >= 0.10, goal >= 0.15)")
     month = result.twin_seconds * 30 / result.simulated_days * 10 / result.hospitals
     console.print(f"a simulated month of 10 hospitals: {month:.1f} s  (goal <= 60 s)")

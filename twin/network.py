@@ -56,8 +56,13 @@ CHARGEMASTER: tuple[ChargeCode, ...] = (
 
 ROOM_AND_BOARD_REVENUE_CODE = {"icu": "0200", "telemetry": "0206", "medsurg": "0120", "maternity": "0112"}
 ROOM_AND_BOARD: tuple[ChargeCode, ...] = tuple(
-    ChargeCode(f"{ROOM_AND_BOARD_REVENUE_CODE[kind][1:]}-RB-{kind.upper()[:4]}", f"Room and board, {name.lower()}",
-               ROOM_AND_BOARD_REVENUE_CODE[kind], rate, kind)
+    ChargeCode(
+        f"{ROOM_AND_BOARD_REVENUE_CODE[kind][1:]}-RB-{kind.upper()[:4]}",
+        f"Room and board, {name.lower()}",
+        ROOM_AND_BOARD_REVENUE_CODE[kind],
+        rate,
+        kind,
+    )
     for kind, name, _share, rate in UNIT_MIX
 )
 
@@ -68,6 +73,7 @@ def room_and_board(unit_kind: str) -> ChargeCode:
         if code.department_kind == unit_kind:
             return code
     raise KeyError(unit_kind)
+
 
 # (plan code, name, financial class, clearinghouse payer id)
 PAYERS: tuple[tuple[str, str, str, str | None], ...] = (

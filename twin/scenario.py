@@ -129,8 +129,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"scenario file {source} is not valid YAML{where}: {problem}.") from None
     if not isinstance(data, dict):
         raise ScenarioError(
-            f"scenario file {source} must be a mapping of fields (name, seed, days, ...), "
-            f"not {type(data).__name__}."
+            f"scenario file {source} must be a mapping of fields (name, seed, days, ...), not {type(data).__name__}."
         )
     try:
         return Scenario.model_validate(data)

@@ -14,6 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import simpy
@@ -119,9 +120,7 @@ class Twin:
         self.truth = TruthLedger()
         self.ehr = Ehr(self.timebase, self.network.hospitals, self.network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT)
         self.erp = ErpFinance(self.timebase, self.network.cost_centers)
-        self.clearinghouse = Clearinghouse(
-            tuple(p.clearinghouse_id for p in self.network.payers if p.clearinghouse_id)
-        )
+        self.clearinghouse = Clearinghouse(tuple(p.clearinghouse_id for p in self.network.payers if p.clearinghouse_id))
         self.targets: dict[str, Callable[[TargetRequest, float], TargetResponse]] = {
             "erp": self.erp.handle,
             "clearinghouse": self.clearinghouse.handle,
@@ -139,9 +138,17 @@ class Twin:
         start = scenario.start
         self.flows = [
             PatientFlow(
-                self.env, hospital, scenario, self.network.payers, self.network.chargemaster,
-                random.Random(f"{scenario.seed}/flow/{hospital.code}"), fake, self.happen, self.register,
-                start_minute_of_day=start.hour * 60 + start.minute, start_weekday=start.weekday(),
+                self.env,
+                hospital,
+                scenario,
+                self.network.payers,
+                self.network.chargemaster,
+                random.Random(f"{scenario.seed}/flow/{hospital.code}"),
+                fake,
+                self.happen,
+                self.register,
+                start_minute_of_day=start.hour * 60 + start.minute,
+                start_weekday=start.weekday(),
             )
             for hospital in self.network.hospitals
         ]
@@ -159,7 +166,7 @@ class Twin:
             channel.queue.append((now, message))
             if not channel.busy:
                 channel.busy = True
-                self._after(max(now, channel.free_at) - now + self._hop(), lambda c=channel: self._deliver(c))
+                self._after(max(now, channel.free_at) - now + self._hop(), partial(self._deliver, channel))
 
     # -- delivery ------------------------------------------------------------------------------
     def _after(self, delay: float, action: Callable[[], None]) -> None:
@@ -178,10 +185,22 @@ class Twin:
         ack = outcome.ack or ""
         acked_at = now + self._hop()
         self.counts[("hl7", message.message_type)] += 1
-        self.records.append(MessageRecord(
-            len(self.records) + 1, "hl7", queued_at, now, acked_at, f"ehr/{message.hospital}", "integration",
-            message.message_type, message.control_id, message.visit, _ack_code(ack), len(message.payload),
-        ))
+        self.records.append(
+            MessageRecord(
+                len(self.records) + 1,
+                "hl7",
+                queued_at,
+                now,
+                acked_at,
+                f"ehr/{message.hospital}",
+                "integration",
+                message.message_type,
+                message.control_id,
+                message.visit,
+                _ack_code(ack),
+                len(message.payload),
+            )
+        )
         if self.keep_traffic:
             self.traffic.setdefault(message.message_type, []).append(message.payload)
             if ack:
@@ -199,7 +218,7 @@ class Twin:
     def _apply(self, outcome: Outcome) -> None:
         for request in outcome.requests:
             sent_at = self.env.now
-            self._after(self._hop(), lambda request=request, sent_at=sent_at: self._at_target(request, sent_at))
+            self._after(self._hop(), partial(self._at_target, request, sent_at))
         for moment in outcome.timers:
             self._after(max(0.0, moment - self.env.now), lambda: self._apply(self.integration.on_timer(self.env.now)))
 
@@ -211,10 +230,22 @@ class Twin:
     def _responded(self, request: TargetRequest, response: TargetResponse, sent_at: float, delivered_at: float) -> None:
         operation = f"{request.method} {request.path}"
         self.counts[("request", operation)] += 1
-        self.records.append(MessageRecord(
-            len(self.records) + 1, "request", sent_at, delivered_at, self.env.now, "integration", request.system,
-            operation, request.idempotency_key, request.correlation, str(response.status), 0,
-        ))
+        self.records.append(
+            MessageRecord(
+                len(self.records) + 1,
+                "request",
+                sent_at,
+                delivered_at,
+                self.env.now,
+                "integration",
+                request.system,
+                operation,
+                request.idempotency_key,
+                request.correlation,
+                str(response.status),
+                0,
+            )
+        )
         self._apply(self.integration.receive_response(request, response, self.env.now))
 
     # -- running -------------------------------------------------------------------------------
@@ -243,8 +274,9 @@ class Twin:
     def check(self, horizon: float) -> FlowResult:
         billing = self.scenario.billing
         lag = billing.allowed_lag_minutes
-        expected = billing_expectations(self.truth, self.network, coding_deadline=billing.coding_deadline_hours * 60,
-                                        allowed_lag=lag)
+        expected = billing_expectations(
+            self.truth, self.network, coding_deadline=billing.coding_deadline_hours * 60, allowed_lag=lag
+        )
         observed = observe_billing(self.erp, self.clearinghouse, self.integration.exceptions())
         return check_flow(BILLING, expected, observed, allowed_lag=lag, horizon=horizon, targets=BILLING_TARGETS)
 
@@ -254,7 +286,12 @@ def _ack_code(ack: str) -> str:
     return ack[start + 4 : start + 6] if start >= 0 else "none"
 
 
-def run(scenario: Scenario, *, progress: Progress | None = None, keep_traffic: bool = True,
-        integration: IntegrationFactory = reference_integration) -> RunResult:
+def run(
+    scenario: Scenario,
+    *,
+    progress: Progress | None = None,
+    keep_traffic: bool = True,
+    integration: IntegrationFactory = reference_integration,
+) -> RunResult:
     """Run ``scenario`` through ``integration`` in simulated time and check the targets."""
     return Twin(scenario, integration, keep_traffic=keep_traffic).run(progress)

@@ -18,6 +18,7 @@ from twin.domain.events import (
     PatientDischarged,
     PatientTransferred,
 )
+from twin.domain.hl7 import escape
 from twin.domain.model import ChargeCode, Department, Hospital, Patient, Provider
 from twin.domain.timebase import Timebase
 
@@ -109,7 +110,7 @@ class Ehr:
             facility=enc.hospital,
             unit=enc.unit,
             bed=enc.bed,
-            attending=f"{provider.npi}^{w.escape(provider.family)}^{w.escape(provider.given)}",
+            attending=f"{provider.npi}^{escape(provider.family)}^{escape(provider.given)}",
             financial_class=enc.financial_class,
             admitted=self.timebase.hl7(enc.admitted_at),
             discharged=self.timebase.hl7(enc.discharged_at) if enc.discharged_at is not None else "",
@@ -124,15 +125,27 @@ class Ehr:
 
     def _admitted(self, event: PatientAdmitted) -> list[OutboundMessage]:
         enc = Encounter(
-            visit=event.visit, hospital=event.hospital, mrn=event.mrn, unit=event.unit, bed=event.bed,
-            attending=event.attending_npi, plan_code=event.plan_code, financial_class=event.financial_class,
-            admitted_at=event.at, unit_history=[(event.at, event.unit)],
+            visit=event.visit,
+            hospital=event.hospital,
+            mrn=event.mrn,
+            unit=event.unit,
+            bed=event.bed,
+            attending=event.attending_npi,
+            plan_code=event.plan_code,
+            financial_class=event.financial_class,
+            admitted_at=event.at,
+            unit_history=[(event.at, event.unit)],
         )
         self.encounters[event.visit] = enc
         patient = self.patients[event.mrn]
         control = self._control_id()
         payload = w.adt(
-            "A01", control, self.timebase.hl7(event.at), enc.hospital, self._pid[event.mrn], self._refresh_pv1(enc),
+            "A01",
+            control,
+            self.timebase.hl7(event.at),
+            enc.hospital,
+            self._pid[event.mrn],
+            self._refresh_pv1(enc),
             insurance=w.in1(patient.payer.plan_code, patient.payer.name, patient.member_id),
         )
         return self._out(enc, "ADT^A01", control, payload)
@@ -143,8 +156,14 @@ class Ehr:
         enc.unit, enc.bed = event.to_unit, event.bed
         enc.unit_history.append((event.at, event.to_unit))
         control = self._control_id()
-        payload = w.adt("A02", control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn],
-                        self._refresh_pv1(enc, prior_unit, prior_bed))
+        payload = w.adt(
+            "A02",
+            control,
+            self.timebase.hl7(event.at),
+            enc.hospital,
+            self._pid[enc.mrn],
+            self._refresh_pv1(enc, prior_unit, prior_bed),
+        )
         self._refresh_pv1(enc)
         return self._out(enc, "ADT^A02", control, payload)
 
@@ -153,7 +172,9 @@ class Ehr:
         enc.discharged_at = event.at
         enc.disposition = event.disposition
         control = self._control_id()
-        payload = w.adt("A03", control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn], self._refresh_pv1(enc))
+        payload = w.adt(
+            "A03", control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn], self._refresh_pv1(enc)
+        )
         return self._out(enc, "ADT^A03", control, payload)
 
     def _charges_posted(self, event: ChargesPosted) -> list[OutboundMessage]:
@@ -186,8 +207,12 @@ class Ehr:
         diagnoses = [(code, self._dx_text.get(code, code)) for code in (event.principal_dx, *event.secondary_dx)]
         control = self._control_id()
         payload = w.bar_p05(
-            control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn], enc.pv1,
-            diagnoses, (event.drg, self._drg_text.get(event.drg, event.drg)),
+            control,
+            self.timebase.hl7(event.at),
+            enc.hospital,
+            self._pid[enc.mrn],
+            enc.pv1,
+            diagnoses,
+            (event.drg, self._drg_text.get(event.drg, event.drg)),
         )
         return self._out(enc, "BAR^P05", control, payload)
-

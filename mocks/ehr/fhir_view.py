@@ -30,7 +30,12 @@ def ehr_resources(ehr: Ehr, hospitals: tuple[Hospital, ...], payers: tuple[Payer
     organizations = [organization(h.code, h.name) for h in hospitals]
     organizations += [organization(f"payer-{p.plan_code}", p.name, payer=True) for p in payers if not p.self_pay]
     resources: dict[str, list[JSON]] = {
-        "Organization": organizations, "Patient": [], "Coverage": [], "Encounter": [], "ChargeItem": [], "Claim": [],
+        "Organization": organizations,
+        "Patient": [],
+        "Coverage": [],
+        "Encounter": [],
+        "ChargeItem": [],
+        "Claim": [],
     }
     for mrn in ehr.patients:
         resources["Patient"].append(patient(ehr, mrn))
@@ -74,11 +79,20 @@ def coverage(ehr: Ehr, enc: Encounter, payer: Payer) -> JSON:
         "status": "active",
         "beneficiary": {"reference": f"Patient/{enc.mrn}"},
         "subscriberId": ehr.patients[enc.mrn].member_id,
-        "payor": [{"reference": f"Patient/{enc.mrn}"} if payer.self_pay
-                  else {"reference": f"Organization/payer-{payer.plan_code}"}],
-        "class": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class",
-                                        "code": "plan"}]},
-                   "value": payer.plan_code, "name": payer.name}],
+        "payor": [
+            {"reference": f"Patient/{enc.mrn}"}
+            if payer.self_pay
+            else {"reference": f"Organization/payer-{payer.plan_code}"}
+        ],
+        "class": [
+            {
+                "type": {
+                    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}]
+                },
+                "value": payer.plan_code,
+                "name": payer.name,
+            }
+        ],
     }
     return resource
 
@@ -94,8 +108,13 @@ def encounter(ehr: Ehr, enc: Encounter) -> JSON:
         loc_period: JSON = {"start": tb.iso(at)}
         if until is not None:
             loc_period["end"] = tb.iso(until)
-        locations.append({"location": {"display": unit}, "status": "completed" if until is not None else "active",
-                          "period": loc_period})
+        locations.append(
+            {
+                "location": {"display": unit},
+                "status": "completed" if until is not None else "active",
+                "period": loc_period,
+            }
+        )
     resource: JSON = {
         "resourceType": "Encounter",
         "id": enc.visit,
@@ -103,16 +122,18 @@ def encounter(ehr: Ehr, enc: Encounter) -> JSON:
         "status": "finished" if enc.discharged_at is not None else "in-progress",
         "class": {"system": ACT_CODE_SYSTEM, "code": "IMP", "display": "inpatient encounter"},
         "subject": {"reference": f"Patient/{enc.mrn}"},
-        "participant": [{"individual": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi",
-                                                       "value": enc.attending}}}],
+        "participant": [
+            {"individual": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": enc.attending}}}
+        ],
         "period": period,
         "location": locations,
         "serviceProvider": {"reference": f"Organization/{enc.hospital}"},
     }
     if enc.discharged_at is not None:
         code = _DISPOSITION.get(enc.disposition, "oth")
-        resource["hospitalization"] = {"dischargeDisposition": {"coding": [
-            {"system": DISCHARGE_DISPOSITION_SYSTEM, "code": code}]}}
+        resource["hospitalization"] = {
+            "dischargeDisposition": {"coding": [{"system": DISCHARGE_DISPOSITION_SYSTEM, "code": code}]}
+        }
     if enc.coding is not None:
         resource["diagnosis"] = [
             {"condition": {"display": code}, "rank": rank}
@@ -129,8 +150,11 @@ def charge_items(ehr: Ehr, enc: Encounter) -> list[JSON]:
             "resourceType": "ChargeItem",
             "id": line.txn_id,
             "status": "billable",
-            "code": {"coding": [{"system": CHARGEMASTER_SYSTEM, "code": line.code,
-                                 "display": ehr.charge_description(line.code)}]},
+            "code": {
+                "coding": [
+                    {"system": CHARGEMASTER_SYSTEM, "code": line.code, "display": ehr.charge_description(line.code)}
+                ]
+            },
             "subject": {"reference": f"Patient/{enc.mrn}"},
             "context": {"reference": f"Encounter/{enc.visit}"},
             "occurrenceDateTime": tb.iso(line.service_at),
@@ -171,8 +195,12 @@ def claim(ehr: Ehr, enc: Encounter, payer: Payer) -> JSON:
             for rank, code in enumerate((coding.principal_dx, *coding.secondary_dx), start=1)
         ],
         "item": [
-            {"sequence": n, "productOrService": {"coding": [{"system": CHARGEMASTER_SYSTEM, "code": line.code}]},
-             "quantity": {"value": line.quantity}, "net": {"value": line.amount / 100, "currency": "USD"}}
+            {
+                "sequence": n,
+                "productOrService": {"coding": [{"system": CHARGEMASTER_SYSTEM, "code": line.code}]},
+                "quantity": {"value": line.quantity},
+                "net": {"value": line.amount / 100, "currency": "USD"},
+            }
             for n, line in enumerate(enc.charges, start=1)
         ],
         "total": {"value": total / 100, "currency": "USD"},

@@ -84,9 +84,7 @@ def message(segments: Sequence[str]) -> str:
     return SEGMENT_END.join(segments) + SEGMENT_END
 
 
-def adt(
-    event: str, control_id: str, timestamp: str, facility: str, pid: str, pv1: str, insurance: str = ""
-) -> str:
+def adt(event: str, control_id: str, timestamp: str, facility: str, pid: str, pv1: str, insurance: str = "") -> str:
     """ADT^A01 (admit), ^A02 (transfer) or ^A03 (discharge); ``insurance`` is an IN1 for A01."""
     parts = [
         msh(facility, timestamp, f"ADT^{event}^ADT_{event}", control_id),
@@ -102,8 +100,13 @@ def adt(
 def in1(plan_code: str, plan_name: str, member_id: str) -> str:
     return segment(
         "IN1",
-        {1: "1", 2: f"{escape(plan_code)}^{escape(plan_name)}", 3: escape(plan_code), 4: escape(plan_name),
-         36: escape(member_id)},
+        {
+            1: "1",
+            2: f"{escape(plan_code)}^{escape(plan_name)}",
+            3: escape(plan_code),
+            4: escape(plan_name),
+            36: escape(member_id),
+        },
     )
 
 
@@ -129,7 +132,8 @@ class Ft1:
         cents = abs(self.amount_cents)
         return (
             f"FT1|{set_id}|{escape(self.txn_id)}||{self.service_at}|{self.posted_at}|{'CD' if self.credit else 'CG'}"
-            f"|{escape(self.code)}^{escape(self.description)}^CDM|||{self.quantity}|{sign}{cents // 100}.{cents % 100:02d}"
+            f"|{escape(self.code)}^{escape(self.description)}^CDM|||{self.quantity}"
+            f"|{sign}{cents // 100}.{cents % 100:02d}"
             f"||{escape(self.department)}^{escape(self.department_name)}^L||||||||||{escape(self.order)}"
         )
 
@@ -147,7 +151,12 @@ def dft_p03(control_id: str, timestamp: str, facility: str, pid: str, pv1: str, 
 
 
 def bar_p05(
-    control_id: str, timestamp: str, facility: str, pid: str, pv1: str, diagnoses: Sequence[tuple[str, str]],
+    control_id: str,
+    timestamp: str,
+    facility: str,
+    pid: str,
+    pv1: str,
+    diagnoses: Sequence[tuple[str, str]],
     drg: tuple[str, str],
 ) -> str:
     """BAR^P05 (update account): final coding, DG1 per diagnosis (first is principal) and DRG."""
@@ -159,8 +168,9 @@ def bar_p05(
     ]
     for index, (code, text) in enumerate(diagnoses, start=1):
         parts.append(
-            segment("DG1", {1: str(index), 3: f"{escape(code)}^{escape(text)}^I10", 5: timestamp, 6: "F",
-                            15: str(index)})
+            segment(
+                "DG1", {1: str(index), 3: f"{escape(code)}^{escape(text)}^I10", 5: timestamp, 6: "F", 15: str(index)}
+            )
         )
     parts.append(f"DRG|{escape(drg[0])}^{escape(drg[1])}^MS-DRG|{timestamp}")
     return message(parts)

@@ -116,8 +116,11 @@ class ErpFinance:
             errors.append(f"period of {posting_date.isoformat()} is closed")
         receivable = body.get("receivable")
         if receivable is not None:
-            ar_debit = sum(line.get("debit", 0) - line.get("credit", 0) for line in lines
-                           if isinstance(line, dict) and line.get("account") == "1200")
+            ar_debit = sum(
+                line.get("debit", 0) - line.get("credit", 0)
+                for line in lines
+                if isinstance(line, dict) and line.get("account") == "1200"
+            )
             if not isinstance(receivable, dict) or not receivable.get("customer") or not receivable.get("invoice"):
                 errors.append("receivable needs a customer and an invoice")
             elif receivable.get("amount") != ar_debit:

@@ -27,8 +27,7 @@ _UNESCAPES = {"E": ESCAPE, "F": FIELD, "S": COMPONENT, "T": SUBCOMPONENT, "R": R
 
 def escape(text: str) -> str:
     """Escape delimiter characters in free text; line breaks become ``\\X0D\\``/``\\X0A\\``."""
-    if not ("|" in text or "^" in text or "&" in text or "~" in text or "\\" in text
-            or "\r" in text or "\n" in text):
+    if not ("|" in text or "^" in text or "&" in text or "~" in text or "\\" in text or "\r" in text or "\n" in text):
         return text
     for raw, escaped in _ESCAPES:
         text = text.replace(raw, escaped)

@@ -105,15 +105,25 @@ class BillingOrchestrator:
                 self._submit_claim(account, now, outcome)
             else:
                 account.status = "held"
-                self._raise(account, "erp_rejected", f"ERP refused the journal ({response.status}): "
-                            + "; ".join(map(str, response.body.get("errors", []))), now)
+                self._raise(
+                    account,
+                    "erp_rejected",
+                    f"ERP refused the journal ({response.status}): "
+                    + "; ".join(map(str, response.body.get("errors", []))),
+                    now,
+                )
         elif request.system == "clearinghouse":
             if response.ok:
                 account.status = "billed"
             else:
                 account.status = "held"
-                self._raise(account, "claim_rejected", f"clearinghouse rejected the claim ({response.status}): "
-                            + "; ".join(map(str, response.body.get("reasons", []))), now)
+                self._raise(
+                    account,
+                    "claim_rejected",
+                    f"clearinghouse rejected the claim ({response.status}): "
+                    + "; ".join(map(str, response.body.get("reasons", []))),
+                    now,
+                )
         return outcome
 
     def _try_bill(self, account: Account, now: SimTime, outcome: Outcome) -> None:
@@ -128,8 +138,9 @@ class BillingOrchestrator:
             return
         try:
             payer = self.crosswalk.payer(account.plan_code)
-            body = journal_body(account.visit, account.hospital, payer or SELF_PAY_CUSTOMER,
-                                account.charges.values(), self.crosswalk)
+            body = journal_body(
+                account.visit, account.hospital, payer or SELF_PAY_CUSTOMER, account.charges.values(), self.crosswalk
+            )
         except Unmapped as unmapped:
             account.status = "held"
             self._raise(account, f"unmapped_{unmapped.domain.replace(' ', '_')}", str(unmapped), now)
@@ -147,14 +158,23 @@ class BillingOrchestrator:
         coding = account.coding
         assert coding is not None and account.admitted_at is not None and account.discharged_at is not None
         claim = claim_resource(
-            visit=account.visit, hospital=account.hospital, mrn=account.mrn, payer_id=payer,
-            admitted_at=account.admitted_at, discharged_at=account.discharged_at,
-            principal_dx=coding.principal_dx, secondary_dx=coding.secondary_dx, drg=coding.drg,
-            lines=account.charges.values(), created_at=now, timebase=self.timebase,
+            visit=account.visit,
+            hospital=account.hospital,
+            mrn=account.mrn,
+            payer_id=payer,
+            admitted_at=account.admitted_at,
+            discharged_at=account.discharged_at,
+            principal_dx=coding.principal_dx,
+            secondary_dx=coding.secondary_dx,
+            drg=coding.drg,
+            lines=account.charges.values(),
+            created_at=now,
+            timebase=self.timebase,
         )
         account.status = "claim_sent"
-        outcome.requests.append(TargetRequest("clearinghouse", "POST", "/claims", claim, f"claim:{account.visit}",
-                                              account.visit))
+        outcome.requests.append(
+            TargetRequest("clearinghouse", "POST", "/claims", claim, f"claim:{account.visit}", account.visit)
+        )
 
     def _validate_charges(self, account: Account) -> str:
         if not account.charges:

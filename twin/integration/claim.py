@@ -72,7 +72,7 @@ def claim_resource(
         amount_quantity = grouped.setdefault(line.code, [0, 0])
         amount_quantity[0] += line.amount
         amount_quantity[1] += line.quantity if line.amount >= 0 else -line.quantity
-    items = []
+    items: list[dict[str, Any]] = []
     for code in sorted(grouped):
         amount, quantity = grouped[code]
         if amount == 0:
@@ -91,8 +91,9 @@ def claim_resource(
         {
             "sequence": 1,
             "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": principal_dx}]},
-            "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
-                                  "code": "principal"}]}],
+            "type": [
+                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype", "code": "principal"}]}
+            ],
             "packageCode": {"coding": [{"system": DRG_SYSTEM, "code": drg}]},
         }
     ]

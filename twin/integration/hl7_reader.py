@@ -131,22 +131,33 @@ class Hl7Reader:
             if not plan:
                 raise _Reject("AE", REQUIRED_FIELD_MISSING, "IN1^1^2", "ADT^A01 has no insurance plan (IN1-2)")
             return PatientAdmitted(
-                at=at, hospital=facility, visit=visit, mrn=mrn,
-                unit=_required(pv1, 3, "PV1^1^3", comp), bed=_bed(location),
-                attending_npi=_component(_field(pv1, 7), comp), plan_code=plan,
+                at=at,
+                hospital=facility,
+                visit=visit,
+                mrn=mrn,
+                unit=_required(pv1, 3, "PV1^1^3", comp),
+                bed=_bed(location),
+                attending_npi=_component(_field(pv1, 7), comp),
+                plan_code=plan,
                 financial_class=_component(_field(pv1, 20), comp),
             )
         if kind == "ADT^A02":
             return PatientTransferred(
-                at=at, hospital=facility, visit=visit,
-                from_unit=_required(pv1, 6, "PV1^1^6", comp), to_unit=_required(pv1, 3, "PV1^1^3", comp),
+                at=at,
+                hospital=facility,
+                visit=visit,
+                from_unit=_required(pv1, 6, "PV1^1^6", comp),
+                to_unit=_required(pv1, 3, "PV1^1^3", comp),
                 bed=_bed(location),
             )
         if kind == "ADT^A03":
             discharged = _field(pv1, 45)
             return PatientDischarged(
-                at=self._time(discharged, "PV1^1^45") if discharged else at, hospital=facility, visit=visit,
-                unit=_required(pv1, 3, "PV1^1^3", comp), disposition=_component(_field(pv1, 36), comp),
+                at=self._time(discharged, "PV1^1^45") if discharged else at,
+                hospital=facility,
+                visit=visit,
+                unit=_required(pv1, 3, "PV1^1^3", comp),
+                disposition=_component(_field(pv1, 36), comp),
             )
         if kind == "DFT^P03":
             ft1s = body.get("FT1")
@@ -165,7 +176,9 @@ class Hl7Reader:
         try:
             amount = _cents(amount_text)
         except ValueError:
-            raise _Reject("AE", DATA_TYPE_ERROR, where + "11", f"FT1-11 amount {amount_text!r} is not a number") from None
+            raise _Reject(
+                "AE", DATA_TYPE_ERROR, where + "11", f"FT1-11 amount {amount_text!r} is not a number"
+            ) from None
         quantity_text = _field(ft1, 10) or "1"
         if not quantity_text.isdigit():
             raise _Reject("AE", DATA_TYPE_ERROR, where + "10", f"FT1-10 quantity {quantity_text!r} is not a number")
@@ -180,23 +193,30 @@ class Hl7Reader:
             reverses=(order or None) if kind == "CD" else None,
         )
 
-    def _coding(self, at: float, facility: str, visit: str, body: dict[str, list[list[str]]], comp: str) -> CodingCompleted:
+    def _coding(
+        self, at: float, facility: str, visit: str, body: dict[str, list[list[str]]], comp: str
+    ) -> CodingCompleted:
         dg1s = body.get("DG1")
         if not dg1s:
             raise _Reject("AE", REQUIRED_FIELD_MISSING, "DG1", "BAR^P05 has no DG1 (final diagnoses)")
         ranked = []
         for number, dg1 in enumerate(dg1s, start=1):
             priority = _field(dg1, 15) or "99"
-            ranked.append((int(priority) if priority.isdigit() else 99, number,
-                           _required(dg1, 3, f"DG1^{number}^3", comp)))
+            ranked.append(
+                (int(priority) if priority.isdigit() else 99, number, _required(dg1, 3, f"DG1^{number}^3", comp))
+            )
         ranked.sort()
         drg = body.get("DRG")
         if not drg:
             raise _Reject("AE", REQUIRED_FIELD_MISSING, "DRG", "BAR^P05 has no DRG segment")
         return CodingCompleted(
-            at=at, hospital=facility, visit=visit, principal_dx=ranked[0][2],
+            at=at,
+            hospital=facility,
+            visit=visit,
+            principal_dx=ranked[0][2],
             secondary_dx=tuple(code for _, _, code in ranked[1:]),
-            drg=_required(drg[0], 1, "DRG^1^1", comp), queried=False,
+            drg=_required(drg[0], 1, "DRG^1^1", comp),
+            queried=False,
         )
 
 
@@ -219,7 +239,9 @@ def _read_header(msh: str) -> tuple[Header, str]:
     encoding = fields[1] if len(fields) > 1 else ""
     if separator != "|" or encoding != "^~\\&":
         raise _Reject(
-            "AR", DATA_TYPE_ERROR, "MSH^1^2",
+            "AR",
+            DATA_TYPE_ERROR,
+            "MSH^1^2",
             f"unsupported delimiters {separator + encoding!r}: this interface expects |^~\\&",
         )
     comp = "^"
@@ -232,8 +254,13 @@ def _read_header(msh: str) -> tuple[Header, str]:
     control_id = msh_field(10)
     message_type = msh_field(9).split(comp)
     type_code = "^".join(message_type[:2])
-    header = Header(control_id, type_code, msh_field(3).split(comp)[0], msh_field(4).split(comp)[0],
-                    message_type[1] if len(message_type) > 1 else "")
+    header = Header(
+        control_id,
+        type_code,
+        msh_field(3).split(comp)[0],
+        msh_field(4).split(comp)[0],
+        message_type[1] if len(message_type) > 1 else "",
+    )
     if not control_id:
         raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^10", "MSH-10 message control id is empty")
     if msh_field(12).split(comp)[0] not in SUPPORTED_VERSIONS:

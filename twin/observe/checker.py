@@ -93,41 +93,71 @@ def check_flow(
                 continue
             if exp.ready_at + allowed_lag <= horizon:
                 result.expected += 1
-                result.differences.append(Difference(
-                    flow, exp.target, "lost", exp.key,
-                    f"expected since t={exp.ready_at:.1f} min, absent at the end (t={horizon:.1f})",
-                    {"expected": exp.value},
-                ))
+                result.differences.append(
+                    Difference(
+                        flow,
+                        exp.target,
+                        "lost",
+                        exp.key,
+                        f"expected since t={exp.ready_at:.1f} min, absent at the end (t={horizon:.1f})",
+                        {"expected": exp.value},
+                    )
+                )
             else:
                 result.pending += 1
             continue
         result.expected += 0 if exp.optional else 1
         first = records[0]
         if len(records) > 1:
-            result.differences.append(Difference(
-                flow, exp.target, "duplicated", exp.key,
-                f"held {len(records)} times: " + ", ".join(r.ref for r in records),
-                {"refs": [r.ref for r in records]},
-            ))
-        wrong = {name: (want, first.value.get(name)) for name, want in exp.value.items()
-                 if first.value.get(name) != want}
+            result.differences.append(
+                Difference(
+                    flow,
+                    exp.target,
+                    "duplicated",
+                    exp.key,
+                    f"held {len(records)} times: " + ", ".join(r.ref for r in records),
+                    {"refs": [r.ref for r in records]},
+                )
+            )
+        wrong = {
+            name: (want, first.value.get(name)) for name, want in exp.value.items() if first.value.get(name) != want
+        }
         if wrong:
-            result.differences.append(Difference(
-                flow, exp.target, "wrong_value", exp.key,
-                "; ".join(f"{name}: expected {want!r}, found {got!r}" for name, (want, got) in sorted(wrong.items())),
-                {"ref": first.ref, "fields": {k: {"expected": w, "found": g} for k, (w, g) in wrong.items()}},
-            ))
+            result.differences.append(
+                Difference(
+                    flow,
+                    exp.target,
+                    "wrong_value",
+                    exp.key,
+                    "; ".join(
+                        f"{name}: expected {want!r}, found {got!r}" for name, (want, got) in sorted(wrong.items())
+                    ),
+                    {"ref": first.ref, "fields": {k: {"expected": w, "found": g} for k, (w, g) in wrong.items()}},
+                )
+            )
         lag = first.at - exp.ready_at
         if lag < -resolution:
-            result.differences.append(Difference(
-                flow, exp.target, "out_of_order", exp.key,
-                f"landed {-lag:.2f} min before it was ready (t={exp.ready_at:.1f})", {"ref": first.ref},
-            ))
+            result.differences.append(
+                Difference(
+                    flow,
+                    exp.target,
+                    "out_of_order",
+                    exp.key,
+                    f"landed {-lag:.2f} min before it was ready (t={exp.ready_at:.1f})",
+                    {"ref": first.ref},
+                )
+            )
         elif lag > allowed_lag:
-            result.differences.append(Difference(
-                flow, exp.target, "stale", exp.key,
-                f"landed {lag:.1f} min after it was ready; allowed {allowed_lag:g} min", {"ref": first.ref},
-            ))
+            result.differences.append(
+                Difference(
+                    flow,
+                    exp.target,
+                    "stale",
+                    exp.key,
+                    f"landed {lag:.1f} min after it was ready; allowed {allowed_lag:g} min",
+                    {"ref": first.ref},
+                )
+            )
         if not wrong and len(records) == 1:
             result.matched += 1
         landed.setdefault(exp.key, []).append((exp.seq, first.at, exp))
@@ -138,17 +168,29 @@ def check_flow(
             earlier = [e for e in entries if e[0] < seq]
             latest_before = max((e[1] for e in earlier), default=-math.inf)
             if at < latest_before - resolution:
-                result.differences.append(Difference(
-                    flow, exp.target, "out_of_order", key,
-                    f"landed at t={at:.2f}, before a record it must follow (t={latest_before:.2f})", {},
-                ))
+                result.differences.append(
+                    Difference(
+                        flow,
+                        exp.target,
+                        "out_of_order",
+                        key,
+                        f"landed at t={at:.2f}, before a record it must follow (t={latest_before:.2f})",
+                        {},
+                    )
+                )
         result.lags.append(max(0.0, max(at - exp.ready_at for _, at, exp in entries)))
 
     for (target, key), records in sorted(by_key.items()):
         if (target, key) not in expected_keys:
             for record in records:
-                result.differences.append(Difference(
-                    flow, target, "unexpected", key, f"{record.ref} has no source event behind it",
-                    {"ref": record.ref, "value": record.value},
-                ))
+                result.differences.append(
+                    Difference(
+                        flow,
+                        target,
+                        "unexpected",
+                        key,
+                        f"{record.ref} has no source event behind it",
+                        {"ref": record.ref, "value": record.value},
+                    )
+                )
     return result

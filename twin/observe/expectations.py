@@ -72,14 +72,22 @@ def billing_expectations(
             "revenue": {slot: amount for slot, amount in sorted(revenue.items()) if amount},
         }
         expected.append(Expected(BILLING, JOURNAL, visit, journal, ready, seq=0))
-        expected.append(Expected(BILLING, RECEIVABLE, visit, {"customer": payer or SELF_PAY_CUSTOMER, "amount": total},
-                                 ready, seq=0))
+        expected.append(
+            Expected(
+                BILLING, RECEIVABLE, visit, {"customer": payer or SELF_PAY_CUSTOMER, "amount": total}, ready, seq=0
+            )
+        )
         if payer is not None:
-            expected.append(Expected(
-                BILLING, CLAIM, visit,
-                {"payer": payer, "total": total, "principal_dx": coding.principal_dx, "drg": coding.drg},
-                ready, seq=1,
-            ))
+            expected.append(
+                Expected(
+                    BILLING,
+                    CLAIM,
+                    visit,
+                    {"payer": payer, "total": total, "principal_dx": coding.principal_dx, "drg": coding.drg},
+                    ready,
+                    seq=1,
+                )
+            )
     for visit, discharge in discharged.items():
         due = discharge.at + coding_deadline
         coded_at = coded[visit].at if visit in coded else float("inf")
@@ -87,9 +95,25 @@ def billing_expectations(
             # Coding landing within the allowed lag before the deadline races the integration's
             # timer: the exception may or may not be raised, and either is correct.
             optional = coded_at <= due + allowed_lag
-            expected.append(Expected(BILLING, EXCEPTION, exception_key(visit, "coding_overdue"),
-                                     {"reason_code": "coding_overdue"}, due, optional=optional))
+            expected.append(
+                Expected(
+                    BILLING,
+                    EXCEPTION,
+                    exception_key(visit, "coding_overdue"),
+                    {"reason_code": "coding_overdue"},
+                    due,
+                    optional=optional,
+                )
+            )
         elif coded_at > due - allowed_lag:
-            expected.append(Expected(BILLING, EXCEPTION, exception_key(visit, "coding_overdue"),
-                                     {"reason_code": "coding_overdue"}, due, optional=True))
+            expected.append(
+                Expected(
+                    BILLING,
+                    EXCEPTION,
+                    exception_key(visit, "coding_overdue"),
+                    {"reason_code": "coding_overdue"},
+                    due,
+                    optional=True,
+                )
+            )
     return expected

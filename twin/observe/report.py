@@ -107,8 +107,9 @@ def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float
     overview.add_column("what")
     overview.add_column("figure", justify="right")
     overview.add_row("hospitals / staffed beds", f"{summary['hospitals']} / {summary['staffed_beds']}")
-    overview.add_row("simulated days (workload, to settle)",
-                     f"{summary['days']:g}, {summary['simulated_days_to_settle']:.1f}")
+    overview.add_row(
+        "simulated days (workload, to settle)", f"{summary['days']:g}, {summary['simulated_days_to_settle']:.1f}"
+    )
     for name, value in summary["encounters"].items():
         overview.add_row(f"encounters {name.replace('_', ' ')}", str(value))
     for name, value in summary["messages"].items():
@@ -138,8 +139,9 @@ def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float
     flows.add_row("verdict", *("[green]in sync[/green]" if f["in_sync"] else "[red]OUT OF SYNC[/red]" for f in data))
     console.print(flows)
     for difference in summary["differences"][:10]:
-        console.print(f"  {difference['class']:<12} {difference['target']:<22} {difference['key']}  "
-                      f"{difference['detail']}")
+        console.print(
+            f"  {difference['class']:<12} {difference['target']:<22} {difference['key']}  {difference['detail']}"
+        )
     if wall_seconds is not None:
         console.print(f"wall time {wall_seconds:.2f} s")
 
@@ -180,12 +182,39 @@ def write_outputs(result: Any, summary: dict[str, Any], out: Path) -> None:
     records_dir.mkdir(exist_ok=True)
     with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["seq", "record_type", "sent_minute", "delivered_minute", "answered_minute", "source",
-                         "destination", "message_type", "message_id", "key", "outcome", "bytes"])
+        writer.writerow(
+            [
+                "seq",
+                "record_type",
+                "sent_minute",
+                "delivered_minute",
+                "answered_minute",
+                "source",
+                "destination",
+                "message_type",
+                "message_id",
+                "key",
+                "outcome",
+                "bytes",
+            ]
+        )
         for r in twin.records:
-            writer.writerow([r.seq, r.record_type, f"{r.sent_at:.4f}", f"{r.delivered_at:.4f}",
-                             f"{r.answered_at:.4f}", r.source, r.destination, r.message_type,
-                             _masked_id(r.message_id), pseudonym(r.key) if r.key else "", r.outcome, r.size])
+            writer.writerow(
+                [
+                    r.seq,
+                    r.record_type,
+                    f"{r.sent_at:.4f}",
+                    f"{r.delivered_at:.4f}",
+                    f"{r.answered_at:.4f}",
+                    r.source,
+                    r.destination,
+                    r.message_type,
+                    _masked_id(r.message_id),
+                    pseudonym(r.key) if r.key else "",
+                    r.outcome,
+                    r.size,
+                ]
+            )
 
 
 def _masked_id(message_id: str) -> str:

@@ -36,18 +36,39 @@ def observe_billing(
         }
         observed.append(Observed(JOURNAL, journal.reference, value, journal.posted_at, journal.journal_id))
     for item in erp.ar_items:
-        observed.append(Observed(RECEIVABLE, item.invoice, {"customer": item.customer, "amount": item.amount},
-                                 item.posted_at, item.item_id))
+        observed.append(
+            Observed(
+                RECEIVABLE,
+                item.invoice,
+                {"customer": item.customer, "amount": item.amount},
+                item.posted_at,
+                item.item_id,
+            )
+        )
     for submission in clearinghouse.accepted:
-        observed.append(Observed(
-            CLAIM, submission.claim_number,
-            {"payer": submission.payer_id, "total": submission.total, "principal_dx": submission.principal_dx,
-             "drg": submission.drg},
-            submission.received_at, submission.submission_id,
-        ))
+        observed.append(
+            Observed(
+                CLAIM,
+                submission.claim_number,
+                {
+                    "payer": submission.payer_id,
+                    "total": submission.total,
+                    "principal_dx": submission.principal_dx,
+                    "drg": submission.drg,
+                },
+                submission.received_at,
+                submission.submission_id,
+            )
+        )
     for number, exception in enumerate(exceptions, start=1):
         if exception.flow == "discharge_billing":
-            observed.append(Observed(EXCEPTION, exception_key(exception.key, exception.reason_code),
-                                     {"reason_code": exception.reason_code},
-                                     exception.raised_at, f"EXC{number:06d}"))
+            observed.append(
+                Observed(
+                    EXCEPTION,
+                    exception_key(exception.key, exception.reason_code),
+                    {"reason_code": exception.reason_code},
+                    exception.raised_at,
+                    f"EXC{number:06d}",
+                )
+            )
     return observed

@@ -33,8 +33,32 @@ from twin.workflows.coding import assign_codes
 
 MINUTES_PER_DAY = 1440.0
 # Relative admission rate by hour of day (midnight first) and by weekday (Monday first).
-HOUR_PROFILE = (0.45, 0.4, 0.35, 0.3, 0.3, 0.35, 0.5, 0.75, 1.0, 1.2, 1.35, 1.4,
-                1.4, 1.35, 1.35, 1.3, 1.3, 1.3, 1.25, 1.2, 1.1, 0.95, 0.75, 0.6)
+HOUR_PROFILE = (
+    0.45,
+    0.4,
+    0.35,
+    0.3,
+    0.3,
+    0.35,
+    0.5,
+    0.75,
+    1.0,
+    1.2,
+    1.35,
+    1.4,
+    1.4,
+    1.35,
+    1.35,
+    1.3,
+    1.3,
+    1.3,
+    1.25,
+    1.2,
+    1.1,
+    0.95,
+    0.75,
+    0.6,
+)
 WEEKDAY_PROFILE = (1.08, 1.04, 1.02, 1.0, 1.0, 0.92, 0.94)
 _HOUR_MEAN = sum(HOUR_PROFILE) / 24
 _WEEKDAY_MEAN = sum(WEEKDAY_PROFILE) / 7
@@ -117,8 +141,14 @@ class PatientFlow:
         clock = now + self.offset
         hour = int(clock % MINUTES_PER_DAY // 60)
         weekday = (self.weekday0 + int(clock // MINUTES_PER_DAY)) % 7
-        return (self.daily_rate / MINUTES_PER_DAY * HOUR_PROFILE[hour] / _HOUR_MEAN
-                * WEEKDAY_PROFILE[weekday] / _WEEKDAY_MEAN)
+        return (
+            self.daily_rate
+            / MINUTES_PER_DAY
+            * HOUR_PROFILE[hour]
+            / _HOUR_MEAN
+            * WEEKDAY_PROFILE[weekday]
+            / _WEEKDAY_MEAN
+        )
 
     def admit_patients(self) -> Generator[simpy.Event, None, None]:
         """Arrivals until the scenario's last day, by thinning a peak-rate Poisson process."""
@@ -139,8 +169,9 @@ class PatientFlow:
         age = rng.randint(18, 42) if kind == "maternity" else min(99, int(18 + rng.betavariate(2.2, 1.6) * 80))
         birth_year = 2025 - age
         mix = self.spec.payer_mix
-        financial = rng.choices(("MCR", "MCD", "COM", "SP"),
-                                weights=(mix.medicare, mix.medicaid, mix.commercial, mix.self_pay))[0]
+        financial = rng.choices(
+            ("MCR", "MCD", "COM", "SP"), weights=(mix.medicare, mix.medicaid, mix.commercial, mix.self_pay)
+        )[0]
         payer = rng.choice([p for p in self.payers if p.financial_class == financial])
         patient = Patient(
             mrn=f"{self.hospital.code}M{self.admissions:07d}",
@@ -162,11 +193,19 @@ class PatientFlow:
         visit = f"{self.hospital.code}V{patient.mrn[4:]}"
         admitted = env.now
         stay = self.in_house[visit] = Stay(visit, unit)
-        self.happen(PatientAdmitted(
-            at=admitted, hospital=self.hospital.code, visit=visit, mrn=patient.mrn, unit=unit.code, bed=bed,
-            attending_npi=rng.choice(self.hospital.providers).npi, plan_code=patient.payer.plan_code,
-            financial_class=patient.payer.financial_class,
-        ))
+        self.happen(
+            PatientAdmitted(
+                at=admitted,
+                hospital=self.hospital.code,
+                visit=visit,
+                mrn=patient.mrn,
+                unit=unit.code,
+                bed=bed,
+                attending_npi=rng.choice(self.hospital.providers).npi,
+                plan_code=patient.payer.plan_code,
+                financial_class=patient.payer.financial_class,
+            )
+        )
         los = max(MIN_STAY_MINUTES, lognormal(spec.length_of_stay_days, rng) * MINUTES_PER_DAY * LOS_FACTOR[unit.kind])
         plan = self._plan(unit, los)
         for offset, action, data in plan:
@@ -178,8 +217,9 @@ class PatientFlow:
                 new_bed = yield self.beds[target.code].get()
                 assert isinstance(new_bed, str)
                 self.beds[stay.unit.code].put(bed)
-                self.happen(PatientTransferred(env.now, self.hospital.code, visit, stay.unit.code, target.code,
-                                               new_bed))
+                self.happen(
+                    PatientTransferred(env.now, self.hospital.code, visit, stay.unit.code, target.code, new_bed)
+                )
                 stay.unit, bed = target, new_bed
             else:
                 self._post_service(stay, str(data))
@@ -241,8 +281,15 @@ class PatientFlow:
         yield self.env.timeout(self.rng.uniform(30, 480))
         if stay.visit not in self.in_house:
             return  # corrections after discharge go through the billing office, not the charge feed
-        credit = ChargeLine(self._next_txn(stay), line.code, line.department, line.quantity, -line.amount,
-                            self.env.now, reverses=line.txn_id)
+        credit = ChargeLine(
+            self._next_txn(stay),
+            line.code,
+            line.department,
+            line.quantity,
+            -line.amount,
+            self.env.now,
+            reverses=line.txn_id,
+        )
         self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (credit,)))
 
     def _post_room_and_board(self, stay: Stay) -> None:
