@@ -9,13 +9,14 @@ only decides *when* things arrive.
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import simpy
 from faker import Faker
@@ -43,8 +44,7 @@ Progress = Callable[[float, float], None]  # (simulated minutes done, minutes in
 IntegrationFactory = Callable[["Twin"], Integration]
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRecord:
+class MessageRecord(NamedTuple):
     """One completed exchange across a boundary, written once, flat (Ciw's data record).
 
     ``hl7``: an EHR message sent, delivered to the integration and acknowledged (``outcome`` is
@@ -257,10 +257,17 @@ class Twin:
         workload = self.scenario.days * MINUTES_PER_DAY
         if progress is not None:
             self.env.process(self._report_progress(progress, workload))
-        self.env.run(until=workload)
-        self.env.run()  # settle: stays end, coding completes, the integration catches up
-        horizon = self.env.now
-        flows = [self.check(horizon)]
+        # A run keeps millions of small objects alive (truth, records, charts); the default
+        # collector thresholds would rescan them all again and again for no garbage.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(100_000, 50, 100)
+        try:
+            self.env.run(until=workload)
+            self.env.run()  # settle: stays end, coding completes, the integration catches up
+            horizon = self.env.now
+            flows = [self.check(horizon)]
+        finally:
+            gc.set_threshold(*thresholds)
         if progress is not None:
             progress(workload, workload)
         return RunResult(self.scenario, self, flows, horizon, time.perf_counter() - started, len(self.records))

@@ -7,6 +7,7 @@ the EHR's outbound interface would send for it. The driver decides how they trav
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mocks.ehr import hl7_writer as w
 from twin.domain.events import (
@@ -44,8 +45,7 @@ class Encounter:
     pv1: str = ""  # the current PV1 segment, rebuilt only when the visit changes
 
 
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
+class OutboundMessage(NamedTuple):
     """An HL7 message the EHR's interface publishes."""
 
     hospital: str
@@ -77,6 +77,8 @@ class Ehr:
         self._dx_text = diagnosis_text
         self._drg_text = drg_text
         self._sequence = 0
+        self._code_ces: dict[str, str] = {}
+        self._department_ces: dict[str, str] = {}
 
     def register_patient(self, patient: Patient, hospital: str) -> None:
         self.patients[patient.mrn] = patient
@@ -181,25 +183,42 @@ class Ehr:
         enc = self.encounters[event.visit]
         enc.charges.extend(event.lines)
         posted = self.timebase.hl7(event.at)
-        lines = [
-            w.Ft1(
-                txn_id=line.txn_id,
-                service_at=self.timebase.hl7(line.service_at),
-                posted_at=posted,
-                credit=line.amount < 0,
-                code=line.code,
-                description=self._charges[line.code].description if line.code in self._charges else line.code,
-                quantity=line.quantity,
-                amount_cents=line.amount,
-                department=line.department,
-                department_name=self._departments[line.department].name,
-                order=line.reverses or line.txn_id,
+        hl7 = self.timebase.hl7
+        segments = [
+            w.ft1(
+                number,
+                line.txn_id,
+                posted if line.service_at == event.at else hl7(line.service_at),
+                posted,
+                line.amount < 0,
+                self._code_ce(line.code),
+                line.quantity,
+                line.amount,
+                self._department_ce(line.department),
+                line.reverses or line.txn_id,
             )
-            for line in event.lines
+            for number, line in enumerate(event.lines, start=1)
         ]
         control = self._control_id()
-        payload = w.dft_p03(control, posted, enc.hospital, self._pid[enc.mrn], enc.pv1, lines)
+        payload = w.dft_p03(control, posted, enc.hospital, self._pid[enc.mrn], enc.pv1, segments)
         return self._out(enc, "DFT^P03", control, payload)
+
+    def _code_ce(self, code: str) -> str:
+        """FT1-7 for a chargemaster code, encoded once per code."""
+        cached = self._code_ces.get(code)
+        if cached is None:
+            charge = self._charges.get(code)
+            description = charge.description if charge else code
+            cached = self._code_ces[code] = f"{escape(code)}^{escape(description)}^CDM"
+        return cached
+
+    def _department_ce(self, department: str) -> str:
+        """FT1-13 for a department, encoded once per department."""
+        cached = self._department_ces.get(department)
+        if cached is None:
+            cached = f"{escape(department)}^{escape(self._departments[department].name)}^L"
+            self._department_ces[department] = cached
+        return cached
 
     def _coded(self, event: CodingCompleted) -> list[OutboundMessage]:
         enc = self.encounters[event.visit]

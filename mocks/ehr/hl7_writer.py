@@ -127,26 +127,50 @@ class Ft1:
     order: str  # filler order number shared by a charge and its reversing credit
 
     def encode(self, set_id: int) -> str:
-        """FT1 with fields 1-2, 4-7, 10-11, 13 and 23 set."""
-        sign = "-" if self.amount_cents < 0 else ""
-        cents = abs(self.amount_cents)
-        return (
-            f"FT1|{set_id}|{escape(self.txn_id)}||{self.service_at}|{self.posted_at}|{'CD' if self.credit else 'CG'}"
-            f"|{escape(self.code)}^{escape(self.description)}^CDM|||{self.quantity}"
-            f"|{sign}{cents // 100}.{cents % 100:02d}"
-            f"||{escape(self.department)}^{escape(self.department_name)}^L||||||||||{escape(self.order)}"
+        return ft1(
+            set_id,
+            self.txn_id,
+            self.service_at,
+            self.posted_at,
+            self.credit,
+            f"{escape(self.code)}^{escape(self.description)}^CDM",
+            self.quantity,
+            self.amount_cents,
+            f"{escape(self.department)}^{escape(self.department_name)}^L",
+            self.order,
         )
 
 
-def dft_p03(control_id: str, timestamp: str, facility: str, pid: str, pv1: str, lines: Sequence[Ft1]) -> str:
-    """DFT^P03: detail financial transactions posted to the encounter."""
+def ft1(
+    set_id: int,
+    txn_id: str,
+    service_at: str,
+    posted_at: str,
+    credit: bool,
+    code_ce: str,
+    quantity: int,
+    amount_cents: int,
+    department_ce: str,
+    order: str,
+) -> str:
+    """FT1 with fields 1-2, 4-7, 10-11, 13 and 23 set; ``*_ce`` are already-encoded CE values."""
+    sign = "-" if amount_cents < 0 else ""
+    cents = -amount_cents if amount_cents < 0 else amount_cents
+    return (
+        f"FT1|{set_id}|{escape(txn_id)}||{service_at}|{posted_at}|{'CD' if credit else 'CG'}|{code_ce}|||{quantity}"
+        f"|{sign}{cents // 100}.{cents % 100:02d}||{department_ce}||||||||||{escape(order)}"
+    )
+
+
+def dft_p03(control_id: str, timestamp: str, facility: str, pid: str, pv1: str, lines: Sequence[Ft1 | str]) -> str:
+    """DFT^P03: detail financial transactions posted to the encounter (``Ft1`` or encoded FT1s)."""
     parts = [
         msh(facility, timestamp, "DFT^P03^DFT_P03", control_id),
         f"EVN|P03|{timestamp}",
         pid,
         pv1,
     ]
-    parts.extend(line.encode(index) for index, line in enumerate(lines, start=1))
+    parts.extend(line if isinstance(line, str) else line.encode(index) for index, line in enumerate(lines, start=1))
     return message(parts)
 
 

@@ -7,13 +7,12 @@ the two worlds is the whole point of the twin, so they must speak one vocabulary
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from twin.domain.model import Cents, SimTime
 
 
-@dataclass(frozen=True, slots=True)
-class PatientAdmitted:
+class PatientAdmitted(NamedTuple):
     at: SimTime
     hospital: str
     visit: str
@@ -25,8 +24,7 @@ class PatientAdmitted:
     financial_class: str
 
 
-@dataclass(frozen=True, slots=True)
-class PatientTransferred:
+class PatientTransferred(NamedTuple):
     at: SimTime
     hospital: str
     visit: str
@@ -35,8 +33,7 @@ class PatientTransferred:
     bed: str
 
 
-@dataclass(frozen=True, slots=True)
-class PatientDischarged:
+class PatientDischarged(NamedTuple):
     at: SimTime
     hospital: str
     visit: str
@@ -44,8 +41,7 @@ class PatientDischarged:
     disposition: str  # HL7 table 0112, e.g. "01" home
 
 
-@dataclass(frozen=True, slots=True)
-class ChargeLine:
+class ChargeLine(NamedTuple):
     """One FT1: a charge (positive) or a credit reversing an earlier charge (negative amount)."""
 
     txn_id: str
@@ -57,16 +53,14 @@ class ChargeLine:
     reverses: str | None = None  # txn_id of the charge a credit reverses
 
 
-@dataclass(frozen=True, slots=True)
-class ChargesPosted:
+class ChargesPosted(NamedTuple):
     at: SimTime
     hospital: str
     visit: str
     lines: tuple[ChargeLine, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CodingCompleted:
+class CodingCompleted(NamedTuple):
     """Health-information management finished coding the encounter: billing may proceed."""
 
     at: SimTime

@@ -8,7 +8,7 @@ and a reason, which the integration turns into an AE/AR ACK with an ERR segment 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from twin.domain.events import (
     ChargeLine,
@@ -46,8 +46,7 @@ _ERROR_TEXT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     """What MSH says: enough to acknowledge the message even when its body is unreadable."""
 
     control_id: str
@@ -57,8 +56,7 @@ class Header:
     trigger: str
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """Why a message cannot be processed; ``ack_code`` AR (reject) or AE (error)."""
 
     ack_code: str
@@ -67,8 +65,7 @@ class Rejected:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Read:
+class Read(NamedTuple):
     header: Header | None  # None only when MSH itself is unreadable
     event: DomainEvent | None
     rejected: Rejected | None
@@ -123,8 +120,14 @@ class Hl7Reader:
         facility = header.sending_facility
         evn = _one(body, "EVN")
         at = self._time(_field(evn, 2), "EVN^1^2")
-        location = _field(pv1, 3).split(comp)
         kind = header.message_type
+        if kind == "DFT^P03":
+            ft1s = body.get("FT1")
+            if not ft1s:
+                raise _Reject("AE", REQUIRED_FIELD_MISSING, "FT1", "DFT^P03 has no FT1 segment")
+            lines = tuple([self._charge(ft1, number, comp) for number, ft1 in enumerate(ft1s, start=1)])
+            return ChargesPosted(at, facility, visit, lines)
+        location = _field(pv1, 3).split(comp)
         if kind == "ADT^A01":
             in1 = body.get("IN1")
             plan = _required(in1[0], 2, "IN1^1^2", comp) if in1 else ""
@@ -159,38 +162,36 @@ class Hl7Reader:
                 unit=_required(pv1, 3, "PV1^1^3", comp),
                 disposition=_component(_field(pv1, 36), comp),
             )
-        if kind == "DFT^P03":
-            ft1s = body.get("FT1")
-            if not ft1s:
-                raise _Reject("AE", REQUIRED_FIELD_MISSING, "FT1", "DFT^P03 has no FT1 segment")
-            lines = tuple(self._charge(ft1, number, comp) for number, ft1 in enumerate(ft1s, start=1))
-            return ChargesPosted(at=at, hospital=facility, visit=visit, lines=lines)
         return self._coding(at, facility, visit, body, comp)
 
     def _charge(self, ft1: list[str], number: int, comp: str) -> ChargeLine:
+        # One FT1 per charge line: the hottest code of the twin, hence the direct indexing.
         where = f"FT1^{number}^"
-        kind = _field(ft1, 6)
-        if kind not in ("CG", "CD"):
+        if len(ft1) < 24:
+            ft1 = ft1 + [""] * (24 - len(ft1))
+        kind = ft1[6]
+        if kind != "CG" and kind != "CD":
             raise _Reject("AE", DATA_TYPE_ERROR, where + "6", f"FT1-6 transaction type {kind!r} is not CG or CD")
-        amount_text = _component(_field(ft1, 11), comp).split("&")[0]
+        txn_id, code, department = ft1[2], ft1[7].partition(comp)[0], ft1[13].partition(comp)[0]
+        if not (txn_id and code and department) or "\\" in txn_id or "\\" in code or "\\" in department:
+            txn_id = _required(ft1, 2, where + "2", comp)
+            code = _required(ft1, 7, where + "7", comp)
+            department = _required(ft1, 13, where + "13", comp)
+        amount_text = ft1[11].partition(comp)[0].partition("&")[0]
         try:
             amount = _cents(amount_text)
         except ValueError:
             raise _Reject(
                 "AE", DATA_TYPE_ERROR, where + "11", f"FT1-11 amount {amount_text!r} is not a number"
             ) from None
-        quantity_text = _field(ft1, 10) or "1"
+        quantity_text = ft1[10] or "1"
         if not quantity_text.isdigit():
             raise _Reject("AE", DATA_TYPE_ERROR, where + "10", f"FT1-10 quantity {quantity_text!r} is not a number")
-        order = unescape(_field(ft1, 23).split(comp)[0])
+        reverses = None
+        if kind == "CD":
+            reverses = _component(ft1[23], comp) or None
         return ChargeLine(
-            txn_id=_required(ft1, 2, where + "2", comp),
-            code=_required(ft1, 7, where + "7", comp),
-            department=_required(ft1, 13, where + "13", comp),
-            quantity=int(quantity_text),
-            amount=amount,
-            service_at=self._time(_field(ft1, 4), where + "4"),
-            reverses=(order or None) if kind == "CD" else None,
+            txn_id, code, department, int(quantity_text), amount, self._time(ft1[4], where + "4"), reverses
         )
 
     def _coding(
@@ -245,33 +246,29 @@ def _read_header(msh: str) -> tuple[Header, str]:
             f"unsupported delimiters {separator + encoding!r}: this interface expects |^~\\&",
         )
     comp = "^"
-
-    fields.append("")  # MSH-n is fields[n - 1]; pad so the fields read below always exist
-
-    def msh_field(number: int) -> str:
-        return fields[number - 1] if len(fields) >= number else ""
-
-    control_id = msh_field(10)
-    message_type = msh_field(9).split(comp)
+    if len(fields) < 12:  # MSH-n is fields[n - 1]; pad so every field read below exists
+        fields += [""] * (12 - len(fields))
+    control_id = fields[9]
+    message_type = fields[8].split(comp)
     type_code = "^".join(message_type[:2])
     header = Header(
         control_id,
         type_code,
-        msh_field(3).split(comp)[0],
-        msh_field(4).split(comp)[0],
+        fields[2].partition(comp)[0],
+        fields[3].partition(comp)[0],
         message_type[1] if len(message_type) > 1 else "",
     )
     if not control_id:
         raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^10", "MSH-10 message control id is empty")
-    if msh_field(12).split(comp)[0] not in SUPPORTED_VERSIONS:
-        raise _Reject("AR", UNSUPPORTED_VERSION, "MSH^1^12", f"HL7 version {msh_field(12)!r} is not supported")
-    if msh_field(11).split(comp)[0] != "P":
-        raise _Reject("AR", UNSUPPORTED_PROCESSING_ID, "MSH^1^11", f"processing id {msh_field(11)!r} is not P")
+    if fields[11].partition(comp)[0] not in SUPPORTED_VERSIONS:
+        raise _Reject("AR", UNSUPPORTED_VERSION, "MSH^1^12", f"HL7 version {fields[11]!r} is not supported")
+    if fields[10].partition(comp)[0] != "P":
+        raise _Reject("AR", UNSUPPORTED_PROCESSING_ID, "MSH^1^11", f"processing id {fields[10]!r} is not P")
     if not header.sending_facility:
         raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^4", "MSH-4 sending facility is empty")
     if type_code not in SUPPORTED:
         code = UNSUPPORTED_MESSAGE_TYPE if message_type[0] not in ("ADT", "DFT", "BAR") else UNSUPPORTED_EVENT_CODE
-        raise _Reject("AR", code, "MSH^1^9", f"message type {msh_field(9)!r} is not handled by this interface")
+        raise _Reject("AR", code, "MSH^1^9", f"message type {fields[8]!r} is not handled by this interface")
     return header, comp
 
 
@@ -280,9 +277,13 @@ def _index(segments: list[str], comp: str) -> dict[str, list[list[str]]]:
     for segment in segments:
         fields = segment.split("|")
         name = fields[0]
-        if len(name) != 3 or not name.isalnum():
-            raise _Reject("AE", SEGMENT_SEQUENCE_ERROR, name[:3], f"malformed segment name {name[:10]!r}")
-        body.setdefault(name, []).append(fields)
+        found = body.get(name)
+        if found is None:
+            if len(name) != 3 or not name.isalnum():
+                raise _Reject("AE", SEGMENT_SEQUENCE_ERROR, name[:3], f"malformed segment name {name[:10]!r}")
+            body[name] = [fields]
+        else:
+            found.append(fields)
     return body
 
 
@@ -327,6 +328,10 @@ def _dash(location: str) -> str:
 
 
 def _cents(text: str) -> int:
+    """Integer cents of a decimal amount (at most two decimals), without float rounding."""
+    whole, dot, fraction = text.partition(".")
+    if len(fraction) == 2 and fraction.isdigit() and whole.lstrip("-").isdigit() and whole[:1] != "+":
+        return int(whole + fraction)
     text = text.strip()
     if not text:
         raise ValueError("empty amount")

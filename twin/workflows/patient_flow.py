@@ -10,6 +10,7 @@ is needed.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Generator
@@ -126,6 +127,9 @@ class PatientFlow:
             store.items = [f"{i // 2 + 1:03d}-{'AB'[i % 2]}" for i in range(unit.beds)]
             self.beds[unit.code] = store
         self.units_by_kind = {unit.kind: unit for unit in hospital.units}
+        self.department_codes = {dept.kind: dept.ehr_code for dept in hospital.departments}
+        self.service_kinds = [kind for kind, _ in SERVICE_MIX]
+        self.service_weights = list(itertools.accumulate(weight for _, weight in SERVICE_MIX))
         self.in_house: dict[str, Stay] = {}
         self.admissions = 0
         daily = hospital.beds * self.spec.admissions_per_bed_per_day
@@ -247,10 +251,9 @@ class PatientFlow:
         plan: list[tuple[float, str, object]] = []
         rate = spec.services_per_patient_day / MINUTES_PER_DAY
         t = rng.expovariate(rate) if rate > 0 else los
-        kinds = [k for k, _ in SERVICE_MIX]
-        weights = [w for _, w in SERVICE_MIX]
+        kinds, weights = self.service_kinds, self.service_weights
         while t < los:
-            plan.append((t, "service", rng.choices(kinds, weights=weights)[0]))
+            plan.append((t, "service", rng.choices(kinds, cum_weights=weights)[0]))
             t += rng.expovariate(rate)
         share = ICU_STEP_DOWN_SHARE if unit.kind == "icu" else spec.transfer_share
         targets = [k for k in TRANSFER_TO[unit.kind] if k in self.units_by_kind]
@@ -266,7 +269,7 @@ class PatientFlow:
     def _post_service(self, stay: Stay, kind: str) -> None:
         rng, now = self.rng, self.env.now
         codes = rng.sample(self.services[kind], k=min(len(self.services[kind]), rng.choice((1, 1, 2, 3))))
-        department = self.hospital.department(kind).ehr_code
+        department = self.department_codes[kind]
         lines = []
         for code in codes:
             quantity = 1 if kind != "pharmacy" else rng.randint(1, 4)
