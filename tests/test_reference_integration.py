@@ -205,3 +205,20 @@ def test_credits_must_reverse_a_known_charge_for_its_amount(credit_amount: int) 
     else:
         assert not coded.requests
         assert integration.exceptions()[-1].reason_code == "charge_invalid"
+
+
+def test_dead_letter_replays_once_fixed_and_only_then_leaves_the_queue() -> None:
+    integration = _integration()
+    good = adt("A01", "C1", TB.hl7(0), "H01", PID, _pv1(), in1("MCR-A", "Plan", "123"))
+    broken = good.replace("PID|1||M1^^^H01^MR", "PID|1||")
+    assert "MSA|AE|C1" in (integration.receive_hl7(broken, 1.0).ack or "")
+    again = integration.replay("C1", 2.0)  # replayed unchanged: still broken, still parked
+    assert "MSA|AE" in (again.ack or "")
+    assert [(d.message_id, d.attempts) for d in integration.dead_letters()] == [("C1", 2)]
+    fixed = integration.replay("C1", 3.0, payload=good)
+    assert "MSA|AA|C1" in (fixed.ack or "")
+    assert integration.dead_letters() == []
+    assert "V1" in integration.billing.accounts
+    assert "MSA|AA" in (integration.receive_hl7(good, 4.0).ack or "") and integration.duplicates_ignored == 1
+    with pytest.raises(KeyError):
+        integration.replay("C1", 5.0)

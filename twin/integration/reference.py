@@ -63,6 +63,27 @@ class ReferenceIntegration:
     def on_timer(self, now: SimTime) -> Outcome:
         return self.billing.on_timer(now)
 
+    def replay(self, message_id: str, now: SimTime, payload: str | None = None) -> Outcome:
+        """Process a dead letter again (optionally corrected); it leaves the queue only if it now succeeds.
+
+        Replaying goes through the same idempotency as first delivery, so a message that was in
+        fact processed is never processed twice.
+        """
+        for index, letter in enumerate(self._dead):
+            if letter.message_id == message_id:
+                break
+        else:
+            raise KeyError(f"no dead letter with message id {message_id!r}")
+        del self._dead[index]
+        parked = len(self._dead)
+        outcome = self.receive_hl7(payload if payload is not None else letter.payload, now)
+        if len(self._dead) > parked:  # it failed again: keep the original, count the attempt
+            failed = self._dead.pop()
+            letter.attempts += 1
+            letter.reason = failed.reason
+            self._dead.insert(index, letter)
+        return outcome
+
     def exceptions(self) -> list[IntegrationException]:
         return list(self.billing.raised)
 
