@@ -125,6 +125,7 @@ class Ft1:
     department: str
     department_name: str
     order: str  # filler order number shared by a charge and its reversing credit
+    location: str = ""  # FT1-16 (PL, encoded) for supply lines: the storeroom the item came from
 
     def encode(self, set_id: int) -> str:
         return ft1(
@@ -138,6 +139,7 @@ class Ft1:
             self.amount_cents,
             f"{escape(self.department)}^{escape(self.department_name)}^L",
             self.order,
+            self.location,
         )
 
 
@@ -152,13 +154,15 @@ def ft1(
     amount_cents: int,
     department_ce: str,
     order: str,
+    location: str = "",
 ) -> str:
-    """FT1 with fields 1-2, 4-7, 10-11, 13 and 23 set; ``*_ce`` are already-encoded CE values."""
+    """FT1 with fields 1-2, 4-7, 10-11, 13, 16 (supply lines) and 23 set; ``*_ce`` and ``location`` are
+    already encoded."""
     sign = "-" if amount_cents < 0 else ""
     cents = -amount_cents if amount_cents < 0 else amount_cents
     return (
         f"FT1|{set_id}|{escape(txn_id)}||{service_at}|{posted_at}|{'CD' if credit else 'CG'}|{code_ce}|||{quantity}"
-        f"|{sign}{cents // 100}.{cents % 100:02d}||{department_ce}||||||||||{escape(order)}"
+        f"|{sign}{cents // 100}.{cents % 100:02d}||{department_ce}|||{location}|||||||{escape(order)}"
     )
 
 

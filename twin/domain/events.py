@@ -42,7 +42,11 @@ class PatientDischarged(NamedTuple):
 
 
 class ChargeLine(NamedTuple):
-    """One FT1: a charge (positive) or a credit reversing an earlier charge (negative amount)."""
+    """One FT1: a charge (positive) or a credit reversing an earlier charge (negative amount).
+
+    A supply line (an item used in a surgical case) is a charge with a ``location`` and a
+    ``case``: the same fact drives billing (its charge) and inventory (its consumption).
+    """
 
     txn_id: str
     code: str
@@ -51,6 +55,8 @@ class ChargeLine(NamedTuple):
     amount: Cents  # extended amount, negative for credits
     service_at: SimTime
     reverses: str | None = None  # txn_id of the charge a credit reverses
+    location: str = ""  # supply lines: the EHR storeroom the item was taken from
+    case: str = ""  # supply lines: the surgical case that used it
 
 
 class ChargesPosted(NamedTuple):
@@ -73,3 +79,32 @@ class CodingCompleted(NamedTuple):
 
 
 DomainEvent = PatientAdmitted | PatientTransferred | PatientDischarged | ChargesPosted | CodingCompleted
+"""Facts about an encounter: what the EHR publishes."""
+
+
+class GoodsReceived(NamedTuple):
+    """Receiving staff counted a vendor shipment into a storeroom (posted in the ERP by them)."""
+
+    at: SimTime
+    hospital: str
+    location: str  # ERP inventory location
+    item: str  # ERP item number
+    quantity: int
+    po: str
+
+
+class CaseCompleted(NamedTuple):
+    """A surgical case ended in an OR room (supply usage is documented with it)."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+    case: str
+    case_type: str
+    service_line: str
+    room: str
+    started_at: SimTime
+
+
+Fact = DomainEvent | GoodsReceived | CaseCompleted
+"""Everything the truth ledger records."""

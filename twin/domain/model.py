@@ -81,6 +81,8 @@ class Hospital:
     units: tuple[Unit, ...]
     departments: tuple[Department, ...]
     providers: tuple[Provider, ...]
+    or_rooms: int = 0
+    storeroom: str = ""  # the EHR's code for the OR supply storeroom (FT1-16 of supply lines)
 
     def department(self, kind: str) -> Department:
         """The department of ``kind`` (an ancillary kind such as ``"lab"``)."""
@@ -105,3 +107,51 @@ class Patient:
     sex: str  # "F" | "M"
     payer: Payer
     member_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """A supplier as the vendor-management SaaS knows it."""
+
+    vendor_id: str
+    name: str
+    lead_time_days: float
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyItem:
+    """A stocked supply: the EHR documents ``ehr_code`` (also its chargemaster code), the ERP stocks
+    ``erp_item``. Implants are charged to the patient; both kinds are costed to the service line."""
+
+    ehr_code: str
+    erp_item: str
+    description: str
+    kind: str  # "implant" | "consumable"
+    unit_cost: Cents
+    price: Cents
+    vendor: str
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyUse:
+    """How much of an item a case type uses: ``quantity`` drawn uniformly, used with ``probability``."""
+
+    item: str  # ehr_code
+    min_quantity: int
+    max_quantity: int
+    probability: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CaseType:
+    """A kind of surgical case with its service line, duration, stay and supply profile."""
+
+    code: str
+    name: str
+    service_line: str  # department kind of the perioperative service line, e.g. "ortho"
+    unit_kind: str  # where the patient recovers
+    duration_minutes: float  # median
+    los_days: float  # median post-operative stay
+    drg: str
+    principal_dx: str
+    supplies: tuple[SupplyUse, ...]

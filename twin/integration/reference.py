@@ -69,11 +69,10 @@ class ReferenceIntegration:
         Replaying goes through the same idempotency as first delivery, so a message that was in
         fact processed is never processed twice.
         """
-        for index, letter in enumerate(self._dead):
-            if letter.message_id == message_id:
-                break
-        else:
+        index = next((i for i, letter in enumerate(self._dead) if letter.message_id == message_id), None)
+        if index is None:
             raise KeyError(f"no dead letter with message id {message_id!r}")
+        letter = self._dead[index]
         del self._dead[index]
         parked = len(self._dead)
         outcome = self.receive_hl7(payload if payload is not None else letter.payload, now)

@@ -1,0 +1,136 @@
+"""Static reference data of the simulated network: unit mix, departments, chargemaster, payers,
+supply items, vendors and surgical case types.
+
+Realistic slices of real code sets (UB-04 revenue codes, CPT-like service codes, MS-DRGs), kept
+in one place so the network builder, the workflows and the oracles all read the same catalog.
+"""
+
+from __future__ import annotations
+
+from twin.domain.model import CaseType, ChargeCode, SupplyItem, SupplyUse, Vendor
+
+# Unit mix as shares of a hospital's beds, with the daily room-and-board rate in cents.
+UNIT_MIX: tuple[tuple[str, str, float, int], ...] = (
+    ("icu", "Intensive Care", 0.10, 520_000),
+    ("telemetry", "Telemetry", 0.15, 310_000),
+    ("medsurg", "Medical-Surgical", 0.60, 240_000),
+    ("maternity", "Maternity", 0.15, 260_000),
+)
+
+# Ancillary departments: kind, name, ERP natural-account suffix of the cost center.
+ANCILLARY: tuple[tuple[str, str, str], ...] = (
+    ("lab", "Laboratory", "7010"),
+    ("imaging", "Diagnostic Imaging", "7020"),
+    ("pharmacy", "Pharmacy", "7030"),
+    ("therapy", "Rehabilitation Therapy", "7040"),
+    ("respiratory", "Respiratory Care", "7050"),
+)
+NURSING_CC = {"icu": "6010", "telemetry": "6020", "medsurg": "6030", "maternity": "6040"}
+BUSINESS_OFFICE_CC = "8010"
+
+CHARGEMASTER: tuple[ChargeCode, ...] = (
+    ChargeCode("300-85025", "CBC with differential", "0300", 4_500, "lab"),
+    ChargeCode("300-80048", "Basic metabolic panel", "0300", 6_200, "lab"),
+    ChargeCode("300-80053", "Comprehensive metabolic panel", "0300", 8_900, "lab"),
+    ChargeCode("300-85610", "Prothrombin time", "0300", 3_100, "lab"),
+    ChargeCode("300-87040", "Blood culture", "0306", 11_800, "lab"),
+    ChargeCode("320-71046", "Chest X-ray, 2 views", "0320", 18_500, "imaging"),
+    ChargeCode("350-70450", "CT head without contrast", "0350", 124_000, "imaging"),
+    ChargeCode("350-74177", "CT abdomen/pelvis with contrast", "0350", 215_000, "imaging"),
+    ChargeCode("402-76705", "Ultrasound abdomen, limited", "0402", 46_000, "imaging"),
+    ChargeCode("250-J1885", "Ketorolac injection", "0250", 2_400, "pharmacy"),
+    ChargeCode("250-J0696", "Ceftriaxone 250 mg", "0250", 3_800, "pharmacy"),
+    ChargeCode("258-J7050", "Normal saline 250 cc", "0258", 1_900, "pharmacy"),
+    ChargeCode("636-J1644", "Heparin 1000 units", "0636", 2_700, "pharmacy"),
+    ChargeCode("420-97161", "Physical therapy evaluation", "0420", 21_000, "therapy"),
+    ChargeCode("424-97530", "Therapeutic activities, 15 min", "0424", 9_500, "therapy"),
+    ChargeCode("410-94640", "Nebulizer treatment", "0410", 7_800, "respiratory"),
+    ChargeCode("410-94760", "Pulse oximetry", "0410", 2_900, "respiratory"),
+)
+
+ROOM_AND_BOARD_REVENUE_CODE = {"icu": "0200", "telemetry": "0206", "medsurg": "0120", "maternity": "0112"}
+ROOM_AND_BOARD: tuple[ChargeCode, ...] = tuple(
+    ChargeCode(
+        f"{ROOM_AND_BOARD_REVENUE_CODE[kind][1:]}-RB-{kind.upper()[:4]}",
+        f"Room and board, {name.lower()}",
+        ROOM_AND_BOARD_REVENUE_CODE[kind],
+        rate,
+        kind,
+    )
+    for kind, name, _share, rate in UNIT_MIX
+)
+
+
+def room_and_board(unit_kind: str) -> ChargeCode:
+    """The daily room-and-board charge of a unit kind."""
+    for code in ROOM_AND_BOARD:
+        if code.department_kind == unit_kind:
+            return code
+    raise KeyError(unit_kind)
+
+
+# (plan code, name, financial class, clearinghouse payer id)
+PAYERS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("MCR-A", "Medicare Part A", "MCR", "CMS-A01"),
+    ("MCD-ST", "State Medicaid", "MCD", "MCD-ST01"),
+    ("COM-BLU", "Blue Plan PPO", "COM", "BPPO-0042"),
+    ("COM-UNI", "United Health Choice", "COM", "UHC-8871"),
+    ("COM-AET", "Aetna Open Access", "COM", "AET-6005"),
+    ("SP", "Self pay", "SP", None),
+)
+
+
+
+# Perioperative service lines: department kind, name, ERP cost center suffix, share of OR cases.
+SERVICE_LINES: tuple[tuple[str, str, str, float], ...] = (
+    ("ortho", "Orthopedic Surgery", "6510", 0.30),
+    ("cardio", "Interventional Cardiology", "6520", 0.25),
+    ("gensurg", "General Surgery", "6530", 0.30),
+    ("womens", "Women's Surgical Services", "6540", 0.15),
+)
+STOREROOM_CC = "7510"  # ERP cost center of each hospital's OR supply storeroom (inventory location)
+
+VENDORS: tuple[Vendor, ...] = (
+    Vendor("V-APEX", "Apex Orthopedics", 2.0),
+    Vendor("V-CARD", "CardioFlow Medical", 3.0),
+    Vendor("V-MEDS", "MedSupply Distribution", 1.0),
+)
+
+# ehr_code doubles as the chargemaster code: revenue code 0278 (implants) or 0272 (sterile supply).
+SUPPLY_ITEMS: tuple[SupplyItem, ...] = (
+    SupplyItem("278-10001", "IM-4410021", "Total knee system, cemented", "implant", 480_000, 1_400_000, "V-APEX"),
+    SupplyItem("278-10002", "IM-4410035", "Hip stem, porous coated", "implant", 395_000, 1_150_000, "V-APEX"),
+    SupplyItem("278-10003", "IM-4410102", "Bone cement, 40 g", "implant", 9_500, 31_000, "V-APEX"),
+    SupplyItem("278-20001", "IM-5520007", "Drug-eluting coronary stent", "implant", 110_000, 410_000, "V-CARD"),
+    SupplyItem("272-20002", "SU-5520310", "PTCA balloon catheter", "consumable", 28_000, 84_000, "V-CARD"),
+    SupplyItem("272-20003", "SU-5520422", "Coronary guide wire", "consumable", 9_000, 26_000, "V-CARD"),
+    SupplyItem("272-30001", "SU-6630001", "Laparoscopic trocar set", "consumable", 21_000, 58_000, "V-MEDS"),
+    SupplyItem("272-30002", "SU-6630017", "Endoscopic stapler reload", "consumable", 16_500, 47_000, "V-MEDS"),
+    SupplyItem("272-30003", "SU-6630120", "Ligation clip applier", "consumable", 12_000, 33_000, "V-MEDS"),
+    SupplyItem("272-40001", "SU-7740005", "Surgical drape pack", "consumable", 3_800, 9_500, "V-MEDS"),
+    SupplyItem("272-40002", "SU-7740013", "Suture kit, absorbable", "consumable", 1_400, 4_200, "V-MEDS"),
+    SupplyItem("272-40003", "SU-7740029", "Sterile gloves, pair", "consumable", 90, 350, "V-MEDS"),
+    SupplyItem("272-40004", "SU-7740031", "Laparotomy sponge pack", "consumable", 1_100, 3_000, "V-MEDS"),
+)
+
+_BASIC = (SupplyUse("272-40001", 1, 1), SupplyUse("272-40002", 1, 4), SupplyUse("272-40003", 4, 10),
+          SupplyUse("272-40004", 1, 3))
+
+CASE_TYPES: tuple[CaseType, ...] = (
+    CaseType("TKA", "Total knee arthroplasty", "ortho", "medsurg", 120, 2.5, "470", "M17.11",
+             (SupplyUse("278-10001", 1, 1), SupplyUse("278-10003", 1, 2), *_BASIC)),
+    CaseType("THA", "Total hip arthroplasty", "ortho", "medsurg", 130, 2.5, "470", "M16.11",
+             (SupplyUse("278-10002", 1, 1), SupplyUse("278-10003", 1, 2, 0.6), *_BASIC)),
+    CaseType("PCI", "Percutaneous coronary intervention", "cardio", "telemetry", 90, 1.8, "247", "I21.4",
+             (SupplyUse("278-20001", 1, 3), SupplyUse("272-20002", 1, 2), SupplyUse("272-20003", 1, 2),
+              SupplyUse("272-40001", 1, 1), SupplyUse("272-40003", 2, 6))),
+    CaseType("LCHOL", "Laparoscopic cholecystectomy", "gensurg", "medsurg", 75, 1.5, "419", "K80.20",
+             (SupplyUse("272-30001", 1, 1), SupplyUse("272-30002", 0, 2), SupplyUse("272-30003", 1, 1), *_BASIC)),
+    CaseType("CSEC", "Cesarean delivery", "womens", "maternity", 60, 3.0, "788", "O82",
+             (SupplyUse("272-40002", 2, 4), SupplyUse("272-40004", 2, 4), SupplyUse("272-40001", 1, 1),
+              SupplyUse("272-40003", 4, 8))),
+)
+
+SUPPLY_CHARGES: tuple[ChargeCode, ...] = tuple(
+    ChargeCode(item.ehr_code, item.description, "0" + item.ehr_code[:3], item.price, "supply") for item in SUPPLY_ITEMS
+)
