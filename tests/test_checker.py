@@ -100,24 +100,24 @@ def run():  # type: ignore[no-untyped-def]
 
 
 def _recheck(run):  # type: ignore[no-untyped-def]
-    return run.twin.check(run.horizon).counts
+    return run.twin.check(run.horizon)[0].counts
 
 
 def test_planted_dropped_posting_is_lost(run) -> None:  # type: ignore[no-untyped-def]
-    run.twin.erp.journals.pop(3)
+    journals = run.twin.erp.finance.journals
+    journals.pop(next(i for i, j in enumerate(journals) if j.source == "patient-billing"))
     assert _recheck(run)["lost"] == 1
 
 
 def test_planted_double_posting_is_duplicated(run) -> None:  # type: ignore[no-untyped-def]
-    erp = run.twin.erp
-    erp.journals.append(
-        dataclasses.replace(erp.journals[0], journal_id="JE-COPY", posted_at=erp.journals[0].posted_at + 1)
-    )
+    erp = run.twin.erp.finance
+    first = next(j for j in erp.journals if j.source == "patient-billing")
+    erp.journals.append(dataclasses.replace(first, journal_id="JE-COPY", posted_at=first.posted_at + 1))
     assert _recheck(run)["duplicated"] == 1
 
 
 def test_planted_altered_amount_is_wrong_value(run) -> None:  # type: ignore[no-untyped-def]
-    erp = run.twin.erp
+    erp = run.twin.erp.finance
     item = erp.ar_items[5]
     erp.ar_items[5] = dataclasses.replace(item, amount=item.amount + 1)
     assert _recheck(run)["wrong_value"] == 1
@@ -140,11 +140,11 @@ def test_planted_late_posting_is_stale(run) -> None:  # type: ignore[no-untyped-
 def test_planted_claim_before_journal_is_out_of_order(run) -> None:  # type: ignore[no-untyped-def]
     twin = run.twin
     claim = twin.clearinghouse.accepted[1]
-    index = next(i for i, j in enumerate(twin.erp.journals) if j.reference == claim.claim_number)
+    index = next(i for i, j in enumerate(twin.erp.finance.journals) if j.reference == claim.claim_number)
     # the journal now lands after the claim: both after coding completed and within the allowed
     # lag, so only the order between them is wrong
-    journal = twin.erp.journals[index]
-    twin.erp.journals[index] = dataclasses.replace(journal, posted_at=claim.received_at + 0.1)
+    journal = twin.erp.finance.journals[index]
+    twin.erp.finance.journals[index] = dataclasses.replace(journal, posted_at=claim.received_at + 0.1)
     counts = _recheck(run)
     assert counts["out_of_order"] == 1
     assert sum(counts.values()) == 1

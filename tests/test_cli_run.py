@@ -21,7 +21,7 @@ def test_run_prints_summary_writes_files_and_exits_0(tmp_path: Path, capsys: pyt
     for label in (
         "encounters admitted",
         "messages DFT^P03",
-        "erp journals",
+        "erp revenue journals", "inventory issues", "usage_inventory",
         "lost",
         "duplicated",
         "unexpected",
@@ -34,9 +34,10 @@ def test_run_prints_summary_writes_files_and_exits_0(tmp_path: Path, capsys: pyt
         assert label in printed
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["in_sync"] is True
-    assert summary["flows"]["discharge_billing"]["differences"] == dict.fromkeys(
-        ["lost", "duplicated", "unexpected", "stale", "out_of_order", "wrong_value"], 0
-    )
+    for flow in ("discharge_billing", "usage_inventory"):
+        assert summary["flows"][flow]["differences"] == dict.fromkeys(
+            ["lost", "duplicated", "unexpected", "stale", "out_of_order", "wrong_value"], 0
+        )
     assert summary["encounters"]["admitted"] > 20
     assert (tmp_path / "out" / "records" / "messages.csv").exists()
     assert list((tmp_path / "out" / "messages").glob("*.hl7"))

@@ -80,7 +80,6 @@ PAYERS: tuple[tuple[str, str, str, str | None], ...] = (
 )
 
 
-
 # Perioperative service lines: department kind, name, ERP cost center suffix, share of OR cases.
 SERVICE_LINES: tuple[tuple[str, str, str, float], ...] = (
     ("ortho", "Orthopedic Surgery", "6510", 0.30),
@@ -113,22 +112,80 @@ SUPPLY_ITEMS: tuple[SupplyItem, ...] = (
     SupplyItem("272-40004", "SU-7740031", "Laparotomy sponge pack", "consumable", 1_100, 3_000, "V-MEDS"),
 )
 
-_BASIC = (SupplyUse("272-40001", 1, 1), SupplyUse("272-40002", 1, 4), SupplyUse("272-40003", 4, 10),
-          SupplyUse("272-40004", 1, 3))
+_BASIC = (
+    SupplyUse("272-40001", 1, 1),
+    SupplyUse("272-40002", 1, 4),
+    SupplyUse("272-40003", 4, 10),
+    SupplyUse("272-40004", 1, 3),
+)
 
 CASE_TYPES: tuple[CaseType, ...] = (
-    CaseType("TKA", "Total knee arthroplasty", "ortho", "medsurg", 120, 2.5, "470", "M17.11",
-             (SupplyUse("278-10001", 1, 1), SupplyUse("278-10003", 1, 2), *_BASIC)),
-    CaseType("THA", "Total hip arthroplasty", "ortho", "medsurg", 130, 2.5, "470", "M16.11",
-             (SupplyUse("278-10002", 1, 1), SupplyUse("278-10003", 1, 2, 0.6), *_BASIC)),
-    CaseType("PCI", "Percutaneous coronary intervention", "cardio", "telemetry", 90, 1.8, "247", "I21.4",
-             (SupplyUse("278-20001", 1, 3), SupplyUse("272-20002", 1, 2), SupplyUse("272-20003", 1, 2),
-              SupplyUse("272-40001", 1, 1), SupplyUse("272-40003", 2, 6))),
-    CaseType("LCHOL", "Laparoscopic cholecystectomy", "gensurg", "medsurg", 75, 1.5, "419", "K80.20",
-             (SupplyUse("272-30001", 1, 1), SupplyUse("272-30002", 0, 2), SupplyUse("272-30003", 1, 1), *_BASIC)),
-    CaseType("CSEC", "Cesarean delivery", "womens", "maternity", 60, 3.0, "788", "O82",
-             (SupplyUse("272-40002", 2, 4), SupplyUse("272-40004", 2, 4), SupplyUse("272-40001", 1, 1),
-              SupplyUse("272-40003", 4, 8))),
+    CaseType(
+        "TKA",
+        "Total knee arthroplasty",
+        "ortho",
+        "medsurg",
+        120,
+        2.5,
+        "470",
+        "M17.11",
+        (SupplyUse("278-10001", 1, 1), SupplyUse("278-10003", 1, 2), *_BASIC),
+    ),
+    CaseType(
+        "THA",
+        "Total hip arthroplasty",
+        "ortho",
+        "medsurg",
+        130,
+        2.5,
+        "470",
+        "M16.11",
+        (SupplyUse("278-10002", 1, 1), SupplyUse("278-10003", 1, 2, 0.6), *_BASIC),
+    ),
+    CaseType(
+        "PCI",
+        "Percutaneous coronary intervention",
+        "cardio",
+        "telemetry",
+        90,
+        1.8,
+        "247",
+        "I21.4",
+        (
+            SupplyUse("278-20001", 1, 3),
+            SupplyUse("272-20002", 1, 2),
+            SupplyUse("272-20003", 1, 2),
+            SupplyUse("272-40001", 1, 1),
+            SupplyUse("272-40003", 2, 6),
+        ),
+    ),
+    CaseType(
+        "LCHOL",
+        "Laparoscopic cholecystectomy",
+        "gensurg",
+        "medsurg",
+        75,
+        1.5,
+        "419",
+        "K80.20",
+        (SupplyUse("272-30001", 1, 1), SupplyUse("272-30002", 0, 2), SupplyUse("272-30003", 1, 1), *_BASIC),
+    ),
+    CaseType(
+        "CSEC",
+        "Cesarean delivery",
+        "womens",
+        "maternity",
+        60,
+        3.0,
+        "788",
+        "O82",
+        (
+            SupplyUse("272-40002", 2, 4),
+            SupplyUse("272-40004", 2, 4),
+            SupplyUse("272-40001", 1, 1),
+            SupplyUse("272-40003", 4, 8),
+        ),
+    ),
 )
 
 SUPPLY_CHARGES: tuple[ChargeCode, ...] = tuple(

@@ -7,6 +7,7 @@ here, from the same master data, the way an organisation's reference-data team w
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -132,8 +133,12 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
             Department(ehr_code=f"{code}-{kind.upper()[:4]}", name=name, cost_center=f"{entity}-{suffix}", kind=kind)
         )
     departments.append(
-        Department(ehr_code=f"{code}-ORSUP", name="OR Supply Storeroom", cost_center=f"{entity}-{STOREROOM_CC}",
-                   kind="storeroom")
+        Department(
+            ehr_code=f"{code}-ORSUP",
+            name="OR Supply Storeroom",
+            cost_center=f"{entity}-{STOREROOM_CC}",
+            kind="storeroom",
+        )
     )
     providers = tuple(
         Provider(npi=f"9{number:02d}{index:07d}", family=fake.last_name(), given=fake.first_name())
@@ -141,6 +146,42 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
     )
     name = f"{fake.city()} {rng.choice(['General Hospital', 'Medical Center', 'Regional Hospital'])}"
     return Hospital(
-        code=code, name=name, units=tuple(units), departments=tuple(departments), providers=providers,
-        or_rooms=max(2, beds_total // 40), storeroom=f"{code}-ORSUP",
+        code=code,
+        name=name,
+        units=tuple(units),
+        departments=tuple(departments),
+        providers=providers,
+        or_rooms=max(2, beds_total // 40),
+        storeroom=f"{code}-ORSUP",
     )
+
+
+def stock_policies(network: Network, scenario: Scenario) -> dict[tuple[str, str], tuple[int, int]]:
+    """ERP reorder point and par per storeroom and item, sized from the expected OR usage.
+
+    Materials management sets the reorder point to the demand over the replenishment time plus
+    safety stock for its randomness, and par three days of demand above that.
+    """
+    per_room = scenario.workload.or_cases_per_room_per_day * 5 / 7  # weekday cases, per calendar day
+    shares = {kind: share for kind, _name, _suffix, share in SERVICE_LINES}
+    per_line = {kind: sum(1 for c in network.case_types if c.service_line == kind) for kind in shares}
+    lead = {v.vendor_id: v.lead_time_days for v in network.vendors}
+    items = {item.ehr_code: item for item in network.supply_items}
+    policies: dict[tuple[str, str], tuple[int, int]] = {}
+    for hospital in network.hospitals:
+        daily_cases = hospital.or_rooms * per_room
+        usage: dict[str, float] = {}
+        for case in network.case_types:
+            cases = daily_cases * shares[case.service_line] / per_line[case.service_line]
+            for use in case.supplies:
+                mean = (use.min_quantity + use.max_quantity) / 2 * use.probability
+                usage[use.item] = usage.get(use.item, 0.0) + cases * mean
+        for code, per_day in usage.items():
+            item = items[code]
+            days = lead[item.vendor]
+            lead_demand = per_day * (days + 1)  # lead time plus transit and receiving
+            safety = 2.5 * math.sqrt(lead_demand)  # cases arrive at random: cover ~2.5 sigma of that demand
+            reorder_point = max(2, math.ceil(lead_demand + safety))
+            par = max(reorder_point + 2, math.ceil(reorder_point + per_day * 3))
+            policies[(inventory_location(hospital), item.erp_item)] = (reorder_point, par)
+    return policies

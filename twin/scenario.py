@@ -73,6 +73,13 @@ class WorkloadSpec(_Strict):
     coding_query_share: float = Field(default=0.12, ge=0, le=1)
     coding_query_delay_hours: LogNormal = LogNormal(median=60, sigma=0.6)
     payer_mix: PayerMix = PayerMix()
+    or_cases_per_room_per_day: float = Field(default=2.6, ge=0, le=12)  # elective cases, weekdays
+
+
+class SupplySpec(_Strict):
+    allowed_lag_minutes: float = Field(default=15, gt=0)  # usage documented -> issued in ERP inventory
+    transit_hours: Range = Range(min=4, max=10)  # vendor ships -> arrives at the dock
+    receiving_minutes: Range = Range(min=30, max=120)  # arrives -> counted into the storeroom
 
 
 class BillingSpec(_Strict):
@@ -93,6 +100,7 @@ class Scenario(_Strict):
     network: NetworkSpec = NetworkSpec()
     workload: WorkloadSpec = WorkloadSpec()
     billing: BillingSpec = BillingSpec()
+    supply: SupplySpec = SupplySpec()
     transport: TransportSpec = TransportSpec()
 
     def with_overrides(self, *, seed: int | None = None, days: float | None = None) -> Scenario:

@@ -22,23 +22,38 @@ import simpy
 from faker import Faker
 
 from mocks.ehr.ehr import Ehr, OutboundMessage
+from mocks.erp.erp import Erp
 from mocks.erp.finance import ErpFinance
+from mocks.erp.supply_chain import ErpSupplyChain, ItemMaster, StockPolicy
 from mocks.saas.clearinghouse import Clearinghouse
-from twin.domain.events import DomainEvent
+from mocks.saas.vendor import VendorPortal
+from twin.catalog import SERVICE_LINES
+from twin.domain.events import DomainEvent, Fact
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import Patient
 from twin.domain.timebase import Timebase
 from twin.integration.contract import Integration, Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.reference import ReferenceConfig, ReferenceIntegration
-from twin.network import Network, build_network, business_office
+from twin.network import (
+    Network,
+    build_network,
+    business_office,
+    inventory_location,
+    stock_policies,
+)
 from twin.observe.checker import FlowResult, check_flow
 from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
-from twin.observe.targets import observe_billing
+from twin.observe.supply_expectations import SUPPLY, SUPPLY_TARGETS, supply_expectations
+from twin.observe.targets import observe_billing, observe_supply
 from twin.observe.truth import TruthLedger
 from twin.scenario import Scenario
 from twin.workflows.coding import DIAGNOSIS_TEXT, DRG_TEXT
 from twin.workflows.patient_flow import MINUTES_PER_DAY, PatientFlow
+from twin.workflows.perioperative import Perioperative
+from twin.workflows.receiving import ReceivingDock
+
+QUIET_POINT = 3 * 60  # 03:00: no surgery, inventory snapshots are compared with the truth
 
 Progress = Callable[[float, float], None]  # (simulated minutes done, minutes in the workload)
 IntegrationFactory = Callable[["Twin"], Integration]
@@ -87,6 +102,8 @@ def reference_integration(twin: Twin) -> Integration:
         departments=network.department_crosswalk(),
         payers=network.payer_crosswalk(),
         business_offices={h.code: business_office(h) for h in network.hospitals},
+        items=network.item_crosswalk(),
+        locations=network.location_crosswalk(),
     )
     return ReferenceIntegration(
         ReferenceConfig(twin.timebase, crosswalk, twin.scenario.billing.coding_deadline_hours * 60)
@@ -119,12 +136,15 @@ class Twin:
         self.timebase = Timebase(scenario.start)
         self.truth = TruthLedger()
         self.ehr = Ehr(self.timebase, self.network.hospitals, self.network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT)
-        self.erp = ErpFinance(self.timebase, self.network.cost_centers)
+        self.erp = _build_erp(self.network, scenario, self.timebase)
         self.clearinghouse = Clearinghouse(tuple(p.clearinghouse_id for p in self.network.payers if p.clearinghouse_id))
+        self.vendor = VendorPortal({v.vendor_id: v.lead_time_days for v in self.network.vendors})
         self.targets: dict[str, Callable[[TargetRequest, float], TargetResponse]] = {
             "erp": self.erp.handle,
             "clearinghouse": self.clearinghouse.handle,
+            "vendor": self.vendor.handle,
         }
+        self.snapshots: list[tuple[float, dict[tuple[str, str], int]]] = []  # ERP on-hand at quiet points
         self.integration = integration(self)
         self.keep_traffic = keep_traffic
         self.traffic: dict[str, list[str]] = {}
@@ -136,7 +156,7 @@ class Twin:
         fake = Faker("en_US")
         fake.seed_instance(scenario.seed + 1)
         start = scenario.start
-        self.flows = [
+        self.patient_flows = [
             PatientFlow(
                 self.env,
                 hospital,
@@ -152,10 +172,39 @@ class Twin:
             )
             for hospital in self.network.hospitals
         ]
+        shares = {kind: share for kind, _name, _cc, share in SERVICE_LINES}
+        self.surgery = [
+            Perioperative(
+                self.env,
+                flow.hospital,
+                scenario,
+                flow,
+                self.network.case_types,
+                shares,
+                self.network.supply_items,
+                random.Random(f"{scenario.seed}/or/{flow.hospital.code}"),
+                self.witness,
+                start_minute_of_day=start.hour * 60 + start.minute,
+                start_weekday=start.weekday(),
+            )
+            for flow in self.patient_flows
+        ]
+        self.dock = ReceivingDock(
+            self.env,
+            scenario.supply,
+            random.Random(f"{scenario.seed}/dock"),
+            self.erp.supply.receive,
+            self.witness,
+            {inventory_location(h): h.code for h in self.network.hospitals},
+        )
 
     # -- what workflows call ------------------------------------------------------------------
     def register(self, patient: Patient, hospital: str) -> None:
         self.ehr.register_patient(patient, hospital)
+
+    def witness(self, fact: Fact) -> None:
+        """A fact no interface publishes (a case ended, goods were counted in): truth only."""
+        self.truth.append(fact)
 
     def happen(self, event: DomainEvent) -> None:
         """A fact happened: record it as truth, let the EHR record it and publish its messages."""
@@ -225,6 +274,8 @@ class Twin:
     def _at_target(self, request: TargetRequest, sent_at: float) -> None:
         response = self.targets[request.system](request, self.env.now)
         delivered_at = self.env.now
+        if request.system == "vendor" and response.ok:
+            self._after(max(0.0, float(response.body["ship_at"]) - self.env.now), self._vendor_ships)
         self._after(self._hop(), lambda: self._responded(request, response, sent_at, delivered_at))
 
     def _responded(self, request: TargetRequest, response: TargetResponse, sent_at: float, delivered_at: float) -> None:
@@ -248,13 +299,35 @@ class Twin:
         )
         self._apply(self.integration.receive_response(request, response, self.env.now))
 
+    def _vendor_ships(self) -> None:
+        """The vendor's shipping run: goods go to the dock, invoices to the integration."""
+        for shipment, invoice in self.vendor.ship_due(self.env.now):
+            self.dock.ship(shipment.po, shipment.item, shipment.location, shipment.quantity)
+            document = invoice.document()
+            self._after(self._hop(), partial(self._webhook, "vendor", document))
+
+    def _webhook(self, source: str, body: dict[str, Any]) -> None:
+        self.counts[("webhook", f"{source} {body.get('type', '')}")] += 1
+        self._apply(self.integration.receive_webhook(source, body, self.env.now))
+
+    def _quiet_points(self, workload: float) -> Any:
+        """Snapshot ERP on-hand every night at 03:00, when no case is running."""
+        clock = self.scenario.start.hour * 60 + self.scenario.start.minute
+        yield self.env.timeout((QUIET_POINT - clock) % MINUTES_PER_DAY or MINUTES_PER_DAY)
+        while self.env.now <= workload:
+            self.snapshots.append((self.env.now, dict(self.erp.supply.on_hand)))
+            yield self.env.timeout(MINUTES_PER_DAY)
+
     # -- running -------------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> RunResult:
         """Run the workload for the scenario's days, then let in-flight work settle, then check."""
         started = time.perf_counter()
-        for flow in self.flows:
+        for flow in self.patient_flows:
             flow.start()
+        for schedule in self.surgery:
+            schedule.start()
         workload = self.scenario.days * MINUTES_PER_DAY
+        self.env.process(self._quiet_points(workload))
         if progress is not None:
             self.env.process(self._report_progress(progress, workload))
         # A run keeps millions of small objects alive (truth, records, charts); the default
@@ -265,7 +338,8 @@ class Twin:
             self.env.run(until=workload)
             self.env.run()  # settle: stays end, coding completes, the integration catches up
             horizon = self.env.now
-            flows = [self.check(horizon)]
+            self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
+            flows = self.check(horizon)
         finally:
             gc.set_threshold(*thresholds)
         if progress is not None:
@@ -278,14 +352,37 @@ class Twin:
             progress(self.env.now, workload)
             yield self.env.timeout(min(step, workload - self.env.now))
 
-    def check(self, horizon: float) -> FlowResult:
+    def check(self, horizon: float) -> list[FlowResult]:
+        """Every flow's verdict: expectations from the truth against what the targets hold."""
         billing = self.scenario.billing
         lag = billing.allowed_lag_minutes
         expected = billing_expectations(
             self.truth, self.network, coding_deadline=billing.coding_deadline_hours * 60, allowed_lag=lag
         )
-        observed = observe_billing(self.erp, self.clearinghouse, self.integration.exceptions())
-        return check_flow(BILLING, expected, observed, allowed_lag=lag, horizon=horizon, targets=BILLING_TARGETS)
+        exceptions = self.integration.exceptions()
+        observed = observe_billing(self.erp.finance, self.clearinghouse, exceptions)
+        results = [check_flow(BILLING, expected, observed, allowed_lag=lag, horizon=horizon, targets=BILLING_TARGETS)]
+        supply_lag = self.scenario.supply.allowed_lag_minutes
+        expected = supply_expectations(self.truth, self.network, self.erp.supply, self.snapshots, self.scenario)
+        observed = observe_supply(self.erp.supply, self.snapshots, exceptions)
+        results.append(
+            check_flow(SUPPLY, expected, observed, allowed_lag=supply_lag, horizon=horizon, targets=SUPPLY_TARGETS)
+        )
+        return results
+
+
+def _build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:
+    """The ERP with its chart of cost centers, item master, stock policies and opening stock at par."""
+    finance = ErpFinance(timebase, network.cost_centers)
+    items = tuple(ItemMaster(i.erp_item, i.description, i.vendor, i.unit_cost) for i in network.supply_items)
+    policies = stock_policies(network, scenario)
+    supply = ErpSupplyChain(
+        finance,
+        items,
+        {key: StockPolicy(*value) for key, value in policies.items()},
+        {key: par for key, (_reorder, par) in policies.items()},
+    )
+    return Erp(finance, supply)
 
 
 def _ack_code(ack: str) -> str:

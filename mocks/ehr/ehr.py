@@ -195,7 +195,8 @@ class Ehr:
                 line.quantity,
                 line.amount,
                 self._department_ce(line.department),
-                line.reverses or line.txn_id,
+                line.reverses or line.case or line.txn_id,
+                f"{escape(line.location)}^^^{enc.hospital}" if line.location else "",
             )
             for number, line in enumerate(event.lines, start=1)
         ]

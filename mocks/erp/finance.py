@@ -16,9 +16,13 @@ from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.timebase import Timebase
 
 ACCOUNTS = {
+    "1000": "Cash",
     "1200": "Patient accounts receivable",
+    "1400": "Supply inventory",
+    "2100": "Goods received, not invoiced",
     "4000": "Inpatient routine revenue",
     "4100": "Inpatient ancillary revenue",
+    "5200": "Medical and surgical supply expense",
 }
 
 
@@ -126,6 +130,18 @@ class ErpFinance:
             elif receivable.get("amount") != ar_debit:
                 errors.append(f"receivable amount {receivable.get('amount')} != AR debit {ar_debit}")
         return errors
+
+    def post_internal(
+        self, *, reference: str, source: str, now: float, lines: tuple[tuple[str, str, int, int], ...]
+    ) -> str:
+        """A journal the ERP's own subledgers post (inventory, payables): balanced by construction."""
+        journal_id = f"JE{len(self.journals) + 1:08d}"
+        self.journals.append(
+            Journal(
+                journal_id, reference, source, self.timebase.day(now), now, tuple(JournalLine(*line) for line in lines)
+            )
+        )
+        return journal_id
 
     def _post(self, body: dict[str, Any], now: float) -> TargetResponse:
         journal_id = f"JE{len(self.journals) + 1:08d}"

@@ -1,7 +1,7 @@
 """The plug-in contract between the harness and an integration under test.
 
-An integration receives source messages (HL7 v2 ER7 text from the EHR) and the responses to
-requests it sent, and gets a call when a timer it asked for fires. It answers with an
+An integration receives source messages (HL7 v2 ER7 text from the EHR, JSON documents that SaaS
+systems push) and the responses to requests it sent, and gets a call when a timer it asked for fires. It answers with an
 ``Outcome``: the acknowledgement for the source, requests for target systems and timers. It
 exposes its exceptions and dead letters, and that - with what the targets hold and the ACKs the
 sources got - is all the harness judges it by. Nothing here does IO or reads a clock: ``now``
@@ -11,7 +11,7 @@ is always passed in, so the simulated and the live driver run the same object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
@@ -55,6 +55,10 @@ class Integration(Protocol):
     def receive_hl7(self, payload: str, now: SimTime) -> Outcome: ...
 
     def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome: ...
+
+    def receive_webhook(self, source: str, body: dict[str, Any], now: SimTime) -> Outcome:
+        """A document a SaaS system pushes (e.g. a vendor invoice); the HTTP response is implicit."""
+        ...
 
     def on_timer(self, now: SimTime) -> Outcome: ...
 

@@ -28,6 +28,8 @@ class Crosswalk:
     departments: dict[str, str] = field(default_factory=dict)  # EHR department -> ERP cost center
     payers: dict[str, str | None] = field(default_factory=dict)  # EHR plan -> clearinghouse payer (None: self pay)
     business_offices: dict[str, str] = field(default_factory=dict)  # hospital -> receivables cost center
+    items: dict[str, str] = field(default_factory=dict)  # EHR supply code -> ERP item number
+    locations: dict[str, str] = field(default_factory=dict)  # EHR storeroom -> ERP inventory location
 
     def cost_center(self, department: str) -> str:
         try:
@@ -40,6 +42,18 @@ class Crosswalk:
             return self.payers[plan_code]
         except KeyError:
             raise Unmapped("insurance plan", plan_code) from None
+
+    def item(self, ehr_code: str) -> str:
+        try:
+            return self.items[ehr_code]
+        except KeyError:
+            raise Unmapped("item", ehr_code) from None
+
+    def location(self, ehr_location: str) -> str:
+        try:
+            return self.locations[ehr_location]
+        except KeyError:
+            raise Unmapped("location", ehr_location) from None
 
     def business_office(self, hospital: str) -> str:
         try:

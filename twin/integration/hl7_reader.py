@@ -190,9 +190,12 @@ class Hl7Reader:
         reverses = None
         if kind == "CD":
             reverses = _component(ft1[23], comp) or None
-        return ChargeLine(
-            txn_id, code, department, int(quantity_text), amount, self._time(ft1[4], where + "4"), reverses
-        )
+        service_at = self._time(ft1[4], where + "4")
+        if ft1[16]:  # a supply line: FT1-16 is the storeroom, FT1-23 the surgical case that used it
+            location = _required(ft1, 16, where + "16", comp)
+            case = _required(ft1, 23, where + "23", comp)
+            return ChargeLine(txn_id, code, department, int(quantity_text), amount, service_at, reverses, location, case)
+        return ChargeLine(txn_id, code, department, int(quantity_text), amount, service_at, reverses)
 
     def _coding(
         self, at: float, facility: str, visit: str, body: dict[str, list[list[str]]], comp: str

@@ -9,8 +9,11 @@ dead-letter queue with the reason.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
+from twin.domain.events import ChargesPosted
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
@@ -18,6 +21,7 @@ from twin.integration.billing import BillingOrchestrator
 from twin.integration.contract import DeadLetter, IntegrationException, Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.hl7_reader import Hl7Reader, build_ack
+from twin.integration.supply import SupplyOrchestrator
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class ReferenceIntegration:
         self.config = config
         self.reader = Hl7Reader(config.timebase)
         self.billing = BillingOrchestrator(config.crosswalk, config.timebase, config.coding_deadline_minutes)
+        self.supply = SupplyOrchestrator(config.crosswalk)
         self._seen: set[tuple[str, str]] = set()
         self._dead: list[DeadLetter] = []
         self.duplicates_ignored = 0
@@ -54,11 +59,28 @@ class ReferenceIntegration:
             return Outcome(ack=ack)
         self._seen.add(key)
         outcome = self.billing.apply(read.event, now)
+        if isinstance(read.event, ChargesPosted):
+            self.supply.apply(read.event, now, outcome)
         outcome.ack = ack
         return outcome
 
     def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
-        return self.billing.on_response(request, response, now)
+        if request.path in ("/finance/journals", "/claims"):
+            return self.billing.on_response(request, response, now)
+        return self.supply.on_response(request, response, now)
+
+    def receive_webhook(self, source: str, body: dict[str, Any], now: SimTime) -> Outcome:
+        if source == "vendor":
+            return self.supply.on_vendor_document(body, now)
+        self._dead.append(
+            DeadLetter(
+                str(body.get("id", "")),
+                json.dumps(body, sort_keys=True),
+                f"no route for documents from {source!r}",
+                now,
+            )
+        )
+        return Outcome()
 
     def on_timer(self, now: SimTime) -> Outcome:
         return self.billing.on_timer(now)
@@ -84,7 +106,7 @@ class ReferenceIntegration:
         return outcome
 
     def exceptions(self) -> list[IntegrationException]:
-        return list(self.billing.raised)
+        return [*self.billing.raised, *self.supply.raised]
 
     def dead_letters(self) -> list[DeadLetter]:
         return list(self._dead)

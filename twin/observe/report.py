@@ -64,6 +64,7 @@ def build_summary(result: Any) -> dict[str, Any]:
     requests = {name: n for (kind, name), n in sorted(twin.counts.items()) if kind == "request"}
     acks = Counter(record.outcome for record in twin.records if record.record_type == "hl7")
     exceptions = twin.integration.exceptions()
+    finance, supply = twin.erp.finance, twin.erp.supply
     by_reason = Counter(e.reason_code for e in exceptions)
     return {
         "scenario": scenario.name,
@@ -83,10 +84,17 @@ def build_summary(result: Any) -> dict[str, Any]:
         "acks": dict(sorted(acks.items())),
         "target_requests": requests,
         "postings": {
-            "erp_journals": len(twin.erp.journals),
-            "erp_ar_items": len(twin.erp.ar_items),
+            "erp_revenue_journals": sum(1 for j in finance.journals if j.source == "patient-billing"),
+            "erp_ar_items": len(finance.ar_items),
             "claims_accepted": len(twin.clearinghouse.accepted),
             "claims_rejected": len(twin.clearinghouse.submissions) - len(twin.clearinghouse.accepted),
+            "or_cases": truth_counts["CaseCompleted"],
+            "inventory_issues": len(supply.issues),
+            "purchase_orders": len(supply.orders),
+            "goods_receipts": len(supply.receipts),
+            "invoices_paid": sum(1 for i in supply.invoices if i.status == "paid"),
+            "invoices_held": sum(1 for i in supply.invoices if i.status != "paid"),
+            "stock_outs": len(supply.stock_outs),
         },
         "exceptions": {
             "raised": len(exceptions),

@@ -5,11 +5,23 @@ This is the only place that knows how each mock stores what it holds; the checke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mocks.erp.finance import ErpFinance
+from mocks.erp.supply_chain import ErpSupplyChain
 from mocks.saas.clearinghouse import Clearinghouse
 from twin.integration.contract import IntegrationException
 from twin.observe.expectations import CLAIM, EXCEPTION, JOURNAL, RECEIVABLE, exception_key
 from twin.observe.records import Observed
+from twin.observe.supply_expectations import (
+    INVOICE,
+    ISSUE,
+    ON_HAND,
+    PURCHASE_ORDER,
+    SUPPLY_EXCEPTION,
+    Snapshot,
+    snapshot_key,
+)
 
 
 def observe_billing(
@@ -65,6 +77,72 @@ def observe_billing(
             observed.append(
                 Observed(
                     EXCEPTION,
+                    exception_key(exception.key, exception.reason_code),
+                    {"reason_code": exception.reason_code},
+                    exception.raised_at,
+                    f"EXC{number:06d}",
+                )
+            )
+    return observed
+
+
+def observe_supply(
+    erp: ErpSupplyChain, snapshots: Sequence[Snapshot], exceptions: list[IntegrationException]
+) -> list[Observed]:
+    observed: list[Observed] = []
+    for issue in erp.issues:
+        observed.append(
+            Observed(
+                ISSUE,
+                issue.reference,
+                {
+                    "location": issue.location,
+                    "item": issue.item,
+                    "quantity": issue.quantity,
+                    "cost_center": issue.cost_center,
+                    "cost": issue.cost,
+                },
+                issue.posted_at,
+                issue.issue_id,
+            )
+        )
+    for at, levels in snapshots:
+        for (location, item), level in sorted(levels.items()):
+            observed.append(
+                Observed(ON_HAND, snapshot_key(location, item, at), {"on_hand": level}, at, f"snapshot@{at:.0f}")
+            )
+    count: dict[tuple[str, str], int] = {}
+    for order in sorted(erp.orders.values(), key=lambda o: (o.created_at, o.po)):
+        key = (order.location, order.item)
+        count[key] = count.get(key, 0) + 1
+        observed.append(
+            Observed(
+                PURCHASE_ORDER,
+                f"{order.location}/{order.item}#{count[key]}",
+                {"quantity": order.quantity},
+                order.created_at,
+                order.po,
+            )
+        )
+    for invoice in erp.invoices:
+        po = erp.orders.get(invoice.po)
+        matched = (
+            po is not None and po.received >= invoice.quantity and invoice.amount == invoice.quantity * po.unit_price
+        )
+        observed.append(
+            Observed(
+                INVOICE,
+                invoice.po,
+                {"status": invoice.status, "matched": matched, "amount": invoice.amount},
+                invoice.paid_at if invoice.paid_at is not None else invoice.received_at,
+                invoice.invoice_id,
+            )
+        )
+    for number, exception in enumerate(exceptions, start=1):
+        if exception.flow == "usage_inventory":
+            observed.append(
+                Observed(
+                    SUPPLY_EXCEPTION,
                     exception_key(exception.key, exception.reason_code),
                     {"reason_code": exception.reason_code},
                     exception.raised_at,

@@ -28,7 +28,7 @@ from twin.domain.events import (
     PatientDischarged,
     PatientTransferred,
 )
-from twin.domain.model import ChargeCode, Hospital, Patient, Payer, Unit
+from twin.domain.model import CaseType, ChargeCode, Hospital, Patient, Payer, Unit
 from twin.scenario import LogNormal, Scenario
 from twin.workflows.coding import assign_codes
 
@@ -73,6 +73,7 @@ LATE_CHARGE_SHARE = 0.15
 MIN_STAY_MINUTES = 240.0
 
 Happen = Callable[[DomainEvent], None]
+Operate = Callable[["Stay", CaseType, str], Generator[simpy.Event, object, None]]
 
 
 def lognormal(spec: LogNormal, rng: random.Random) -> float:
@@ -131,6 +132,7 @@ class PatientFlow:
         self.service_kinds = [kind for kind, _ in SERVICE_MIX]
         self.service_weights = list(itertools.accumulate(weight for _, weight in SERVICE_MIX))
         self.in_house: dict[str, Stay] = {}
+        self.operate: Operate | None = None  # set by the OR schedule of this hospital, if it has ORs
         self.admissions = 0
         daily = hospital.beds * self.spec.admissions_per_bed_per_day
         self.peak_rate = daily / MINUTES_PER_DAY * max(HOUR_PROFILE) / _HOUR_MEAN * max(WEEKDAY_PROFILE) / _WEEKDAY_MEAN
@@ -164,11 +166,12 @@ class PatientFlow:
             if self.rng.random() * self.peak_rate <= self.rate_at(self.env.now):
                 self.env.process(self.stay(*self._new_patient()))
 
-    def _new_patient(self) -> tuple[Patient, Unit]:
+    def _new_patient(self, kind: str | None = None) -> tuple[Patient, Unit]:
         self.admissions += 1
         rng = self.rng
-        kinds = [k for k in UNIT_SHARE_OF_ADMISSIONS if k in self.units_by_kind]
-        kind = rng.choices(kinds, weights=[UNIT_SHARE_OF_ADMISSIONS[k] for k in kinds])[0]
+        if kind is None:
+            kinds = [k for k in UNIT_SHARE_OF_ADMISSIONS if k in self.units_by_kind]
+            kind = rng.choices(kinds, weights=[UNIT_SHARE_OF_ADMISSIONS[k] for k in kinds])[0]
         female = kind == "maternity" or rng.random() < 0.52
         age = rng.randint(18, 42) if kind == "maternity" else min(99, int(18 + rng.betavariate(2.2, 1.6) * 80))
         birth_year = 2025 - age
@@ -189,8 +192,15 @@ class PatientFlow:
         self.register(patient, self.hospital.code)
         return patient, self.units_by_kind[kind]
 
-    def stay(self, patient: Patient, unit: Unit) -> Generator[simpy.Event, object, None]:
-        """One inpatient stay from bed assignment to final coding."""
+    def admit_for_surgery(self, case_type: CaseType, case_id: str) -> None:
+        """An elective surgical patient arrives for a scheduled case (called by the OR schedule)."""
+        patient, unit = self._new_patient(case_type.unit_kind)
+        self.env.process(self.stay(patient, unit, (case_type, case_id)))
+
+    def stay(
+        self, patient: Patient, unit: Unit, surgery: tuple[CaseType, str] | None = None
+    ) -> Generator[simpy.Event, object, None]:
+        """One inpatient stay from bed assignment to final coding; ``surgery`` operates first."""
         env, rng, spec = self.env, self.rng, self.spec
         bed = yield self.beds[unit.code].get()
         assert isinstance(bed, str)
@@ -210,7 +220,14 @@ class PatientFlow:
                 financial_class=patient.payer.financial_class,
             )
         )
-        los = max(MIN_STAY_MINUTES, lognormal(spec.length_of_stay_days, rng) * MINUTES_PER_DAY * LOS_FACTOR[unit.kind])
+        if surgery is not None and self.operate is not None:
+            yield from self.operate(stay, surgery[0], surgery[1])
+            admitted = env.now  # the post-operative stay is timed from the end of the case
+            los = max(MIN_STAY_MINUTES, surgery[0].los_days * math.exp(rng.gauss(0, 0.4)) * MINUTES_PER_DAY)
+        else:
+            los = max(
+                MIN_STAY_MINUTES, lognormal(spec.length_of_stay_days, rng) * MINUTES_PER_DAY * LOS_FACTOR[unit.kind]
+            )
         plan = self._plan(unit, los)
         for offset, action, data in plan:
             wait = admitted + offset - env.now
@@ -243,6 +260,8 @@ class PatientFlow:
             self._post_service(stay, "pharmacy")
         yield env.timeout(discharged + coding_delay - env.now)
         principal, secondary, drg = assign_codes(unit.kind, rng)
+        if surgery is not None:
+            principal, drg = surgery[0].principal_dx, surgery[0].drg
         self.happen(CodingCompleted(env.now, self.hospital.code, visit, principal, secondary, drg, queried))
 
     def _plan(self, unit: Unit, los: float) -> list[tuple[float, str, object]]:
@@ -262,7 +281,7 @@ class PatientFlow:
         plan.sort(key=lambda step: step[0])
         return plan
 
-    def _next_txn(self, stay: Stay) -> str:
+    def next_txn(self, stay: Stay) -> str:
         stay.charges += 1
         return f"{stay.visit}-{stay.charges:03d}"
 
@@ -273,7 +292,7 @@ class PatientFlow:
         lines = []
         for code in codes:
             quantity = 1 if kind != "pharmacy" else rng.randint(1, 4)
-            lines.append(ChargeLine(self._next_txn(stay), code.code, department, quantity, code.price * quantity, now))
+            lines.append(ChargeLine(self.next_txn(stay), code.code, department, quantity, code.price * quantity, now))
         self.happen(ChargesPosted(now, self.hospital.code, stay.visit, tuple(lines)))
         for line in lines:
             if rng.random() < self.spec.credit_share:
@@ -285,7 +304,7 @@ class PatientFlow:
         if stay.visit not in self.in_house:
             return  # corrections after discharge go through the billing office, not the charge feed
         credit = ChargeLine(
-            self._next_txn(stay),
+            self.next_txn(stay),
             line.code,
             line.department,
             line.quantity,
@@ -298,7 +317,7 @@ class PatientFlow:
     def _post_room_and_board(self, stay: Stay) -> None:
         code = self.services[stay.unit.kind][0]
         stay.room_days += 1
-        line = ChargeLine(self._next_txn(stay), code.code, stay.unit.department.ehr_code, 1, code.price, self.env.now)
+        line = ChargeLine(self.next_txn(stay), code.code, stay.unit.department.ehr_code, 1, code.price, self.env.now)
         self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
 
     def midnight_census(self) -> Generator[simpy.Event, None, None]:

@@ -1,0 +1,264 @@
+"""ERP supply chain: inventory per item and location, purchasing, receiving and payables.
+
+Sans-IO: ``handle(request, now)`` for the integration's API calls; ``receive(...)`` is what
+receiving staff do in the ERP's own screens when a shipment is counted in. The rules a real ERP
+applies: issues and receipts move on-hand and post the GL (supply cost to the consuming cost
+center), purchase orders carry the item master's vendor and standard cost, and an invoice is
+paid only on a three-way match (PO, goods receipt, invoice quantity and price); otherwise it is
+held, and re-matched whenever a receipt arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mocks.erp.finance import ErpFinance
+from twin.domain.exchange import TargetRequest, TargetResponse
+
+INVENTORY_ACCOUNT = "1400"
+SUPPLY_EXPENSE_ACCOUNT = "5200"
+GRNI_ACCOUNT = "2100"  # goods received, not invoiced
+CASH_ACCOUNT = "1000"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemMaster:
+    item: str
+    description: str
+    vendor: str
+    standard_cost: int  # cents per unit
+
+
+@dataclass(frozen=True, slots=True)
+class StockPolicy:
+    reorder_point: int  # raise a PO when on-hand + on-order falls to or below this
+    par: int  # order up to this
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    issue_id: str
+    reference: str  # the source line (the EHR's transaction id)
+    location: str
+    item: str
+    quantity: int
+    cost_center: str
+    cost: int
+    posted_at: float
+    journal_id: str
+
+
+@dataclass(slots=True)
+class PurchaseOrder:
+    po: str
+    vendor: str
+    item: str
+    location: str
+    quantity: int
+    unit_price: int
+    created_at: float
+    reference: str
+    received: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    receipt_id: str
+    po: str
+    item: str
+    location: str
+    quantity: int
+    received_at: float
+
+
+@dataclass(slots=True)
+class Invoice:
+    invoice_id: str
+    vendor_invoice: str
+    po: str
+    quantity: int
+    amount: int
+    received_at: float
+    status: str  # "paid" | "held"
+    hold_reason: str = ""
+    paid_at: float | None = None
+
+
+class ErpSupplyChain:
+    def __init__(
+        self,
+        finance: ErpFinance,
+        items: tuple[ItemMaster, ...],
+        policies: dict[tuple[str, str], StockPolicy],
+        opening: dict[tuple[str, str], int],
+    ) -> None:
+        self.finance = finance
+        self.items = {item.item: item for item in items}
+        self.policies = dict(policies)
+        self.on_hand: dict[tuple[str, str], int] = dict(opening)
+        self.opening = dict(opening)
+        self.issues: list[Issue] = []
+        self.orders: dict[str, PurchaseOrder] = {}
+        self.receipts: list[Receipt] = []
+        self.invoices: list[Invoice] = []
+        self.stock_outs: list[tuple[float, str, str]] = []  # (when, location, item) on-hand went negative
+        self.sequence = 0  # bumped by every stock movement and order: positions carry it as a version
+        self._replies: dict[str, TargetResponse] = {}
+
+    def on_order(self, location: str, item: str) -> int:
+        return sum(
+            o.quantity - o.received
+            for o in self.orders.values()
+            if o.location == location and o.item == item and o.received < o.quantity
+        )
+
+    def handle(self, request: TargetRequest, now: float) -> TargetResponse:
+        if request.idempotency_key and request.idempotency_key in self._replies:
+            return self._replies[request.idempotency_key]
+        route = {
+            "/inventory/issues": self._issue,
+            "/purchasing/orders": self._order,
+            "/payables/invoices": self._invoice,
+        }.get(request.path)
+        if request.method != "POST" or route is None:
+            return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
+        response = route(request.body, now)
+        if request.idempotency_key and response.status < 500:
+            self._replies[request.idempotency_key] = response
+        return response
+
+    def _position(self, location: str, item: str) -> dict[str, Any]:
+        policy = self.policies.get((location, item), StockPolicy(0, 0))
+        return {
+            "on_hand": self.on_hand.get((location, item), 0),
+            "on_order": self.on_order(location, item),
+            "reorder_point": policy.reorder_point,
+            "par": policy.par,
+            "seq": self.sequence,
+        }
+
+    def _issue(self, body: dict[str, Any], now: float) -> TargetResponse:
+        location, item_code, center = body.get("location"), body.get("item"), body.get("cost_center")
+        quantity = body.get("quantity")
+        errors = []
+        item = self.items.get(str(item_code))
+        if item is None:
+            errors.append(f"unknown item {item_code!r}")
+        if (location, item_code) not in self.policies:
+            errors.append(f"item {item_code!r} is not stocked at location {location!r}")
+        if not isinstance(quantity, int) or quantity <= 0:
+            errors.append("quantity must be a positive whole number")
+        if center not in self.finance.cost_centers:
+            errors.append(f"unknown cost center {center!r}")
+        elif center in self.finance.inactive_cost_centers:
+            errors.append(f"cost center {center!r} is inactive")
+        if not body.get("reference"):
+            errors.append("issue has no reference")
+        if errors:
+            return TargetResponse(422, {"errors": errors})
+        assert item is not None and isinstance(quantity, int)
+        key = (str(location), item.item)
+        cost = quantity * item.standard_cost
+        journal = self.finance.post_internal(
+            reference=str(body["reference"]),
+            source="inventory-issue",
+            now=now,
+            lines=((SUPPLY_EXPENSE_ACCOUNT, str(center), cost, 0), (INVENTORY_ACCOUNT, str(location), 0, cost)),
+        )
+        self.on_hand[key] = self.on_hand.get(key, 0) - quantity
+        self.sequence += 1
+        if self.on_hand[key] < 0:
+            self.stock_outs.append((now, key[0], key[1]))
+        issue = Issue(
+            f"IS{len(self.issues) + 1:08d}",
+            str(body["reference"]),
+            key[0],
+            key[1],
+            quantity,
+            str(center),
+            cost,
+            now,
+            journal,
+        )
+        self.issues.append(issue)
+        return TargetResponse(201, {"issue_id": issue.issue_id, **self._position(*key)})
+
+    def _order(self, body: dict[str, Any], now: float) -> TargetResponse:
+        location, item_code, quantity = body.get("location"), body.get("item"), body.get("quantity")
+        item = self.items.get(str(item_code))
+        errors = []
+        if item is None:
+            errors.append(f"unknown item {item_code!r}")
+        if (location, item_code) not in self.policies:
+            errors.append(f"item {item_code!r} is not stocked at location {location!r}")
+        if not isinstance(quantity, int) or quantity <= 0:
+            errors.append("quantity must be a positive whole number")
+        if errors:
+            return TargetResponse(422, {"errors": errors})
+        assert item is not None and isinstance(quantity, int)
+        po = f"PO{len(self.orders) + 1:07d}"
+        self.orders[po] = PurchaseOrder(
+            po, item.vendor, item.item, str(location), quantity, item.standard_cost, now, str(body.get("reference", ""))
+        )
+        self.sequence += 1
+        return TargetResponse(
+            201, {"po": po, "vendor": item.vendor, "unit_price": item.standard_cost, "seq": self.sequence}
+        )
+
+    def receive(self, po: str, quantity: int, now: float) -> Receipt:
+        """Receiving staff count a delivery in: on-hand rises, GRNI accrues, held invoices re-match."""
+        order = self.orders[po]
+        order.received += quantity
+        key = (order.location, order.item)
+        self.on_hand[key] = self.on_hand.get(key, 0) + quantity
+        self.sequence += 1
+        receipt = Receipt(f"GR{len(self.receipts) + 1:08d}", po, order.item, order.location, quantity, now)
+        self.receipts.append(receipt)
+        value = quantity * order.unit_price
+        self.finance.post_internal(
+            reference=po,
+            source="goods-receipt",
+            now=now,
+            lines=((INVENTORY_ACCOUNT, order.location, value, 0), (GRNI_ACCOUNT, order.location, 0, value)),
+        )
+        for invoice in self.invoices:
+            if invoice.po == po and invoice.status == "held":
+                self._match(invoice, now)
+        return receipt
+
+    def _invoice(self, body: dict[str, Any], now: float) -> TargetResponse:
+        po, quantity, amount = body.get("po"), body.get("quantity"), body.get("amount")
+        if not body.get("vendor_invoice") or not isinstance(quantity, int) or not isinstance(amount, int):
+            return TargetResponse(422, {"errors": ["invoice needs vendor_invoice, whole quantity and amount in cents"]})
+        invoice = Invoice(
+            f"AP{len(self.invoices) + 1:08d}", str(body["vendor_invoice"]), str(po), quantity, amount, now, "held"
+        )
+        self.invoices.append(invoice)
+        self._match(invoice, now)
+        return TargetResponse(
+            201 if invoice.status == "paid" else 202,
+            {"invoice_id": invoice.invoice_id, "status": invoice.status, "hold": invoice.hold_reason},
+        )
+
+    def _match(self, invoice: Invoice, now: float) -> None:
+        """Three-way match: the PO exists, enough was received, and the price is the PO's."""
+        order = self.orders.get(invoice.po)
+        invoiced_before = sum(i.quantity for i in self.invoices if i.po == invoice.po and i.status == "paid")
+        if order is None:
+            invoice.hold_reason = "no purchase order"
+        elif order.received < invoiced_before + invoice.quantity:
+            invoice.hold_reason = "awaiting goods receipt"
+        elif invoice.amount != invoice.quantity * order.unit_price:
+            invoice.hold_reason = "price differs from purchase order"
+        else:
+            invoice.status, invoice.hold_reason, invoice.paid_at = "paid", "", now
+            self.finance.post_internal(
+                reference=invoice.po,
+                source="ap-payment",
+                now=now,
+                lines=(
+                    (GRNI_ACCOUNT, order.location, invoice.amount, 0),
+                    (CASH_ACCOUNT, order.location, 0, invoice.amount),
+                ),
+            )

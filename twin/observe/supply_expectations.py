@@ -1,0 +1,142 @@
+"""Expectations of the clinical usage -> inventory flow, derived from the truth ledger.
+
+- every supply line used in a case is issued from ERP inventory once, at standard cost, to the
+  case's service line cost center (``erp.inventory_issue``);
+- at every quiet point, on-hand per item-location equals opening stock + receipts - usage
+  (``erp.on_hand``);
+- a replenishment PO is raised once each time the item's position (on hand + on order) falls to
+  its reorder point, for the quantity that restores par (``erp.purchase_order``);
+- every received PO is invoiced and paid once, and only on a three-way match (``erp.invoice``).
+
+The PO oracle replays the stock policy over the true usage and receipts; the POs already raised
+enter its position as on-order stock, because whether a further PO is due depends on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mocks.erp.supply_chain import ErpSupplyChain
+from twin.domain.events import ChargesPosted, GoodsReceived
+from twin.network import Network
+from twin.observe.records import Expected
+from twin.observe.truth import TruthLedger
+from twin.scenario import Scenario
+
+SUPPLY = "usage_inventory"
+ISSUE = "erp.inventory_issue"
+ON_HAND = "erp.on_hand"
+PURCHASE_ORDER = "erp.purchase_order"
+INVOICE = "erp.invoice"
+SUPPLY_EXCEPTION = "integration.supply_exception"
+SUPPLY_TARGETS = (ISSUE, ON_HAND, PURCHASE_ORDER, INVOICE, SUPPLY_EXCEPTION)
+
+Snapshot = tuple[float, dict[tuple[str, str], int]]
+
+
+def snapshot_key(location: str, item: str, at: float) -> str:
+    return f"{location}/{item}@{at:.0f}"
+
+
+def supply_expectations(
+    truth: TruthLedger,
+    network: Network,
+    erp: ErpSupplyChain,
+    snapshots: Sequence[Snapshot],
+    scenario: Scenario,
+) -> list[Expected]:
+    lag = scenario.supply.allowed_lag_minutes
+    items = {item.ehr_code: item for item in network.supply_items}
+    locations = network.location_crosswalk()
+    centers = network.department_crosswalk()
+    expected: list[Expected] = []
+    movements: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}  # (at, order, kind, qty)
+    for fact in truth:
+        if isinstance(fact, ChargesPosted):
+            for line in fact.lines:
+                if not line.location:
+                    continue
+                item = items[line.code]
+                key = (locations[line.location], item.erp_item)
+                expected.append(
+                    Expected(
+                        SUPPLY,
+                        ISSUE,
+                        line.txn_id,
+                        {
+                            "location": key[0],
+                            "item": key[1],
+                            "quantity": line.quantity,
+                            "cost_center": centers[line.department],
+                            "cost": line.quantity * item.unit_cost,
+                        },
+                        fact.at,
+                    )
+                )
+                movements.setdefault(key, []).append((fact.at, 0, "use", line.quantity))
+        elif isinstance(fact, GoodsReceived):
+            movements.setdefault((fact.location, fact.item), []).append((fact.at, 1, "receipt", fact.quantity))
+            unit_price = erp.orders[fact.po].unit_price if fact.po in erp.orders else 0
+            expected.append(
+                Expected(
+                    SUPPLY,
+                    INVOICE,
+                    fact.po,
+                    {"status": "paid", "matched": True, "amount": fact.quantity * unit_price},
+                    fact.at,
+                )
+            )
+    expected.extend(_on_hand(erp.opening, movements, snapshots, lag))
+    expected.extend(_purchase_orders(erp, movements))
+    return expected
+
+
+def _on_hand(
+    opening: dict[tuple[str, str], int],
+    movements: dict[tuple[str, str], list[tuple[float, int, str, int]]],
+    snapshots: Sequence[Snapshot],
+    lag: float,
+) -> list[Expected]:
+    expected = []
+    for key, start in sorted(opening.items()):
+        events = sorted(movements.get(key, []))
+        for at, _snapshot in snapshots:
+            level = start + sum(q if kind == "receipt" else -q for t, _o, kind, q in events if t <= at)
+            racing = any(at - lag < t <= at for t, _o, kind, _q in events if kind == "use")
+            expected.append(
+                Expected(SUPPLY, ON_HAND, snapshot_key(key[0], key[1], at), {"on_hand": level}, at, optional=racing)
+            )
+    return expected
+
+
+def _purchase_orders(
+    erp: ErpSupplyChain, movements: dict[tuple[str, str], list[tuple[float, int, str, int]]]
+) -> list[Expected]:
+    orders: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}
+    for order in erp.orders.values():
+        orders.setdefault((order.location, order.item), []).append((order.created_at, 2, "order", order.quantity))
+    expected = []
+    for key, policy in sorted(erp.policies.items()):
+        on_hand, on_order, due, count = erp.opening.get(key, 0), 0, False, 0
+        for at, _order, kind, quantity in sorted(movements.get(key, []) + orders.get(key, [])):
+            if kind == "use":
+                on_hand -= quantity
+            elif kind == "receipt":
+                on_hand += quantity
+                on_order -= quantity
+            else:
+                on_order += quantity
+                due = False
+            if kind == "use" and not due and on_hand + on_order <= policy.reorder_point:
+                count += 1
+                due = True
+                expected.append(
+                    Expected(
+                        SUPPLY,
+                        PURCHASE_ORDER,
+                        f"{key[0]}/{key[1]}#{count}",
+                        {"quantity": policy.par - on_hand - on_order},
+                        at,
+                    )
+                )
+    return expected
