@@ -21,7 +21,9 @@ def test_run_prints_summary_writes_files_and_exits_0(tmp_path: Path, capsys: pyt
     for label in (
         "encounters admitted",
         "messages DFT^P03",
-        "erp revenue journals", "inventory issues", "usage_inventory",
+        "erp revenue journals",
+        "inventory issues",
+        "usage_inventory",
         "lost",
         "duplicated",
         "unexpected",

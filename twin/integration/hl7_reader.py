@@ -194,7 +194,9 @@ class Hl7Reader:
         if ft1[16]:  # a supply line: FT1-16 is the storeroom, FT1-23 the surgical case that used it
             location = _required(ft1, 16, where + "16", comp)
             case = _required(ft1, 23, where + "23", comp)
-            return ChargeLine(txn_id, code, department, int(quantity_text), amount, service_at, reverses, location, case)
+            return ChargeLine(
+                txn_id, code, department, int(quantity_text), amount, service_at, reverses, location, case
+            )
         return ChargeLine(txn_id, code, department, int(quantity_text), amount, service_at, reverses)
 
     def _coding(
