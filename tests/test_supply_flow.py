@@ -24,8 +24,12 @@ LOC, ITEM = "101-7510", "IM-1"
 
 def _erp(on_hand: int = 10) -> ErpSupplyChain:
     finance = ErpFinance(Timebase(datetime(2026, 1, 5)), ("101-7510", "101-6510"))
-    return ErpSupplyChain(finance, (ItemMaster(ITEM, "Knee", "V-APEX", 1000),),
-                          {(LOC, ITEM): StockPolicy(reorder_point=4, par=12)}, {(LOC, ITEM): on_hand})
+    return ErpSupplyChain(
+        finance,
+        (ItemMaster(ITEM, "Knee", "V-APEX", 1000),),
+        {(LOC, ITEM): StockPolicy(reorder_point=4, par=12)},
+        {(LOC, ITEM): on_hand},
+    )
 
 
 def _issue(erp: ErpSupplyChain, quantity: int, ref: str = "T1", key: str = "") -> TargetResponse:
@@ -40,14 +44,23 @@ def test_issue_moves_stock_and_costs_the_service_line() -> None:
     journal = erp.finance.journals[-1]
     assert journal.source == "inventory-issue"
     assert {(line.account, line.cost_center, line.debit, line.credit) for line in journal.lines} == {
-        ("5200", "101-6510", 3000, 0), ("1400", "101-7510", 0, 3000)}
+        ("5200", "101-6510", 3000, 0),
+        ("1400", "101-7510", 0, 3000),
+    }
 
 
 def test_issue_rules_and_idempotency() -> None:
     erp = _erp()
-    bad = erp.handle(TargetRequest("erp", "POST", "/inventory/issues",
-                                   {"reference": "T", "location": LOC, "item": "NOPE", "quantity": 0,
-                                    "cost_center": "X"}, ""), 1.0)
+    bad = erp.handle(
+        TargetRequest(
+            "erp",
+            "POST",
+            "/inventory/issues",
+            {"reference": "T", "location": LOC, "item": "NOPE", "quantity": 0, "cost_center": "X"},
+            "",
+        ),
+        1.0,
+    )
     assert bad.status == 422 and len(bad.body["errors"]) >= 3
     _issue(erp, 2, key="issue:T1")
     _issue(erp, 2, key="issue:T1")
@@ -62,8 +75,9 @@ def test_stock_out_is_recorded_when_usage_exceeds_on_hand() -> None:
 
 def test_invoice_is_paid_only_on_a_three_way_match() -> None:
     erp = _erp()
-    po = erp.handle(TargetRequest("erp", "POST", "/purchasing/orders",
-                                  {"location": LOC, "item": ITEM, "quantity": 5}, ""), 1.0).body["po"]
+    po = erp.handle(
+        TargetRequest("erp", "POST", "/purchasing/orders", {"location": LOC, "item": ITEM, "quantity": 5}, ""), 1.0
+    ).body["po"]
 
     def invoice(number: str, amount: int) -> TargetResponse:
         body = {"vendor_invoice": number, "po": po, "quantity": 5, "amount": amount}
@@ -78,8 +92,16 @@ def test_invoice_is_paid_only_on_a_three_way_match() -> None:
     assert statuses["INV-1"] == ("paid", "")  # re-matched when the goods arrived
     assert statuses["INV-2"][0] == "held"
     assert wrong_price.status == 202
-    orphan = erp.handle(TargetRequest("erp", "POST", "/payables/invoices",
-                                      {"vendor_invoice": "INV-3", "po": "PO-NONE", "quantity": 1, "amount": 1}, ""), 4.0)
+    orphan = erp.handle(
+        TargetRequest(
+            "erp",
+            "POST",
+            "/payables/invoices",
+            {"vendor_invoice": "INV-3", "po": "PO-NONE", "quantity": 1, "amount": 1},
+            "",
+        ),
+        4.0,
+    )
     assert orphan.body["hold"] == "no purchase order"
 
 
@@ -99,8 +121,9 @@ def test_vendor_ships_each_po_once_after_its_lead_time() -> None:
 
 
 def _orchestrator() -> SupplyOrchestrator:
-    return SupplyOrchestrator(Crosswalk(departments={"H01-ORTH": "101-6510"}, items={"278-1": ITEM},
-                                        locations={"H01-ORSUP": LOC}))
+    return SupplyOrchestrator(
+        Crosswalk(departments={"H01-ORTH": "101-6510"}, items={"278-1": ITEM}, locations={"H01-ORSUP": LOC})
+    )
 
 
 def _usage(txn: str, code: str = "278-1") -> ChargesPosted:
@@ -120,14 +143,16 @@ def test_integration_issues_usage_and_replenishes_once() -> None:
     assert [(r.path, r.body["quantity"]) for r in po] == [("/purchasing/orders", 9)]
     # a second low position while the PO is in flight raises nothing
     assert supply.on_response(issue, TargetResponse(201, {**low, "seq": 6}), 2.1).requests == []
-    created = supply.on_response(po[0], TargetResponse(201, {"po": "PO1", "vendor": "V-APEX", "unit_price": 1000,
-                                                             "seq": 7}), 2.2).requests
+    created = supply.on_response(
+        po[0], TargetResponse(201, {"po": "PO1", "vendor": "V-APEX", "unit_price": 1000, "seq": 7}), 2.2
+    ).requests
     assert [r.system for r in created] == ["vendor"] and created[0].body["po"] == "PO1"
     # a position older than the PO (a response that overtook) raises nothing either
     assert supply.on_response(issue, TargetResponse(201, {**low, "seq": 6}), 2.3).requests == []
     # the vendor's invoice is relayed to payables
-    relay = supply.on_vendor_document({"type": "invoice", "vendor_invoice": "I1", "po": "PO1", "quantity": 9,
-                                       "amount": 9000}, 3.0).requests
+    relay = supply.on_vendor_document(
+        {"type": "invoice", "vendor_invoice": "I1", "po": "PO1", "quantity": 9, "amount": 9000}, 3.0
+    ).requests
     assert relay[0].path == "/payables/invoices" and relay[0].idempotency_key == "invoice:I1"
 
 
@@ -142,6 +167,7 @@ def test_unmapped_item_is_an_exception_not_an_issue() -> None:
 
 
 # -- the oracle catches what is planted in a real run --------------------------------------------
+
 
 @pytest.fixture()
 def run() -> RunResult:
@@ -160,8 +186,10 @@ def test_planted_lost_issue_is_caught_with_the_stock_drift(run: RunResult) -> No
     issue = supply.issues.pop(0)
     for index, (at, levels) in enumerate(run.twin.snapshots):
         if at >= issue.posted_at:
-            run.twin.snapshots[index] = (at, {**levels, (issue.location, issue.item):
-                                              levels[(issue.location, issue.item)] + issue.quantity})
+            run.twin.snapshots[index] = (
+                at,
+                {**levels, (issue.location, issue.item): levels[(issue.location, issue.item)] + issue.quantity},
+            )
     counts = _counts(run)
     assert counts["lost"] == 1
     assert counts["wrong_value"] >= 1  # every later snapshot of that item-location is off
