@@ -23,8 +23,6 @@ from faker import Faker
 
 from mocks.ehr.ehr import Ehr, OutboundMessage
 from mocks.erp.erp import Erp
-from mocks.erp.finance import ErpFinance
-from mocks.erp.supply_chain import ErpSupplyChain, ItemMaster, StockPolicy
 from mocks.saas.clearinghouse import Clearinghouse
 from mocks.saas.vendor import VendorPortal
 from twin.catalog import SERVICE_LINES
@@ -35,20 +33,11 @@ from twin.domain.timebase import Timebase
 from twin.integration.contract import Integration, Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.reference import ReferenceConfig, ReferenceIntegration
-from twin.network import (
-    Network,
-    build_network,
-    business_office,
-    inventory_location,
-    stock_policies,
-)
-from twin.observe.checker import FlowResult, check_flow
-from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
-from twin.observe.supply_expectations import SUPPLY, SUPPLY_TARGETS, supply_expectations
-from twin.observe.targets import observe_billing, observe_supply
+from twin.network import Network, build_network, business_office, inventory_location
+from twin.observe.checker import FlowResult
 from twin.observe.truth import TruthLedger
 from twin.scenario import Scenario
-from twin.workflows.coding import DIAGNOSIS_TEXT, DRG_TEXT
+from twin.systems import Systems, build_systems
 from twin.workflows.patient_flow import MINUTES_PER_DAY, PatientFlow
 from twin.workflows.perioperative import Perioperative
 from twin.workflows.receiving import ReceivingDock
@@ -130,22 +119,19 @@ class Twin:
         *,
         keep_traffic: bool = True,
     ) -> None:
-        self.scenario = scenario
+        self.scenario: Scenario = scenario
         self.env = simpy.Environment()
         self.network: Network = build_network(scenario)
         self.timebase = Timebase(scenario.start)
-        self.truth = TruthLedger()
-        self.ehr = Ehr(self.timebase, self.network.hospitals, self.network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT)
-        self.erp = _build_erp(self.network, scenario, self.timebase)
-        self.clearinghouse = Clearinghouse(tuple(p.clearinghouse_id for p in self.network.payers if p.clearinghouse_id))
-        self.vendor = VendorPortal({v.vendor_id: v.lead_time_days for v in self.network.vendors})
-        self.targets: dict[str, Callable[[TargetRequest, float], TargetResponse]] = {
-            "erp": self.erp.handle,
-            "clearinghouse": self.clearinghouse.handle,
-            "vendor": self.vendor.handle,
-        }
+        self.truth: TruthLedger = TruthLedger()
+        self.systems: Systems = build_systems(self.network, scenario, self.timebase)
+        self.ehr: Ehr = self.systems.ehr
+        self.erp: Erp = self.systems.erp
+        self.clearinghouse: Clearinghouse = self.systems.clearinghouse
+        self.vendor: VendorPortal = self.systems.vendor
+        self.targets = self.systems.targets
         self.snapshots: list[tuple[float, dict[tuple[str, str], int]]] = []  # ERP on-hand at quiet points
-        self.integration = integration(self)
+        self.integration: Integration = integration(self)
         self.keep_traffic = keep_traffic
         self.traffic: dict[str, list[str]] = {}
         self.records: list[MessageRecord] = []
@@ -327,6 +313,7 @@ class Twin:
         for schedule in self.surgery:
             schedule.start()
         workload = self.scenario.days * MINUTES_PER_DAY
+        self._apply(self.integration.start(self.env.now))
         self.env.process(self._quiet_points(workload))
         if progress is not None:
             self.env.process(self._report_progress(progress, workload))
@@ -354,35 +341,9 @@ class Twin:
 
     def check(self, horizon: float) -> list[FlowResult]:
         """Every flow's verdict: expectations from the truth against what the targets hold."""
-        billing = self.scenario.billing
-        lag = billing.allowed_lag_minutes
-        expected = billing_expectations(
-            self.truth, self.network, coding_deadline=billing.coding_deadline_hours * 60, allowed_lag=lag
-        )
-        exceptions = self.integration.exceptions()
-        observed = observe_billing(self.erp.finance, self.clearinghouse, exceptions)
-        results = [check_flow(BILLING, expected, observed, allowed_lag=lag, horizon=horizon, targets=BILLING_TARGETS)]
-        supply_lag = self.scenario.supply.allowed_lag_minutes
-        expected = supply_expectations(self.truth, self.network, self.erp.supply, self.snapshots, self.scenario)
-        observed = observe_supply(self.erp.supply, self.snapshots, exceptions)
-        results.append(
-            check_flow(SUPPLY, expected, observed, allowed_lag=supply_lag, horizon=horizon, targets=SUPPLY_TARGETS)
-        )
-        return results
+        from twin.observe.flows import check_all
 
-
-def _build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:
-    """The ERP with its chart of cost centers, item master, stock policies and opening stock at par."""
-    finance = ErpFinance(timebase, network.cost_centers)
-    items = tuple(ItemMaster(i.erp_item, i.description, i.vendor, i.unit_cost) for i in network.supply_items)
-    policies = stock_policies(network, scenario)
-    supply = ErpSupplyChain(
-        finance,
-        items,
-        {key: StockPolicy(*value) for key, value in policies.items()},
-        {key: par for key, (_reorder, par) in policies.items()},
-    )
-    return Erp(finance, supply)
+        return check_all(self, horizon)
 
 
 def _ack_code(ack: str) -> str:

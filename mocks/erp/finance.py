@@ -3,7 +3,12 @@
 Sans-IO: ``handle(request, now)`` validates and posts, answering like the ERP's REST API would
 (201 with the posting, 422 with every rule broken, 404 for an unknown path). Rules a real ERP
 enforces and an integration must respect: journals balance to the cent, every line names a known
-account and an active cost center, and nothing posts into a closed period.
+account and an active cost center, and nothing posts into a closed period. A 422 lists the
+broken rules as text (``errors``) and, for the ones an integration can act on, as data
+(``problems``: ``{"code": "inactive_cost_center", "cost_center": ...}``).
+
+Besides journals the ledger keeps statistics (patient days per cost center and day: the
+denominators of unit-cost KPIs) and answers which cost centers exist and are active.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ ACCOUNTS = {
     "2100": "Goods received, not invoiced",
     "4000": "Inpatient routine revenue",
     "4100": "Inpatient ancillary revenue",
+    "2200": "Accrued salaries and wages",
     "5200": "Medical and surgical supply expense",
+    "6000": "Salaries and wages",
 }
+STATISTICS = {"9100": "Patient days"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,19 @@ class Journal:
     posting_date: date
     posted_at: float
     lines: tuple[JournalLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Statistic:
+    """A statistical posting: a quantity (not money) per cost center and day, e.g. patient days."""
+
+    statistic_id: str
+    reference: str
+    account: str  # a STATISTICS account
+    cost_center: str
+    day: date
+    quantity: int
+    posted_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,27 +87,99 @@ class ErpFinance:
         self.closed_through = closed_through
         self.journals: list[Journal] = []
         self.ar_items: list[ArItem] = []
+        self.statistics: list[Statistic] = []
+        self.retired: dict[str, str] = {}  # cost center -> its replacement
         self._replies: dict[str, TargetResponse] = {}
 
     def close_period(self, through: date) -> None:
         """Close every period up to and including ``through``: later postings there are refused."""
         self.closed_through = through
 
+    def retire_cost_center(self, cost_center: str, replacement: str) -> None:
+        """Finance closes ``cost_center`` to postings and opens ``replacement`` for its activity."""
+        self.cost_centers.add(replacement)
+        self.inactive_cost_centers.add(cost_center)
+        self.retired[cost_center] = replacement
+
     def handle(self, request: TargetRequest, now: float) -> TargetResponse:
-        if request.method != "POST" or request.path != "/finance/journals":
+        if request.method == "GET" and request.path == "/finance/cost-centers":
+            return TargetResponse(200, self.cost_center_list())
+        if request.method != "POST" or request.path not in ("/finance/journals", "/finance/statistics"):
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         if request.idempotency_key and request.idempotency_key in self._replies:
             return self._replies[request.idempotency_key]
-        errors = self.validate_journal(request.body, now)
+        problems: list[dict[str, Any]] = []
+        if request.path == "/finance/statistics":
+            errors = self.validate_statistic(request.body, problems)
+        else:
+            errors = self.validate_journal(request.body, now, problems)
         if errors:
-            return TargetResponse(422, {"errors": errors})
-        response = self._post(request.body, now)
+            return TargetResponse(422, {"errors": errors, "problems": problems})
+        if request.path == "/finance/statistics":
+            response = self._post_statistic(request.body, now)
+        else:
+            response = self._post(request.body, now)
         if request.idempotency_key:
             self._replies[request.idempotency_key] = response
         return response
 
-    def validate_journal(self, body: dict[str, Any], now: float) -> list[str]:
+    def cost_center_list(self) -> dict[str, Any]:
+        """Every cost center with its status (what a validation service reads)."""
+        return {
+            "cost_centers": [
+                {
+                    "cost_center": center,
+                    "active": center not in self.inactive_cost_centers,
+                    "replaced_by": self.retired.get(center),
+                }
+                for center in sorted(self.cost_centers)
+            ]
+        }
+
+    def _check_cost_center(self, center: Any, where: str, errors: list[str], problems: list[dict[str, Any]]) -> None:
+        if center not in self.cost_centers:
+            errors.append(f"{where}: unknown cost center {center!r}")
+            problems.append({"code": "unknown_cost_center", "cost_center": center})
+        elif center in self.inactive_cost_centers:
+            errors.append(f"{where}: cost center {center!r} is inactive")
+            problems.append({"code": "inactive_cost_center", "cost_center": center})
+
+    def validate_statistic(self, body: dict[str, Any], problems: list[dict[str, Any]] | None = None) -> list[str]:
+        """A statistic names a statistical account, a cost center, a day and a whole quantity."""
+        problems = [] if problems is None else problems
+        errors: list[str] = []
+        if body.get("account") not in STATISTICS:
+            errors.append(f"unknown statistical account {body.get('account')!r}")
+        self._check_cost_center(body.get("cost_center"), "statistic", errors, problems)
+        quantity = body.get("quantity")
+        if not isinstance(quantity, int) or quantity < 0:
+            errors.append("quantity must be a whole number >= 0")
+        try:
+            date.fromisoformat(str(body.get("day")))
+        except ValueError:
+            errors.append(f"day {body.get('day')!r} is not an ISO date")
+        if not body.get("reference"):
+            errors.append("statistic has no reference")
+        return errors
+
+    def _post_statistic(self, body: dict[str, Any], now: float) -> TargetResponse:
+        statistic = Statistic(
+            f"ST{len(self.statistics) + 1:08d}",
+            str(body["reference"]),
+            str(body["account"]),
+            str(body["cost_center"]),
+            date.fromisoformat(str(body["day"])),
+            int(body["quantity"]),
+            now,
+        )
+        self.statistics.append(statistic)
+        return TargetResponse(201, {"statistic_id": statistic.statistic_id})
+
+    def validate_journal(
+        self, body: dict[str, Any], now: float, problems: list[dict[str, Any]] | None = None
+    ) -> list[str]:
         """Every rule the journal breaks, as messages naming the line and the rule."""
+        problems = [] if problems is None else problems
         errors: list[str] = []
         lines = body.get("lines")
         if not isinstance(lines, list) or not lines:
@@ -106,11 +199,7 @@ class ErpFinance:
                 errors.append(f"line {number}: exactly one of debit or credit must be positive")
             if line.get("account") not in ACCOUNTS:
                 errors.append(f"line {number}: unknown account {line.get('account')!r}")
-            center = line.get("cost_center")
-            if center not in self.cost_centers:
-                errors.append(f"line {number}: unknown cost center {center!r}")
-            elif center in self.inactive_cost_centers:
-                errors.append(f"line {number}: cost center {center!r} is inactive")
+            self._check_cost_center(line.get("cost_center"), f"line {number}", errors, problems)
             debits += debit
             credits += credit
         if debits != credits:

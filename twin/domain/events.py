@@ -106,5 +106,28 @@ class CaseCompleted(NamedTuple):
     started_at: SimTime
 
 
-Fact = DomainEvent | GoodsReceived | CaseCompleted
+class CostCenterRetired(NamedTuple):
+    """Finance retired a cost center in the ERP (postings to it are refused from now on)."""
+
+    at: SimTime
+    cost_center: str
+    replacement: str  # the cost center that takes over its activity
+
+
+class MappingPublished(NamedTuple):
+    """Reference-data governance published one crosswalk entry (a data steward's decision).
+
+    ``domain`` names the code set ("department", "item", "location", "insurance plan",
+    "org unit", "charge code", "facility"); ``code`` is the source system's code and
+    ``target`` the governed code in the target system. Publishing a mapping again corrects it.
+    """
+
+    at: SimTime
+    domain: str
+    code: str
+    target: str
+    reason: str = ""
+
+
+Fact = DomainEvent | GoodsReceived | CaseCompleted | CostCenterRetired | MappingPublished
 """Everything the truth ledger records."""

