@@ -37,6 +37,8 @@ class IntegrationException:
     reason: str
     raised_at: SimTime
     resolved_at: SimTime | None = None
+    domain: str = ""  # master-data problems: the code set a steward must fix ("item", "department", ...)
+    code: str = ""  # ... and the source code that has no (valid) mapping
 
 
 @dataclass(slots=True)
