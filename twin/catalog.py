@@ -188,6 +188,13 @@ CASE_TYPES: tuple[CaseType, ...] = (
     ),
 )
 
+
+
+def department_kinds() -> set[str]:
+    """Every kind of department a hospital has: nursing units, ancillaries, surgical service lines."""
+    return {kind for kind, *_ in UNIT_MIX} | {kind for kind, *_ in ANCILLARY} | {kind for kind, *_ in SERVICE_LINES}
+
+
 SUPPLY_CHARGES: tuple[ChargeCode, ...] = tuple(
     ChargeCode(item.ehr_code, item.description, "0" + item.ehr_code[:3], item.price, "supply") for item in SUPPLY_ITEMS
 )

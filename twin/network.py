@@ -33,6 +33,15 @@ from twin.scenario import Scenario
 
 
 @dataclass(frozen=True, slots=True)
+class Retirement:
+    """Finance retires ``cost_center`` at ``at`` (minutes) and books its activity to ``replacement``."""
+
+    cost_center: str
+    replacement: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     """Master data of one simulated network: what every system's codes are built from."""
 
@@ -42,6 +51,8 @@ class Network:
     vendors: tuple[Vendor, ...] = VENDORS
     supply_items: tuple[SupplyItem, ...] = SUPPLY_ITEMS
     case_types: tuple[CaseType, ...] = CASE_TYPES
+    missing_items: tuple[str, ...] = ()  # EHR codes of supply items not yet in the ERP item master
+    retirement: Retirement | None = None  # a cost center finance retires mid-run
 
     def hospital(self, code: str) -> Hospital:
         for hospital in self.hospitals:
@@ -63,8 +74,19 @@ class Network:
         return {dept.ehr_code: dept.cost_center for h in self.hospitals for dept in h.departments}
 
     def item_crosswalk(self) -> dict[str, str]:
-        """EHR supply code -> ERP item number (the item master alignment of the supply flow)."""
+        """EHR supply code -> ERP item number, as governance knows it (every item)."""
         return {item.ehr_code: item.erp_item for item in self.supply_items}
+
+    def published_item_crosswalk(self) -> dict[str, str]:
+        """The item crosswalk as published at the start: items missing in the ERP are not in it yet."""
+        return {code: erp for code, erp in self.item_crosswalk().items() if code not in self.missing_items}
+
+    def governed_cost_center(self, department: Department, at: float) -> str:
+        """The cost center a department's activity belongs to at ``at``: retirement moves it."""
+        retirement = self.retirement
+        if retirement is not None and department.cost_center == retirement.cost_center and at >= retirement.at:
+            return retirement.replacement
+        return department.cost_center
 
     def location_crosswalk(self) -> dict[str, str]:
         """EHR storeroom code -> ERP inventory location."""
@@ -73,6 +95,14 @@ class Network:
     def payer_crosswalk(self) -> dict[str, str | None]:
         """EHR plan code -> clearinghouse payer id (``None``: self pay, never claimed)."""
         return {payer.plan_code: payer.clearinghouse_id for payer in self.payers}
+
+
+def department_of_kind(hospital: Hospital, kind: str) -> Department:
+    """A department by kind: a nursing unit's kind (``"icu"``) names the department running it."""
+    for unit in hospital.units:
+        if unit.kind == kind:
+            return unit.department
+    return hospital.department(kind)
 
 
 def business_office(hospital: Hospital) -> str:
@@ -97,7 +127,22 @@ def build_network(scenario: Scenario) -> Network:
     fake.seed_instance(scenario.seed)
     hospitals = tuple(_build_hospital(index + 1, scenario, rng, fake) for index in range(scenario.network.hospitals))
     payers = tuple(Payer(code, name, fin_class, ch_id) for code, name, fin_class, ch_id in PAYERS)
-    return Network(hospitals=hospitals, payers=payers, chargemaster=CHARGEMASTER + ROOM_AND_BOARD + SUPPLY_CHARGES)
+    governance = scenario.governance
+    chooser = random.Random(f"{scenario.seed}/governance")
+    missing = tuple(sorted(item.ehr_code for item in chooser.sample(SUPPLY_ITEMS, governance.items_missing_in_erp)))
+    retirement = None
+    if governance.retire_cost_center is not None:
+        spec = governance.retire_cost_center
+        department = department_of_kind(hospitals[spec.hospital - 1], spec.department)
+        entity, suffix = department.cost_center.split("-")
+        retirement = Retirement(department.cost_center, f"{entity}-{int(suffix) + 5}", spec.day * 1440)
+    return Network(
+        hospitals=hospitals,
+        payers=payers,
+        chargemaster=CHARGEMASTER + ROOM_AND_BOARD + SUPPLY_CHARGES,
+        missing_items=missing,
+        retirement=retirement,
+    )
 
 
 def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: Faker) -> Hospital:

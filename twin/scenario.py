@@ -87,6 +87,35 @@ class BillingSpec(_Strict):
     allowed_lag_minutes: float = Field(default=30, gt=0)  # coding complete -> posted in ERP and claims
 
 
+class RetirementSpec(_Strict):
+    """Finance retires one department's cost center mid-run (the crosswalk is not told)."""
+
+    hospital: int = Field(default=1, ge=1)  # 1-based hospital number
+    department: str = "respiratory"  # department kind, e.g. "respiratory", "lab", "medsurg", "ortho"
+    day: float = Field(default=3, ge=0)  # days after the start
+
+    @model_validator(mode="after")
+    def _known_department(self) -> RetirementSpec:
+        from twin.catalog import department_kinds
+
+        if self.department not in department_kinds():
+            raise ValueError(
+                f"department {self.department!r} is not a department kind; expected one of "
+                + ", ".join(sorted(department_kinds()))
+            )
+        return self
+
+
+class GovernanceSpec(_Strict):
+    """Master data as it really is: codes missing in a target, a retired cost center, a steward."""
+
+    steward_delay_hours: LogNormal = LogNormal(median=6, sigma=0.5)  # exception seen -> mapping published
+    steward_rounds_minutes: float = Field(default=30, gt=0)  # how often the steward reviews the exception queue
+    items_missing_in_erp: int = Field(default=0, ge=0, le=5)  # EHR supply items not yet in the ERP item master
+    retire_cost_center: RetirementSpec | None = None
+    allowed_lag_hours: float = Field(default=24, gt=0)  # a master-data problem first bites -> exception raised
+
+
 class TransportSpec(_Strict):
     latency_ms: Range = Range(min=20, max=400)  # one hop, uniform
 
@@ -101,7 +130,18 @@ class Scenario(_Strict):
     workload: WorkloadSpec = WorkloadSpec()
     billing: BillingSpec = BillingSpec()
     supply: SupplySpec = SupplySpec()
+    governance: GovernanceSpec = GovernanceSpec()
     transport: TransportSpec = TransportSpec()
+
+    @model_validator(mode="after")
+    def _retirement_in_network(self) -> Scenario:
+        retirement = self.governance.retire_cost_center
+        if retirement is not None and retirement.hospital > self.network.hospitals:
+            raise ValueError(
+                f"governance.retire_cost_center.hospital is {retirement.hospital} "
+                f"but the network has {self.network.hospitals} hospital(s)"
+            )
+        return self
 
     def with_overrides(self, *, seed: int | None = None, days: float | None = None) -> Scenario:
         """The same scenario with CLI overrides applied (validated like the file)."""

@@ -26,7 +26,7 @@ from mocks.erp.erp import Erp
 from mocks.saas.clearinghouse import Clearinghouse
 from mocks.saas.vendor import VendorPortal
 from twin.catalog import SERVICE_LINES
-from twin.domain.events import DomainEvent, Fact
+from twin.domain.events import DomainEvent, Fact, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import Patient
 from twin.domain.timebase import Timebase
@@ -41,6 +41,7 @@ from twin.systems import Systems, build_systems
 from twin.workflows.patient_flow import MINUTES_PER_DAY, PatientFlow
 from twin.workflows.perioperative import Perioperative
 from twin.workflows.receiving import ReceivingDock
+from twin.workflows.stewardship import DataSteward
 
 QUIET_POINT = 3 * 60  # 03:00: no surgery, inventory snapshots are compared with the truth
 
@@ -91,7 +92,7 @@ def reference_integration(twin: Twin) -> Integration:
         departments=network.department_crosswalk(),
         payers=network.payer_crosswalk(),
         business_offices={h.code: business_office(h) for h in network.hospitals},
-        items=network.item_crosswalk(),
+        items=network.published_item_crosswalk(),
         locations=network.location_crosswalk(),
     )
     return ReferenceIntegration(
@@ -139,6 +140,7 @@ class Twin:
         self._latency_rng = random.Random(f"{scenario.seed}/transport")
         self._latency = (scenario.transport.latency_ms.min / 60_000, scenario.transport.latency_ms.max / 60_000)
         self._channels = {h.code: _Channel(h.code) for h in self.network.hospitals}
+        self._daemons: set[simpy.Event] = set()
         fake = Faker("en_US")
         fake.seed_instance(scenario.seed + 1)
         start = scenario.start
@@ -183,6 +185,16 @@ class Twin:
             self.witness,
             {inventory_location(h): h.code for h in self.network.hospitals},
         )
+        self.steward = DataSteward(
+            self.env,
+            self.network,
+            scenario,
+            self.erp,
+            self.integration.exceptions,
+            self.publish_master_data,
+            self.witness,
+            random.Random(f"{scenario.seed}/steward"),
+        )
 
     # -- what workflows call ------------------------------------------------------------------
     def register(self, patient: Patient, hospital: str) -> None:
@@ -191,6 +203,16 @@ class Twin:
     def witness(self, fact: Fact) -> None:
         """A fact no interface publishes (a case ended, goods were counted in): truth only."""
         self.truth.append(fact)
+
+    def publish_master_data(self, change: MappingPublished) -> None:
+        """Governance published a crosswalk entry: truth records it, the integration receives it."""
+        self.truth.append(change)
+        self.counts[("master data", change.domain)] += 1
+        self._after(self._hop(), lambda: self._apply(self.integration.receive_master_data(change, self.env.now)))
+
+    def _steward_rounds(self) -> None:
+        self.steward.review()
+        self._daemon(self.steward.rounds, self._steward_rounds)
 
     def happen(self, event: DomainEvent) -> None:
         """A fact happened: record it as truth, let the EHR record it and publish its messages."""
@@ -207,6 +229,30 @@ class Twin:
     def _after(self, delay: float, action: Callable[[], None]) -> None:
         event = self.env.timeout(delay)
         event.callbacks.append(lambda _event: action())
+
+    def _daemon(self, delay: float, action: Callable[[], None]) -> None:
+        """Schedule periodic housekeeping (an integration's timers, the steward's rounds).
+
+        Such work repeats for ever, so it must not keep the run alive: when a daemon's moment
+        comes and nothing but other daemons is left to happen, the run has settled and the
+        daemon does nothing (and schedules nothing more).
+        """
+        event = self.env.timeout(delay)
+        self._daemons.add(event)
+
+        def fire(_event: simpy.Event) -> None:
+            self._daemons.discard(event)
+            if self._only_daemons_left():
+                return
+            action()
+
+        event.callbacks.append(fire)
+
+    def _only_daemons_left(self) -> bool:
+        # SimPy keeps its schedule in ``Environment._queue`` (a heap of (time, priority, id,
+        # event)); it has no public way to ask whether anything but housekeeping is pending.
+        daemons = self._daemons
+        return all(entry[3] in daemons for entry in self.env._queue)
 
     def _hop(self) -> float:
         low, high = self._latency
@@ -255,7 +301,7 @@ class Twin:
             sent_at = self.env.now
             self._after(self._hop(), partial(self._at_target, request, sent_at))
         for moment in outcome.timers:
-            self._after(max(0.0, moment - self.env.now), lambda: self._apply(self.integration.on_timer(self.env.now)))
+            self._daemon(max(0.0, moment - self.env.now), lambda: self._apply(self.integration.on_timer(self.env.now)))
 
     def _at_target(self, request: TargetRequest, sent_at: float) -> None:
         response = self.targets[request.system](request, self.env.now)
@@ -314,6 +360,8 @@ class Twin:
             schedule.start()
         workload = self.scenario.days * MINUTES_PER_DAY
         self._apply(self.integration.start(self.env.now))
+        self.steward.start()
+        self._daemon(self.steward.rounds, self._steward_rounds)
         self.env.process(self._quiet_points(workload))
         if progress is not None:
             self.env.process(self._report_progress(progress, workload))

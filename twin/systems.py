@@ -49,10 +49,16 @@ def build_systems(network: Network, scenario: Scenario, timebase: Timebase) -> S
 
 
 def build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:
-    """The ERP with its chart of cost centers, item master, stock policies and opening stock at par."""
+    """The ERP with its chart of cost centers, item master, stock policies and opening stock at par.
+
+    Items the network marks as missing from the ERP item master are left out: the storeroom
+    holds them, the ERP does not know them until a data steward sets them up (``item_setup``).
+    """
     finance = ErpFinance(timebase, network.cost_centers)
-    items = tuple(ItemMaster(i.erp_item, i.description, i.vendor, i.unit_cost) for i in network.supply_items)
-    policies = stock_policies(network, scenario)
+    present = [i for i in network.supply_items if i.ehr_code not in network.missing_items]
+    items = tuple(ItemMaster(i.erp_item, i.description, i.vendor, i.unit_cost) for i in present)
+    known = {i.erp_item for i in present}
+    policies = {key: value for key, value in stock_policies(network, scenario).items() if key[1] in known}
     supply = ErpSupplyChain(
         finance,
         items,
@@ -60,3 +66,16 @@ def build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:
         {key: par for key, (_reorder, par) in policies.items()},
     )
     return Erp(finance, supply)
+
+
+def item_setup(
+    network: Network, scenario: Scenario, ehr_code: str
+) -> tuple[ItemMaster, dict[tuple[str, str], StockPolicy], dict[tuple[str, str], int]]:
+    """What materials management enters to set up a missing item: master record, policies, opening stock."""
+    item = next(i for i in network.supply_items if i.ehr_code == ehr_code)
+    policies = {key: value for key, value in stock_policies(network, scenario).items() if key[1] == item.erp_item}
+    return (
+        ItemMaster(item.erp_item, item.description, item.vendor, item.unit_cost),
+        {key: StockPolicy(*value) for key, value in policies.items()},
+        {key: par for key, (_reorder, par) in policies.items()},
+    )

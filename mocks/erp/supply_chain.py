@@ -106,6 +106,17 @@ class ErpSupplyChain:
         self.sequence = 0  # bumped by every stock movement and order: positions carry it as a version
         self._replies: dict[str, TargetResponse] = {}
 
+    def add_item(
+        self, item: ItemMaster, policies: dict[tuple[str, str], StockPolicy], opening: dict[tuple[str, str], int]
+    ) -> None:
+        """Materials management sets up an item (ERP screens): item master, stock policy, opening balance."""
+        self.items[item.item] = item
+        self.policies.update(policies)
+        for key, quantity in opening.items():
+            self.opening[key] = quantity
+            self.on_hand[key] = self.on_hand.get(key, 0) + quantity
+        self.sequence += 1
+
     def on_order(self, location: str, item: str) -> int:
         return sum(
             o.quantity - o.received

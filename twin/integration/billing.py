@@ -21,6 +21,7 @@ from twin.domain.events import (
     ChargesPosted,
     CodingCompleted,
     DomainEvent,
+    MappingPublished,
     PatientAdmitted,
     PatientDischarged,
     PatientTransferred,
@@ -59,6 +60,7 @@ class BillingOrchestrator:
         self.accounts: dict[str, Account] = {}
         self.raised: list[IntegrationException] = []
         self._deadlines: list[tuple[SimTime, str]] = []
+        self._held_for: dict[tuple[str, str], set[str]] = {}  # (code set, code) -> accounts waiting for it
 
     def apply(self, event: DomainEvent, now: SimTime) -> Outcome:
         account = self.accounts.get(event.visit)
@@ -102,16 +104,11 @@ class BillingOrchestrator:
         if request.system == "erp":
             if response.ok:
                 account.status = "journal_posted"
+                self._resolve_master_data(account, now)
                 self._submit_claim(account, now, outcome)
             else:
                 account.status = "held"
-                self._raise(
-                    account,
-                    "erp_rejected",
-                    f"ERP refused the journal ({response.status}): "
-                    + "; ".join(map(str, response.body.get("errors", []))),
-                    now,
-                )
+                self._raise_rejection(account, request, response, now)
         elif request.system == "clearinghouse":
             if response.ok:
                 account.status = "billed"
@@ -125,6 +122,40 @@ class BillingOrchestrator:
                     now,
                 )
         return outcome
+
+    def on_mapping(self, change: MappingPublished, now: SimTime) -> Outcome:
+        """A crosswalk entry was published: bill again every account held for that code."""
+        outcome = Outcome()
+        for visit in sorted(self._held_for.pop((change.domain, change.code), ())):
+            account = self.accounts[visit]
+            if account.status == "held":
+                self._try_bill(account, now, outcome)
+        return outcome
+
+    def _raise_rejection(
+        self, account: Account, request: TargetRequest, response: TargetResponse, now: SimTime
+    ) -> None:
+        """ERP refused the journal. A cost center it does not accept is a master-data problem: the
+        exception names the department whose mapping must change, and the account waits for it."""
+        errors = "; ".join(map(str, response.body.get("errors", [])))
+        for problem in response.body.get("problems", []):
+            center = problem.get("cost_center") if isinstance(problem, dict) else None
+            departments = self.crosswalk.codes_for("department", str(center)) if center else []
+            used = sorted({line.department for line in account.charges.values()} & set(departments))
+            if used:
+                reason = (
+                    "retired_cost_center" if problem.get("code") == "inactive_cost_center" else "unknown_cost_center"
+                )
+                self._raise(
+                    account,
+                    reason,
+                    f"ERP refused the journal ({response.status}): {errors}",
+                    now,
+                    domain="department",
+                    code=used[0],
+                )
+                return
+        self._raise(account, "erp_rejected", f"ERP refused the journal ({response.status}): {errors}", now)
 
     def _try_bill(self, account: Account, now: SimTime, outcome: Outcome) -> None:
         if account.status not in ("open", "discharged", "held") or account.coding is None:
@@ -143,7 +174,14 @@ class BillingOrchestrator:
             )
         except Unmapped as unmapped:
             account.status = "held"
-            self._raise(account, f"unmapped_{unmapped.domain.replace(' ', '_')}", str(unmapped), now)
+            self._raise(
+                account,
+                f"unmapped_{unmapped.domain.replace(' ', '_')}",
+                str(unmapped),
+                now,
+                domain=unmapped.domain,
+                code=unmapped.code,
+            )
             return
         account.status = "journal_sent"
         outcome.requests.append(
@@ -192,13 +230,23 @@ class BillingOrchestrator:
             return "encounter charges net to zero or less"
         return ""
 
-    def _raise(self, account: Account, reason_code: str, reason: str, now: SimTime) -> None:
+    def _raise(
+        self, account: Account, reason_code: str, reason: str, now: SimTime, *, domain: str = "", code: str = ""
+    ) -> None:
+        if domain:
+            self._held_for.setdefault((domain, code), set()).add(account.visit)
         for existing in account.exceptions:
             if existing.reason_code == reason_code and existing.resolved_at is None:
                 return
-        exception = IntegrationException(FLOW, account.visit, reason_code, reason, now)
+        exception = IntegrationException(FLOW, account.visit, reason_code, reason, now, domain=domain, code=code)
         account.exceptions.append(exception)
         self.raised.append(exception)
+
+    def _resolve_master_data(self, account: Account, now: SimTime) -> None:
+        """The journal posted: every master-data exception the account waited on is resolved."""
+        for existing in account.exceptions:
+            if existing.domain and existing.resolved_at is None:
+                existing.resolved_at = now
 
     def _resolve(self, account: Account, reason_code: str, now: SimTime) -> None:
         for existing in account.exceptions:

@@ -62,6 +62,10 @@ class Crosswalk:
             raise KeyError(f"no crosswalk domain {domain!r}; domains: {', '.join(sorted(self._tables()))}")
         table[code] = target
 
+    def codes_for(self, domain: str, target: str) -> list[str]:
+        """Every source code of ``domain`` that maps to ``target`` (e.g. departments of a cost center)."""
+        return sorted(code for code, mapped in self._tables().get(domain, {}).items() if mapped == target)
+
     def _tables(self) -> dict[str, dict[str, str]]:
         return {
             "department": self.departments,

@@ -50,7 +50,11 @@ class ReferenceIntegration:
     def receive_master_data(self, change: MappingPublished, now: SimTime) -> Outcome:
         """Apply a governed crosswalk entry, then let every flow retry the work parked for it."""
         self.config.crosswalk.publish(change.domain, change.code, change.target)
-        return Outcome()
+        outcome = self.billing.on_mapping(change, now)
+        supply = self.supply.on_mapping(change, now)
+        outcome.requests.extend(supply.requests)
+        outcome.timers.extend(supply.timers)
+        return outcome
 
     def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
         read = self.reader.read(payload)

@@ -9,10 +9,11 @@ invoice is relayed to ERP payables, which pays it only on a three-way match. San
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from twin.domain.events import ChargesPosted
+from twin.domain.events import ChargeLine, ChargesPosted, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.integration.contract import IntegrationException, Outcome
@@ -28,38 +29,93 @@ class SupplyOrchestrator:
     _replenishing: set[tuple[str, str]] = field(default_factory=set)  # item-locations with a PO in flight
     _po_count: dict[tuple[str, str], int] = field(default_factory=dict)
     _po_seq: dict[tuple[str, str], int] = field(default_factory=dict)  # ERP version of the latest PO
+    _parked: dict[tuple[str, str], list[ChargeLine]] = field(default_factory=dict)  # (code set, code) -> lines
+    _open: dict[str, list[IntegrationException]] = field(default_factory=dict)  # line -> its master-data exceptions
+    _in_flight: dict[str, ChargeLine] = field(default_factory=dict)  # issue sent, answer pending
+    _waiting: dict[tuple[str, str], deque[TargetRequest]] = field(default_factory=dict)  # per item-location
 
     def apply(self, event: ChargesPosted, now: SimTime, outcome: Outcome) -> None:
         for line in event.lines:
-            if not line.location:
-                continue
-            try:
-                body = {
-                    "reference": line.txn_id,
-                    "location": self.crosswalk.location(line.location),
-                    "item": self.crosswalk.item(line.code),
-                    "quantity": line.quantity,
-                    "cost_center": self.crosswalk.cost_center(line.department),
-                    "case": line.case,
-                }
-            except Unmapped as unmapped:
-                self._raise(line.txn_id, f"unmapped_{unmapped.domain}", f"{unmapped} (case supply line)", now)
-                continue
-            outcome.requests.append(
-                TargetRequest("erp", "POST", "/inventory/issues", body, f"issue:{line.txn_id}", line.txn_id)
+            if line.location:
+                self._issue(line, now, outcome)
+
+    def on_mapping(self, change: MappingPublished, now: SimTime) -> Outcome:
+        """A crosswalk entry was published: issue the supply lines parked for it (each exactly once:
+        the ERP request keeps the line's idempotency key)."""
+        outcome = Outcome()
+        for line in self._parked.pop((change.domain, change.code), []):
+            self._issue(line, now, outcome)
+        return outcome
+
+    def _issue(self, line: ChargeLine, now: SimTime, outcome: Outcome) -> None:
+        try:
+            location, item = self.crosswalk.location(line.location), self.crosswalk.item(line.code)
+            body = {
+                "reference": line.txn_id,
+                "location": location,
+                "item": item,
+                "quantity": line.quantity,
+                "cost_center": self.crosswalk.cost_center(line.department),
+                "case": line.case,
+            }
+        except Unmapped as unmapped:
+            self._parked.setdefault((unmapped.domain, unmapped.code), []).append(line)
+            self._raise(
+                line.txn_id,
+                f"unmapped_{unmapped.domain.replace(' ', '_')}",
+                f"{unmapped} (case supply line parked until it is mapped)",
+                now,
+                domain=unmapped.domain,
+                code=unmapped.code,
             )
+            return
+        request = TargetRequest("erp", "POST", "/inventory/issues", body, f"issue:{line.txn_id}", line.txn_id)
+        self._in_flight[line.txn_id] = line
+        key = (location, item)
+        if key in self._waiting:
+            self._waiting[key].append(request)  # one issue per item-location at a time: keeps their order
+        else:
+            self._waiting[key] = deque()
+            outcome.requests.append(request)
+
+    def _next_in_line(self, key: tuple[str, str], outcome: Outcome) -> None:
+        waiting = self._waiting[key]
+        if waiting:
+            outcome.requests.append(waiting.popleft())
+        else:
+            del self._waiting[key]
+
+    def _rejected(self, line: ChargeLine, response: TargetResponse, now: SimTime) -> None:
+        """ERP refused an issue. A cost center it no longer accepts is a master-data problem: park
+        the line for its department's mapping; anything else is an exception for a person."""
+        errors = "; ".join(map(str, response.body.get("errors", [])))
+        for problem in response.body.get("problems", []):
+            if isinstance(problem, dict) and problem.get("code") in ("inactive_cost_center", "unknown_cost_center"):
+                self._parked.setdefault(("department", line.department), []).append(line)
+                reason = "retired_cost_center" if problem["code"] == "inactive_cost_center" else "unknown_cost_center"
+                self._raise(
+                    line.txn_id,
+                    reason,
+                    f"ERP refused the issue: {errors}",
+                    now,
+                    domain="department",
+                    code=line.department,
+                )
+                return
+        self._raise(line.txn_id, "erp_rejected", f"ERP refused the issue: {errors}", now)
 
     def on_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
         outcome = Outcome()
         if request.path == "/inventory/issues":
+            line = self._in_flight.pop(request.correlation, None)
+            if line is not None:  # not an answer repeated by the transport
+                self._next_in_line((str(request.body["location"]), str(request.body["item"])), outcome)
             if not response.ok:
-                self._raise(
-                    request.correlation,
-                    "erp_rejected",
-                    "ERP refused the issue: " + "; ".join(map(str, response.body.get("errors", []))),
-                    now,
-                )
+                if line is not None:
+                    self._rejected(line, response, now)
             else:
+                for exception in self._open.pop(request.correlation, []):
+                    exception.resolved_at = now
                 self._replenish(request.body["location"], request.body["item"], response.body, outcome)
         elif request.path == "/purchasing/orders":
             key = (request.body["location"], request.body["item"])
@@ -141,5 +197,10 @@ class SupplyOrchestrator:
             )
         )
 
-    def _raise(self, key: str, reason_code: str, reason: str, now: SimTime) -> None:
-        self.raised.append(IntegrationException(FLOW, key, reason_code, reason, now))
+    def _raise(
+        self, key: str, reason_code: str, reason: str, now: SimTime, *, domain: str = "", code: str = ""
+    ) -> None:
+        exception = IntegrationException(FLOW, key, reason_code, reason, now, domain=domain, code=code)
+        self.raised.append(exception)
+        if domain:
+            self._open.setdefault(key, []).append(exception)

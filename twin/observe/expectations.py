@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from twin.domain.events import ChargeLine, ChargesPosted, CodingCompleted, PatientAdmitted, PatientDischarged
+from twin.domain.events import (
+    ChargeLine,
+    ChargesPosted,
+    CodingCompleted,
+    CostCenterRetired,
+    MappingPublished,
+    PatientAdmitted,
+    PatientDischarged,
+)
 from twin.network import Network, business_office
 from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger
@@ -34,7 +42,12 @@ def billing_expectations(
 ) -> list[Expected]:
     """Per coded encounter: one balanced revenue journal, one receivable, one accepted claim
     (not for self pay), in that order; per encounter whose coding ran past the deadline: one
-    ``coding_overdue`` exception."""
+    ``coding_overdue`` exception.
+
+    Revenue belongs to the cost center governing the department when the bill is due: once
+    finance has retired a cost center, its departments' revenue belongs to the replacement, and
+    the bill cannot be due before governance published that mapping (``MappingPublished``).
+    """
     departments = {d.ehr_code: d for h in network.hospitals for d in h.departments}
     charge_codes = {c.code: c for c in network.chargemaster}
     payer_of = network.payer_crosswalk()
@@ -42,6 +55,8 @@ def billing_expectations(
     discharged: dict[str, PatientDischarged] = {}
     coded: dict[str, CodingCompleted] = {}
     charges: dict[str, list[tuple[float, ChargeLine]]] = {}
+    retired: dict[str, CostCenterRetired] = {}
+    published: dict[tuple[str, str], float] = {}
     for event in truth:
         if isinstance(event, PatientAdmitted):
             admitted[event.visit] = event
@@ -51,6 +66,10 @@ def billing_expectations(
             coded[event.visit] = event
         elif isinstance(event, ChargesPosted):
             charges.setdefault(event.visit, []).extend((event.at, line) for line in event.lines)
+        elif isinstance(event, CostCenterRetired):
+            retired[event.cost_center] = event
+        elif isinstance(event, MappingPublished):
+            published.setdefault((event.domain, event.code), event.at)
 
     expected: list[Expected] = []
     for visit, coding in coded.items():
@@ -58,11 +77,18 @@ def billing_expectations(
         lines = [line for at, line in charges.get(visit, []) if at <= coding.at]
         ready = max([coding.at, discharged[visit].at] + [at for at, _ in charges.get(visit, []) if at <= coding.at])
         revenue: dict[str, int] = {}
+        due = ready
         for line in lines:
             code = charge_codes[line.code]
             account = "4000" if int(code.revenue_code) <= ROUTINE_REVENUE_MAX else "4100"
-            slot = f"{account}/{departments[line.department].cost_center}"
+            center = departments[line.department].cost_center
+            retirement = retired.get(center)
+            if retirement is not None and retirement.at <= ready:
+                center = retirement.replacement
+                due = max(due, published.get(("department", line.department), float("inf")))
+            slot = f"{account}/{center}"
             revenue[slot] = revenue.get(slot, 0) + line.amount
+        ready = due
         total = sum(revenue.values())
         payer = payer_of[admission.plan_code]
         hospital = network.hospital(admission.hospital)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mocks.erp.supply_chain import ErpSupplyChain
-from twin.domain.events import ChargesPosted, GoodsReceived
+from twin.domain.events import ChargesPosted, CostCenterRetired, GoodsReceived, MappingPublished
 from twin.network import Network
 from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger
@@ -38,6 +38,9 @@ def snapshot_key(location: str, item: str, at: float) -> str:
     return f"{location}/{item}@{at:.0f}"
 
 
+Movement = tuple[float, int, int, str, int]  # (when the ERP can know it, rank, truth order, kind, quantity)
+
+
 def supply_expectations(
     truth: TruthLedger,
     network: Network,
@@ -45,19 +48,41 @@ def supply_expectations(
     snapshots: Sequence[Snapshot],
     scenario: Scenario,
 ) -> list[Expected]:
+    """What ERP inventory, purchasing and payables must hold.
+
+    A usage the ERP cannot know yet - its item is missing from the ERP item master, or its
+    service line's cost center was retired - becomes due when governance published the mapping
+    that lets it post (``MappingPublished``); never, if it was not published.
+    """
     lag = scenario.supply.allowed_lag_minutes
     items = {item.ehr_code: item for item in network.supply_items}
     locations = network.location_crosswalk()
     centers = network.department_crosswalk()
-    expected: list[Expected] = []
-    movements: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}  # (at, order, kind, qty)
+    never = float("inf")
+    published: dict[tuple[str, str], float] = {}
+    retired: dict[str, CostCenterRetired] = {}
     for fact in truth:
+        if isinstance(fact, MappingPublished):
+            published.setdefault((fact.domain, fact.code), fact.at)
+        elif isinstance(fact, CostCenterRetired):
+            retired[fact.cost_center] = fact
+    expected: list[Expected] = []
+    movements: dict[tuple[str, str], list[Movement]] = {}
+    for seq, fact in enumerate(truth):
         if isinstance(fact, ChargesPosted):
             for line in fact.lines:
                 if not line.location:
                     continue
                 item = items[line.code]
                 key = (locations[line.location], item.erp_item)
+                known = fact.at
+                if line.code in network.missing_items:
+                    known = max(known, published.get(("item", line.code), never))
+                center = centers[line.department]
+                retirement = retired.get(center)
+                if retirement is not None and retirement.at <= fact.at:
+                    center = retirement.replacement
+                    known = max(known, published.get(("department", line.department), never))
                 expected.append(
                     Expected(
                         SUPPLY,
@@ -67,15 +92,15 @@ def supply_expectations(
                             "location": key[0],
                             "item": key[1],
                             "quantity": line.quantity,
-                            "cost_center": centers[line.department],
+                            "cost_center": center,
                             "cost": line.quantity * item.unit_cost,
                         },
-                        fact.at,
+                        known,
                     )
                 )
-                movements.setdefault(key, []).append((fact.at, 0, "use", line.quantity))
+                movements.setdefault(key, []).append((known, 0, seq, "use", line.quantity))
         elif isinstance(fact, GoodsReceived):
-            movements.setdefault((fact.location, fact.item), []).append((fact.at, 1, "receipt", fact.quantity))
+            movements.setdefault((fact.location, fact.item), []).append((fact.at, 1, seq, "receipt", fact.quantity))
             unit_price = erp.orders[fact.po].unit_price if fact.po in erp.orders else 0
             expected.append(
                 Expected(
@@ -86,39 +111,50 @@ def supply_expectations(
                     fact.at,
                 )
             )
-    expected.extend(_on_hand(erp.opening, movements, snapshots, lag))
+    set_up = {
+        (loc, items[code].erp_item): published.get(("item", code), never)
+        for code in network.missing_items
+        for loc in set(locations.values())
+    }
+    expected.extend(_on_hand(erp.opening, movements, snapshots, lag, set_up))
     expected.extend(_purchase_orders(erp, movements))
     return expected
 
 
 def _on_hand(
     opening: dict[tuple[str, str], int],
-    movements: dict[tuple[str, str], list[tuple[float, int, str, int]]],
+    movements: dict[tuple[str, str], list[Movement]],
     snapshots: Sequence[Snapshot],
     lag: float,
+    set_up: dict[tuple[str, str], float],
 ) -> list[Expected]:
+    """ERP on-hand at each quiet point: opening + receipts - usage the ERP could know by then.
+
+    An item set up mid-run has no on-hand before its set-up; right after it (within the lag)
+    the replayed usage may still be in flight, so that snapshot may show either."""
     expected = []
     for key, start in sorted(opening.items()):
         events = sorted(movements.get(key, []))
+        since = set_up.get(key, -1.0)
         for at, _snapshot in snapshots:
-            level = start + sum(q if kind == "receipt" else -q for t, _o, kind, q in events if t <= at)
-            racing = any(at - lag < t <= at for t, _o, kind, _q in events if kind == "use")
+            if at < since:
+                continue
+            level = start + sum(q if kind == "receipt" else -q for t, _o, _s, kind, q in events if t <= at)
+            racing = at - lag < since or any(at - lag < t <= at for t, _o, _s, kind, _q in events if kind == "use")
             expected.append(
                 Expected(SUPPLY, ON_HAND, snapshot_key(key[0], key[1], at), {"on_hand": level}, at, optional=racing)
             )
     return expected
 
 
-def _purchase_orders(
-    erp: ErpSupplyChain, movements: dict[tuple[str, str], list[tuple[float, int, str, int]]]
-) -> list[Expected]:
-    orders: dict[tuple[str, str], list[tuple[float, int, str, int]]] = {}
+def _purchase_orders(erp: ErpSupplyChain, movements: dict[tuple[str, str], list[Movement]]) -> list[Expected]:
+    orders: dict[tuple[str, str], list[Movement]] = {}
     for order in erp.orders.values():
-        orders.setdefault((order.location, order.item), []).append((order.created_at, 2, "order", order.quantity))
+        orders.setdefault((order.location, order.item), []).append((order.created_at, 2, 0, "order", order.quantity))
     expected = []
     for key, policy in sorted(erp.policies.items()):
         on_hand, on_order, due, count = erp.opening.get(key, 0), 0, False, 0
-        for at, _order, kind, quantity in sorted(movements.get(key, []) + orders.get(key, [])):
+        for at, _rank, _seq, kind, quantity in sorted(movements.get(key, []) + orders.get(key, [])):
             if kind == "use":
                 on_hand -= quantity
             elif kind == "receipt":

@@ -73,7 +73,7 @@ def observe_billing(
             )
         )
     for number, exception in enumerate(exceptions, start=1):
-        if exception.flow == "discharge_billing":
+        if exception.flow == "discharge_billing" and not exception.domain:  # master data: checked apart
             observed.append(
                 Observed(
                     EXCEPTION,
@@ -139,7 +139,7 @@ def observe_supply(
             )
         )
     for number, exception in enumerate(exceptions, start=1):
-        if exception.flow == "usage_inventory":
+        if exception.flow == "usage_inventory" and not exception.domain:  # master data: checked apart
             observed.append(
                 Observed(
                     SUPPLY_EXCEPTION,

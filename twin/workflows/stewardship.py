@@ -1,0 +1,158 @@
+"""Reference-data governance as it happens in a network: finance retires a cost center without
+telling the integration, and a data steward works the integration's exception queue.
+
+The steward reviews the queue on rounds (the driver calls ``review`` every few minutes of
+simulated time). Each open exception that names a code set and a code (``domain``/``code``) is a
+master-data problem; the steward takes each problem once, works on it for a lognormal while,
+then fixes it where it must be fixed: sets a missing item up in the ERP (item master, stock
+policy, opening balance) and publishes the governed crosswalk entries. For a retired cost
+center that means every code that pointed at it, in every code set, at once. Publications are
+facts (``MappingPublished``) for the truth ledger and messages for the integration; whether the
+integration then replays what it parked is the integration's business, and the checker's.
+A problem with no governed answer (a code the network does not know) is left open: the steward
+cannot invent master data.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Generator
+
+import simpy
+
+from mocks.erp.erp import Erp
+from twin.domain.events import CostCenterRetired, Fact, MappingPublished
+from twin.domain.model import Department
+from twin.integration.contract import IntegrationException
+from twin.network import Network
+from twin.scenario import Scenario
+from twin.systems import item_setup
+
+Problem = tuple[str, str]  # ("retired", cost center) | (domain, code)
+
+
+def problem_of(network: Network, domain: str, code: str) -> Problem:
+    """The master-data problem an exception points at: a retired cost center behind a department
+    or org unit code, or the (code set, code) itself."""
+    retirement = network.retirement
+    if retirement is not None and domain in ("department", "org unit"):
+        department = department_by_code(network, domain, code)
+        if department is not None and department.cost_center == retirement.cost_center:
+            return ("retired", retirement.cost_center)
+    return (domain, code)
+
+
+def department_by_code(network: Network, domain: str, code: str) -> Department | None:
+    """The department an EHR department code or an HCM org unit code stands for."""
+    for hospital in network.hospitals:
+        for department in hospital.departments:
+            if (domain == "department" and department.ehr_code == code) or (
+                domain == "org unit" and getattr(department, "org_unit", None) == code
+            ):
+                return department
+    return None
+
+
+def governed_mappings(network: Network, problem: Problem, at: float) -> list[tuple[str, str, str]]:
+    """The crosswalk entries (domain, code, target) that fix ``problem`` at ``at``; empty when the
+    network has no governed answer."""
+    kind, code = problem
+    if kind == "retired":
+        entries: list[tuple[str, str, str]] = []
+        for hospital in network.hospitals:
+            for department in hospital.departments:
+                if department.cost_center != code:
+                    continue
+                target = network.governed_cost_center(department, at)
+                entries.append(("department", department.ehr_code, target))
+                org_unit = getattr(department, "org_unit", "")
+                if org_unit:
+                    entries.append(("org unit", org_unit, target))
+        return entries
+    if kind == "item":
+        item = network.item_crosswalk().get(code)
+        return [("item", code, item)] if item else []
+    if kind == "location":
+        location = network.location_crosswalk().get(code)
+        return [("location", code, location)] if location else []
+    if kind in ("department", "org unit"):
+        found = department_by_code(network, kind, code)
+        return [(kind, code, network.governed_cost_center(found, at))] if found else []
+    return []
+
+
+class DataSteward:
+    """Finance's cost-center retirement and the steward who fixes what the integration reports."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        network: Network,
+        scenario: Scenario,
+        erp: Erp,
+        exceptions: Callable[[], list[IntegrationException]],
+        publish: Callable[[MappingPublished], None],
+        witness: Callable[[Fact], None],
+        rng: random.Random,
+    ) -> None:
+        self.env = env
+        self.network = network
+        self.scenario = scenario
+        self.erp = erp
+        self.exceptions = exceptions
+        self.publish = publish
+        self.witness = witness
+        self.rng = rng
+        self.taken: dict[Problem, float] = {}  # problem -> when the steward took it
+        self.fixed: dict[Problem, float] = {}  # problem -> when its fix was published
+        self.unresolvable: set[Problem] = set()
+
+    @property
+    def rounds(self) -> float:
+        """Minutes between two reviews of the exception queue."""
+        return self.scenario.governance.steward_rounds_minutes
+
+    def start(self) -> None:
+        if self.network.retirement is not None:
+            self.env.process(self._retire())
+
+    def _retire(self) -> Generator[simpy.Event, None, None]:
+        retirement = self.network.retirement
+        assert retirement is not None
+        yield self.env.timeout(retirement.at)
+        self.erp.finance.retire_cost_center(retirement.cost_center, retirement.replacement)
+        self.witness(CostCenterRetired(self.env.now, retirement.cost_center, retirement.replacement))
+
+    def review(self) -> None:
+        """One round: take every new master-data problem in the open exceptions."""
+        for exception in self.exceptions():
+            if exception.resolved_at is not None or not exception.domain:
+                continue
+            problem = problem_of(self.network, exception.domain, exception.code)
+            if problem in self.taken:
+                continue
+            self.taken[problem] = self.env.now
+            self.env.process(self._fix(problem))
+
+    def _fix(self, problem: Problem) -> Generator[simpy.Event, None, None]:
+        spec = self.scenario.governance.steward_delay_hours
+        yield self.env.timeout(spec.median * math.exp(self.rng.gauss(0.0, spec.sigma)) * 60)
+        now = self.env.now
+        entries = governed_mappings(self.network, problem, now)
+        if not entries:
+            self.unresolvable.add(problem)
+            return
+        if problem[0] == "item":
+            self._set_up_item(problem[1])
+        reason = (
+            f"cost center {problem[1]} retired" if problem[0] == "retired" else f"{problem[0]} {problem[1]} governed"
+        )
+        for domain, code, target in entries:
+            self.publish(MappingPublished(now, domain, code, target, reason))
+        self.fixed[problem] = now
+
+    def _set_up_item(self, ehr_code: str) -> None:
+        item, policies, opening = item_setup(self.network, self.scenario, ehr_code)
+        if item.item not in self.erp.supply.items:
+            self.erp.supply.add_item(item, policies, opening)
