@@ -55,12 +55,14 @@ class Crosswalk:
         except KeyError:
             raise Unmapped("location", ehr_location) from None
 
-    def publish(self, domain: str, code: str, target: str) -> None:
-        """Add or correct one governed entry (``domain`` as ``Unmapped.domain`` names it)."""
+    def publish(self, domain: str, code: str, target: str) -> bool:
+        """Add or correct one governed entry (``domain`` as ``Unmapped.domain`` names it); ``False``
+        when this crosswalk keeps no such code set (a mapping for someone else's flows)."""
         table = self._tables().get(domain)
         if table is None:
-            raise KeyError(f"no crosswalk domain {domain!r}; domains: {', '.join(sorted(self._tables()))}")
+            return False
         table[code] = target
+        return True
 
     def codes_for(self, domain: str, target: str) -> list[str]:
         """Every source code of ``domain`` that maps to ``target`` (e.g. departments of a cost center)."""

@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING
 
 from twin.observe.checker import FlowResult, check_flow
 from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
+from twin.observe.master_data import (
+    MASTER_DATA,
+    MASTER_DATA_TARGETS,
+    master_data_expectations,
+    observe_master_data,
+)
 from twin.observe.records import Expected, Observed
 from twin.observe.supply_expectations import SUPPLY, SUPPLY_TARGETS, supply_expectations
 from twin.observe.targets import observe_billing, observe_supply
@@ -69,7 +75,15 @@ SUPPLY_CHECK = FlowCheck(
     lambda twin: observe_supply(twin.erp.supply, twin.snapshots, twin.integration.exceptions()),
 )
 
-FLOW_CHECKS: tuple[FlowCheck, ...] = (BILLING_CHECK, SUPPLY_CHECK)
+MASTER_DATA_CHECK = FlowCheck(
+    MASTER_DATA,
+    MASTER_DATA_TARGETS,
+    lambda twin: twin.scenario.governance.allowed_lag_hours * 60,
+    lambda twin: master_data_expectations(twin.truth, twin.network),
+    lambda twin: observe_master_data(twin.network, twin.integration.exceptions()),
+)
+
+FLOW_CHECKS: tuple[FlowCheck, ...] = (BILLING_CHECK, SUPPLY_CHECK, MASTER_DATA_CHECK)
 
 
 def check_all(twin: Twin, horizon: float, checks: Sequence[FlowCheck] = FLOW_CHECKS) -> list[FlowResult]:

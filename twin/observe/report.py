@@ -18,6 +18,7 @@ from rich.table import Table
 from twin.domain.events import CodingCompleted, PatientAdmitted, PatientDischarged, PatientTransferred
 from twin.domain.pseudonym import pseudonym
 from twin.observe.checker import FlowResult
+from twin.observe.master_data import governance_summary
 from twin.observe.records import DIFFERENCE_CLASSES, Difference
 
 MAX_LISTED_DIFFERENCES = 50
@@ -102,6 +103,10 @@ def build_summary(result: Any) -> dict[str, Any]:
             "open": sum(1 for e in exceptions if e.resolved_at is None),
             "by_reason": dict(sorted(by_reason.items())),
         },
+        "master_data": {
+            **governance_summary(twin.network, exceptions),
+            "mappings_published": sum(n for (kind, _), n in twin.counts.items() if kind == "master data"),
+        },
         "dead_letters": len(twin.integration.dead_letters()),
         "flows": {flow.flow: _flow(flow) for flow in result.flows},
         "differences": [_difference(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
@@ -129,6 +134,20 @@ def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float
     overview.add_row("exceptions raised / resolved / open", f"{exc['raised']} / {exc['resolved']} / {exc['open']}")
     for reason, count in exc["by_reason"].items():
         overview.add_row(f"  {reason}", str(count))
+    governance = summary["master_data"]
+    overview.add_row(
+        "master-data problems / mappings published",
+        f"{len(governance['problems'])} / {governance['mappings_published']}",
+    )
+    overview.add_row(
+        "  exceptions raised / resolved / open",
+        f"{governance['exceptions_raised']} / {governance['exceptions_resolved']} / {governance['exceptions_open']}",
+    )
+    resolution = governance["hours_to_resolution"]
+    overview.add_row(
+        "  hours to resolution p50 / p95",
+        " / ".join("-" if resolution[p] is None else f"{resolution[p]:.1f}" for p in ("p50", "p95")),
+    )
     overview.add_row("dead letters", str(summary["dead_letters"]))
     console.print(overview)
 

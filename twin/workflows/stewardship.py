@@ -23,63 +23,11 @@ import simpy
 
 from mocks.erp.erp import Erp
 from twin.domain.events import CostCenterRetired, Fact, MappingPublished
-from twin.domain.model import Department
+from twin.governance import Problem, governed_mappings, problem_of
 from twin.integration.contract import IntegrationException
 from twin.network import Network
 from twin.scenario import Scenario
 from twin.systems import item_setup
-
-Problem = tuple[str, str]  # ("retired", cost center) | (domain, code)
-
-
-def problem_of(network: Network, domain: str, code: str) -> Problem:
-    """The master-data problem an exception points at: a retired cost center behind a department
-    or org unit code, or the (code set, code) itself."""
-    retirement = network.retirement
-    if retirement is not None and domain in ("department", "org unit"):
-        department = department_by_code(network, domain, code)
-        if department is not None and department.cost_center == retirement.cost_center:
-            return ("retired", retirement.cost_center)
-    return (domain, code)
-
-
-def department_by_code(network: Network, domain: str, code: str) -> Department | None:
-    """The department an EHR department code or an HCM org unit code stands for."""
-    for hospital in network.hospitals:
-        for department in hospital.departments:
-            if (domain == "department" and department.ehr_code == code) or (
-                domain == "org unit" and getattr(department, "org_unit", None) == code
-            ):
-                return department
-    return None
-
-
-def governed_mappings(network: Network, problem: Problem, at: float) -> list[tuple[str, str, str]]:
-    """The crosswalk entries (domain, code, target) that fix ``problem`` at ``at``; empty when the
-    network has no governed answer."""
-    kind, code = problem
-    if kind == "retired":
-        entries: list[tuple[str, str, str]] = []
-        for hospital in network.hospitals:
-            for department in hospital.departments:
-                if department.cost_center != code:
-                    continue
-                target = network.governed_cost_center(department, at)
-                entries.append(("department", department.ehr_code, target))
-                org_unit = getattr(department, "org_unit", "")
-                if org_unit:
-                    entries.append(("org unit", org_unit, target))
-        return entries
-    if kind == "item":
-        item = network.item_crosswalk().get(code)
-        return [("item", code, item)] if item else []
-    if kind == "location":
-        location = network.location_crosswalk().get(code)
-        return [("location", code, location)] if location else []
-    if kind in ("department", "org unit"):
-        found = department_by_code(network, kind, code)
-        return [(kind, code, network.governed_cost_center(found, at))] if found else []
-    return []
 
 
 class DataSteward:

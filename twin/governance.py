@@ -1,0 +1,64 @@
+"""Master-data governance knowledge: which problem an exception points at, and what fixes it.
+
+The network's master data (``twin.network``) is the governed truth; this module answers the two
+questions both the data steward (a workflow) and the master-data oracle (``twin.observe``) ask,
+so they cannot disagree: *which master-data problem does an exception name?* and *which
+crosswalk entries, published at a given moment, fix it?*
+"""
+
+from __future__ import annotations
+
+from twin.domain.model import Department
+from twin.network import Network
+
+Problem = tuple[str, str]  # ("retired", cost center) | (domain, code)
+
+
+def problem_of(network: Network, domain: str, code: str) -> Problem:
+    """The master-data problem an exception points at: a retired cost center behind a department
+    or org unit code, or the (code set, code) itself."""
+    retirement = network.retirement
+    if retirement is not None and domain in ("department", "org unit"):
+        department = department_by_code(network, domain, code)
+        if department is not None and department.cost_center == retirement.cost_center:
+            return ("retired", retirement.cost_center)
+    return (domain, code)
+
+
+def department_by_code(network: Network, domain: str, code: str) -> Department | None:
+    """The department an EHR department code or an HCM org unit code stands for."""
+    for hospital in network.hospitals:
+        for department in hospital.departments:
+            if (domain == "department" and department.ehr_code == code) or (
+                domain == "org unit" and getattr(department, "org_unit", None) == code
+            ):
+                return department
+    return None
+
+
+def governed_mappings(network: Network, problem: Problem, at: float) -> list[tuple[str, str, str]]:
+    """The crosswalk entries (domain, code, target) that fix ``problem`` at ``at``; empty when the
+    network has no governed answer."""
+    kind, code = problem
+    if kind == "retired":
+        entries: list[tuple[str, str, str]] = []
+        for hospital in network.hospitals:
+            for department in hospital.departments:
+                if department.cost_center != code:
+                    continue
+                target = network.governed_cost_center(department, at)
+                entries.append(("department", department.ehr_code, target))
+                org_unit = getattr(department, "org_unit", "")
+                if org_unit:
+                    entries.append(("org unit", org_unit, target))
+        return entries
+    if kind == "item":
+        item = network.item_crosswalk().get(code)
+        return [("item", code, item)] if item else []
+    if kind == "location":
+        location = network.location_crosswalk().get(code)
+        return [("location", code, location)] if location else []
+    if kind in ("department", "org unit"):
+        found = department_by_code(network, kind, code)
+        return [(kind, code, network.governed_cost_center(found, at))] if found else []
+    return []

@@ -1,0 +1,109 @@
+"""The master-data check: every governance problem that bit is raised, resolved and replayed.
+
+A *problem* is a gap between the systems' master data: an EHR item the ERP item master does not
+have, a cost center finance retired while the crosswalk still points at it. The truth says when
+each problem first bit (the first usage of the missing item; the first posting a retired cost
+center would have received); the integration must then raise an exception naming the code set
+and code (within the allowed lag), and by the end every such exception must be resolved. That
+the parked work was then posted exactly once, to the governed codes, is the flows' own checks
+(``supply_expectations``, ``expectations``): they expect it when governance published the fix.
+
+An exception that names a code whose problem never bit - or that the network does not know -
+is *unexpected*: an integration must not invent master-data problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twin.domain.events import ChargesPosted, CodingCompleted, CostCenterRetired
+from twin.domain.model import SimTime
+from twin.governance import Problem, problem_of
+from twin.integration.contract import IntegrationException
+from twin.network import Network
+from twin.observe.checker import percentile
+from twin.observe.records import Expected, Observed
+from twin.observe.truth import TruthLedger
+
+MASTER_DATA = "master_data"
+PROBLEM = "integration.master_data_problem"
+MASTER_DATA_TARGETS = (PROBLEM,)
+
+
+def problem_key(problem: Problem) -> str:
+    return f"{problem[0]}:{problem[1]}"
+
+
+def master_data_expectations(truth: TruthLedger, network: Network) -> list[Expected]:
+    """One record per problem that bit: raised (on time) and resolved by the end."""
+    first: dict[Problem, SimTime] = {}
+    retired: dict[str, CostCenterRetired] = {}
+    centers = {d.ehr_code: d.cost_center for h in network.hospitals for d in h.departments}
+    charged: dict[str, set[str]] = {}  # visit -> departments charged
+    for fact in truth:
+        if isinstance(fact, CostCenterRetired):
+            retired[fact.cost_center] = fact
+    for fact in truth:
+        if isinstance(fact, ChargesPosted):
+            departments = charged.setdefault(fact.visit, set())
+            for line in fact.lines:
+                departments.add(line.department)
+                if line.location and line.code in network.missing_items:
+                    _bit(first, ("item", line.code), fact.at)
+                center = centers.get(line.department, "")
+                if line.location and center in retired and retired[center].at <= fact.at:
+                    _bit(first, ("retired", center), fact.at)
+        elif isinstance(fact, CodingCompleted):  # the bill falls due: every department charged posts
+            for department in charged.get(fact.visit, ()):
+                center = centers.get(department, "")
+                if center in retired and retired[center].at <= fact.at:
+                    _bit(first, ("retired", center), fact.at)
+    return [
+        Expected(MASTER_DATA, PROBLEM, problem_key(problem), {"resolved": True}, at)
+        for problem, at in sorted(first.items())
+    ]
+
+
+def _bit(first: dict[Problem, SimTime], problem: Problem, at: SimTime) -> None:
+    if problem not in first or at < first[problem]:
+        first[problem] = at
+
+
+def observe_master_data(network: Network, exceptions: Sequence[IntegrationException]) -> list[Observed]:
+    """The integration's master-data exceptions, one record per problem they name."""
+    grouped: dict[Problem, list[IntegrationException]] = {}
+    for exception in exceptions:
+        if exception.domain:
+            grouped.setdefault(problem_of(network, exception.domain, exception.code), []).append(exception)
+    observed = []
+    for problem, raised in sorted(grouped.items()):
+        earliest = min(raised, key=lambda e: e.raised_at)
+        observed.append(
+            Observed(
+                PROBLEM,
+                problem_key(problem),
+                {"resolved": all(e.resolved_at is not None for e in raised)},
+                earliest.raised_at,
+                f"{earliest.flow}/{earliest.reason_code}",
+            )
+        )
+    return observed
+
+
+def governance_summary(network: Network, exceptions: Sequence[IntegrationException]) -> dict[str, Any]:
+    """Exceptions raised / resolved / open per problem and the time to resolution, in hours."""
+    mine = [e for e in exceptions if e.domain]
+    hours = [(e.resolved_at - e.raised_at) / 60 for e in mine if e.resolved_at is not None]
+    problems = sorted({problem_key(problem_of(network, e.domain, e.code)) for e in mine})
+    return {
+        "problems": problems,
+        "exceptions_raised": len(mine),
+        "exceptions_resolved": sum(1 for e in mine if e.resolved_at is not None),
+        "exceptions_open": sum(1 for e in mine if e.resolved_at is None),
+        "hours_to_resolution": {f"p{p}": _round(percentile(hours, p)) for p in (50, 95, 99)},
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
