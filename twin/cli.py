@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_non_negative, help="override the scenario's seed")
     run.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
     run.add_argument("--out", type=Path, help="write summary.json, messages/, fhir/ and records/ here")
+    run.add_argument(
+        "--calibration",
+        action="store_true",
+        help="also print each operating statistic beside a published reference range and its source",
+    )
     commands.add_parser("bench", help="measure end-to-end throughput against bare SimPy on this machine")
     return parser
 
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    from twin.observe.report import build_summary, print_summary, write_outputs
+    from twin.observe.report import build_summary, print_calibration, print_summary, write_outputs
     from twin.sim import run
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days)
@@ -86,6 +91,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         result = run(scenario, progress=progress, keep_traffic=args.out is not None)
     summary = build_summary(result)
     print_summary(summary, console, result.wall_seconds)
+    if args.calibration:
+        print_calibration(summary["calibration"], console)
     if args.out is not None:
         write_outputs(result, summary, args.out)
         console.print(f"wrote {args.out}/summary.json, messages/, fhir/, records/")

@@ -145,6 +145,12 @@ def build_network(scenario: Scenario) -> Network:
     )
 
 
+def _org_unit(hospital_number: int, index: int) -> str:
+    """The HCM's code of a hospital's ``index``-th department (``ORG-0141``, ``ORG-0142``, ...):
+    HCM numbers its org tree on its own, so it matches neither the EHR code nor the cost center."""
+    return f"ORG-{hospital_number:02d}{41 + index:02d}"
+
+
 def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: Faker) -> Hospital:
     code = f"H{number:02d}"
     entity = _entity(code)
@@ -157,6 +163,7 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
             name=f"{name} Nursing",
             cost_center=f"{entity}-{NURSING_CC[kind]}",
             kind="nursing",
+            org_unit=_org_unit(number, len(departments)),
         )
         departments.append(dept)
         units.append(
@@ -171,11 +178,23 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
         )
     for kind, name, suffix in ANCILLARY:
         departments.append(
-            Department(ehr_code=f"{code}-{kind.upper()[:4]}", name=name, cost_center=f"{entity}-{suffix}", kind=kind)
+            Department(
+                ehr_code=f"{code}-{kind.upper()[:4]}",
+                name=name,
+                cost_center=f"{entity}-{suffix}",
+                kind=kind,
+                org_unit=_org_unit(number, len(departments)),
+            )
         )
     for kind, name, suffix, _share in SERVICE_LINES:
         departments.append(
-            Department(ehr_code=f"{code}-{kind.upper()[:4]}", name=name, cost_center=f"{entity}-{suffix}", kind=kind)
+            Department(
+                ehr_code=f"{code}-{kind.upper()[:4]}",
+                name=name,
+                cost_center=f"{entity}-{suffix}",
+                kind=kind,
+                org_unit=_org_unit(number, len(departments)),
+            )
         )
     departments.append(
         Department(
@@ -183,6 +202,7 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
             name="OR Supply Storeroom",
             cost_center=f"{entity}-{STOREROOM_CC}",
             kind="storeroom",
+            org_unit=_org_unit(number, len(departments)),
         )
     )
     providers = tuple(

@@ -87,6 +87,26 @@ class BillingSpec(_Strict):
     allowed_lag_minutes: float = Field(default=30, gt=0)  # coding complete -> posted in ERP and claims
 
 
+class NurseRatios(_Strict):
+    """Patients per registered nurse on a shift, by unit kind (the staffing policy)."""
+
+    icu: int = Field(default=2, ge=1, le=12)
+    telemetry: int = Field(default=4, ge=1, le=12)
+    medsurg: int = Field(default=5, ge=1, le=12)
+    maternity: int = Field(default=4, ge=1, le=12)
+
+
+class LaborSpec(_Strict):
+    """Workforce and labor cost allocation: staffing policy, payroll calendar, the nightly sync."""
+
+    patients_per_nurse: NurseRatios = NurseRatios()
+    pay_period_days: int = Field(default=14, ge=7, le=31)  # biweekly payroll; periods run from the start date
+    payroll_delay_days: int = Field(default=2, ge=1, le=7)  # payroll runs this many days after a period ends
+    payroll_hour: float = Field(default=10, ge=8, lt=24)  # ... at this hour (after the night shift clocked out)
+    sync_hour: float = Field(default=2, ge=0, lt=24)  # the integration's nightly labor sync, local hour
+    allowed_lag_minutes: float = Field(default=60, gt=0)  # sync due -> journals and statistics in the ERP
+
+
 class RetirementSpec(_Strict):
     """Finance retires one department's cost center mid-run (the crosswalk is not told)."""
 
@@ -116,6 +136,21 @@ class GovernanceSpec(_Strict):
     allowed_lag_hours: float = Field(default=24, gt=0)  # a master-data problem first bites -> exception raised
 
 
+class FinanceSpec(_Strict):
+    """What the ERP's own accruals post: operating expense the twin does not model event by event
+    (physicians, administration, drugs, purchased services, depreciation), per staffed bed and day."""
+
+    other_expense_per_bed_day: float = Field(default=850.0, ge=0)  # USD; see twin/observe/calibration.py
+
+
+class ReportingSpec(_Strict):
+    """Executive reporting: when the KPI service publishes, how late it may be, the nightly counts."""
+
+    publish_hour: float = Field(default=6, ge=0, lt=24)  # local hour the previous day's KPIs are computed
+    allowed_lag_minutes: float = Field(default=60, gt=0)  # publish time -> KPI shown on the dashboard
+    counts_per_night: int = Field(default=4, ge=0, le=50)  # item-locations each storeroom cycle-counts at 03:00
+
+
 class TransportSpec(_Strict):
     latency_ms: Range = Range(min=20, max=400)  # one hop, uniform
 
@@ -130,7 +165,10 @@ class Scenario(_Strict):
     workload: WorkloadSpec = WorkloadSpec()
     billing: BillingSpec = BillingSpec()
     supply: SupplySpec = SupplySpec()
+    labor: LaborSpec = LaborSpec()
     governance: GovernanceSpec = GovernanceSpec()
+    finance: FinanceSpec = FinanceSpec()
+    reporting: ReportingSpec = ReportingSpec()
     transport: TransportSpec = TransportSpec()
 
     @model_validator(mode="after")

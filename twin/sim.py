@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import simpy
 from faker import Faker
+from simpy.core import StopSimulation
 
 from mocks.ehr.ehr import Ehr, OutboundMessage
 from mocks.erp.erp import Erp
@@ -33,17 +34,23 @@ from twin.domain.timebase import Timebase
 from twin.integration.contract import Integration, Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.reference import ReferenceConfig, ReferenceIntegration
+from twin.integration.reporting import ReportingConfig
 from twin.network import Network, build_network, business_office, inventory_location
 from twin.observe.checker import FlowResult
 from twin.observe.truth import TruthLedger
 from twin.scenario import Scenario
 from twin.systems import Systems, build_systems
+from twin.workflows.accruals import post_daily_accruals
+from twin.workflows.cycle_count import CycleCount
 from twin.workflows.patient_flow import MINUTES_PER_DAY, PatientFlow
 from twin.workflows.perioperative import Perioperative
 from twin.workflows.receiving import ReceivingDock
+from twin.workflows.staffing import Staffing, run_payroll
 from twin.workflows.stewardship import DataSteward
+from twin.workforce import org_unit_crosswalk
 
 QUIET_POINT = 3 * 60  # 03:00: no surgery, inventory snapshots are compared with the truth
+SETTLE_GRACE = 26 * 60  # minutes daemons keep firing once the workflows are done: each daily schedule runs again
 
 Progress = Callable[[float, float], None]  # (simulated minutes done, minutes in the workload)
 IntegrationFactory = Callable[["Twin"], Integration]
@@ -94,9 +101,20 @@ def reference_integration(twin: Twin) -> Integration:
         business_offices={h.code: business_office(h) for h in network.hospitals},
         items=network.published_item_crosswalk(),
         locations=network.location_crosswalk(),
+        org_units=org_unit_crosswalk(network),
     )
     return ReferenceIntegration(
-        ReferenceConfig(twin.timebase, crosswalk, twin.scenario.billing.coding_deadline_hours * 60)
+        ReferenceConfig(
+            twin.timebase,
+            crosswalk,
+            twin.scenario.billing.coding_deadline_hours * 60,
+            labor_sync_minute_of_day=twin.scenario.labor.sync_hour * 60,
+            reporting=ReportingConfig(
+                tuple(h.code for h in network.hospitals),
+                {inventory_location(h): h.code for h in network.hospitals},
+                twin.scenario.reporting.publish_hour * 60,
+            ),
+        )
     )
 
 
@@ -123,7 +141,7 @@ class Twin:
         self.scenario: Scenario = scenario
         self.env = simpy.Environment()
         self.network: Network = build_network(scenario)
-        self.timebase = Timebase(scenario.start)
+        self.timebase: Timebase = Timebase(scenario.start)
         self.truth: TruthLedger = TruthLedger()
         self.systems: Systems = build_systems(self.network, scenario, self.timebase)
         self.ehr: Ehr = self.systems.ehr
@@ -141,6 +159,7 @@ class Twin:
         self._latency = (scenario.transport.latency_ms.min / 60_000, scenario.transport.latency_ms.max / 60_000)
         self._channels = {h.code: _Channel(h.code) for h in self.network.hospitals}
         self._daemons: set[simpy.Event] = set()
+        self._quiet_since: float | None = None  # when only daemons were left (see ``_daemon``)
         fake = Faker("en_US")
         fake.seed_instance(scenario.seed + 1)
         start = scenario.start
@@ -185,6 +204,15 @@ class Twin:
             self.witness,
             {inventory_location(h): h.code for h in self.network.hospitals},
         )
+        self.cycle_count = CycleCount(
+            self.env,
+            self.network,
+            scenario,
+            self.erp.supply,
+            self.truth.since,
+            self.witness,
+            start_minute_of_day=start.hour * 60 + start.minute,
+        )
         self.steward = DataSteward(
             self.env,
             self.network,
@@ -195,6 +223,23 @@ class Twin:
             self.witness,
             random.Random(f"{scenario.seed}/steward"),
         )
+        self.hcm = self.systems.hcm
+        roster = tuple(self.hcm.employees.values())
+        self.staffing = [
+            Staffing(
+                self.env,
+                flow.hospital,
+                scenario,
+                flow,
+                roster,
+                self.hcm,
+                self.timebase,
+                random.Random(f"{scenario.seed}/staffing/{flow.hospital.code}"),
+                self.witness,
+                start_minute_of_day=start.hour * 60 + start.minute,
+            )
+            for flow in self.patient_flows
+        ]
 
     # -- what workflows call ------------------------------------------------------------------
     def register(self, patient: Patient, hospital: str) -> None:
@@ -233,17 +278,21 @@ class Twin:
     def _daemon(self, delay: float, action: Callable[[], None]) -> None:
         """Schedule periodic housekeeping (an integration's timers, the steward's rounds).
 
-        Such work repeats for ever, so it must not keep the run alive: when a daemon's moment
-        comes and nothing but other daemons is left to happen, the run has settled and the
-        daemon does nothing (and schedules nothing more).
+        Such work repeats for ever, so it must not keep the run alive. The first time a daemon
+        finds nothing but other daemons scheduled, the workflows are done and the run drains:
+        daemons keep firing for ``SETTLE_GRACE`` more (every daily schedule runs once more, so
+        the last night's sync still happens), then the run stops; the horizon is that moment.
         """
         event = self.env.timeout(delay)
         self._daemons.add(event)
 
         def fire(_event: simpy.Event) -> None:
             self._daemons.discard(event)
-            if self._only_daemons_left():
-                return
+            now = self.env.now
+            if self._quiet_since is None and self._only_daemons_left():
+                self._quiet_since = now
+            if self._quiet_since is not None and now > self._quiet_since + SETTLE_GRACE:
+                raise StopSimulation(None)
             action()
 
         event.callbacks.append(fire)
@@ -358,11 +407,17 @@ class Twin:
             flow.start()
         for schedule in self.surgery:
             schedule.start()
+        for staffing in self.staffing:
+            staffing.start()
+        self.env.process(run_payroll(self.env, self.scenario, self.hcm, self.staffing))
         workload = self.scenario.days * MINUTES_PER_DAY
         self._apply(self.integration.start(self.env.now))
         self.steward.start()
+        clock = self.scenario.start.hour * 60 + self.scenario.start.minute
+        self.env.process(post_daily_accruals(self.env, self.erp.finance, self.network, self.scenario, clock))
         self._daemon(self.steward.rounds, self._steward_rounds)
         self.env.process(self._quiet_points(workload))
+        self.cycle_count.start(workload)
         if progress is not None:
             self.env.process(self._report_progress(progress, workload))
         # A run keeps millions of small objects alive (truth, records, charts); the default
@@ -373,6 +428,8 @@ class Twin:
             self.env.run(until=workload)
             self.env.run()  # settle: stays end, coding completes, the integration catches up
             horizon = self.env.now
+            if self._quiet_since is not None:
+                horizon = min(horizon, self._quiet_since + SETTLE_GRACE)
             self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
             flows = self.check(horizon)
         finally:

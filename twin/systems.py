@@ -11,16 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mocks.ehr.ehr import Ehr
+from mocks.ehr.reporting import EhrReporting
 from mocks.erp.erp import Erp
 from mocks.erp.finance import ErpFinance
 from mocks.erp.supply_chain import ErpSupplyChain, ItemMaster, StockPolicy
+from mocks.hcm.hcm import Hcm, OrgUnit
 from mocks.saas.clearinghouse import Clearinghouse
+from mocks.saas.dashboard import Dashboard
 from mocks.saas.vendor import VendorPortal
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.timebase import Timebase
 from twin.network import Network, stock_policies
 from twin.scenario import Scenario
 from twin.workflows.coding import DIAGNOSIS_TEXT, DRG_TEXT
+from twin.workforce import build_roster, staffed_departments
 
 Handler = Callable[[TargetRequest, float], TargetResponse]
 
@@ -33,19 +37,34 @@ class Systems:
     erp: Erp
     clearinghouse: Clearinghouse
     vendor: VendorPortal
+    hcm: Hcm
+    dashboard: Dashboard = field(default_factory=Dashboard)  # executive KPIs (BI SaaS)
     targets: dict[str, Handler] = field(default_factory=dict)  # system name -> request handler
 
     def __post_init__(self) -> None:
         self.targets.update(
             {"erp": self.erp.handle, "clearinghouse": self.clearinghouse.handle, "vendor": self.vendor.handle}
         )
+        self.targets["hcm"] = self.hcm.handle
+        self.targets["dashboard"] = self.dashboard.handle
+        self.targets["ehr"] = EhrReporting(self.ehr).handle  # the EHR's reporting extract (GET only)
 
 
 def build_systems(network: Network, scenario: Scenario, timebase: Timebase) -> Systems:
     ehr = Ehr(timebase, network.hospitals, network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT)
     clearinghouse = Clearinghouse(tuple(p.clearinghouse_id for p in network.payers if p.clearinghouse_id))
     vendor = VendorPortal({v.vendor_id: v.lead_time_days for v in network.vendors})
-    return Systems(ehr, build_erp(network, scenario, timebase), clearinghouse, vendor)
+    return Systems(ehr, build_erp(network, scenario, timebase), clearinghouse, vendor, build_hcm(network, scenario))
+
+
+def build_hcm(network: Network, scenario: Scenario) -> Hcm:
+    """The HCM with the network's roster and the org units of the departments that have staff."""
+    org_units = [
+        OrgUnit(department.org_unit, department.name, hospital.code)
+        for hospital in network.hospitals
+        for department in staffed_departments(hospital)
+    ]
+    return Hcm(build_roster(network, scenario), org_units)
 
 
 def build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:

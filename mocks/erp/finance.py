@@ -8,14 +8,18 @@ broken rules as text (``errors``) and, for the ones an integration can act on, a
 (``problems``: ``{"code": "inactive_cost_center", "cost_center": ...}``).
 
 Besides journals the ledger keeps statistics (patient days per cost center and day: the
-denominators of unit-cost KPIs) and answers which cost centers exist and are active.
+denominators of unit-cost KPIs) and answers which cost centers exist and are active. Reporting
+services read it through ``GET`` queries over a posting window (AR items, journals by source,
+statistics): the same data an ERP's reporting API or data extract exposes.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.timebase import Timebase
@@ -28,10 +32,34 @@ ACCOUNTS = {
     "4000": "Inpatient routine revenue",
     "4100": "Inpatient ancillary revenue",
     "2200": "Accrued salaries and wages",
+    "2300": "Accrued operating expenses",
     "5200": "Medical and surgical supply expense",
     "6000": "Salaries and wages",
+    "7000": "Other operating expense",
 }
-STATISTICS = {"9100": "Patient days"}
+QUERIES = ("/finance/ar-items", "/finance/journals", "/finance/statistics")  # GET, body as query
+STATISTICS = {"9100": "Patient days", "9200": "Paid labor minutes"}
+
+
+class _Posted(Protocol):
+    @property
+    def posted_at(self) -> float: ...
+
+
+Posting = TypeVar("Posting", bound=_Posted)
+
+
+def in_window(postings: Sequence[Posting], query: dict[str, Any]) -> Sequence[Posting]:
+    """The postings (kept in posting order) inside the query's window: ``posted_from`` inclusive,
+    ``posted_before`` exclusive, simulated minutes; a bound left out is open."""
+    start, end = query.get("posted_from"), query.get("posted_before")
+    low = 0 if start is None else bisect_left(postings, float(start), key=_posted_at)
+    high = len(postings) if end is None else bisect_left(postings, float(end), key=_posted_at)
+    return postings[low:high]
+
+
+def _posted_at(posting: _Posted) -> float:
+    return posting.posted_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +132,8 @@ class ErpFinance:
     def handle(self, request: TargetRequest, now: float) -> TargetResponse:
         if request.method == "GET" and request.path == "/finance/cost-centers":
             return TargetResponse(200, self.cost_center_list())
+        if request.method == "GET" and request.path in QUERIES:
+            return TargetResponse(200, self.query(request.path, request.body))
         if request.method != "POST" or request.path not in ("/finance/journals", "/finance/statistics"):
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         if request.idempotency_key and request.idempotency_key in self._replies:
@@ -133,6 +163,61 @@ class ErpFinance:
                     "replaced_by": self.retired.get(center),
                 }
                 for center in sorted(self.cost_centers)
+            ]
+        }
+
+    def query(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        """The ledger's reporting queries (``GET``, body as query), for curated data services.
+
+        Every query takes a posting window, ``posted_from`` (inclusive) and ``posted_before``
+        (exclusive), in simulated minutes; postings are kept in posting order, so a window costs
+        a binary search, not a scan. Journals filter by ``source``; statistics by ``account``
+        and ``day`` (ISO date).
+        """
+        if path == "/finance/ar-items":
+            return {
+                "ar_items": [
+                    {
+                        "item_id": i.item_id,
+                        "invoice": i.invoice,
+                        "customer": i.customer,
+                        "amount": i.amount,
+                        "posted_at": i.posted_at,
+                    }
+                    for i in in_window(self.ar_items, query)
+                ]
+            }
+        if path == "/finance/journals":
+            return {
+                "journals": [
+                    {
+                        "journal_id": j.journal_id,
+                        "reference": j.reference,
+                        "source": j.source,
+                        "posting_date": j.posting_date.isoformat(),
+                        "posted_at": j.posted_at,
+                        "lines": [
+                            {"account": x.account, "cost_center": x.cost_center, "debit": x.debit, "credit": x.credit}
+                            for x in j.lines
+                        ],
+                    }
+                    for j in in_window(self.journals, query)
+                    if query.get("source") in (None, j.source)
+                ]
+            }
+        return {
+            "statistics": [
+                {
+                    "statistic_id": st.statistic_id,
+                    "reference": st.reference,
+                    "account": st.account,
+                    "cost_center": st.cost_center,
+                    "day": st.day.isoformat(),
+                    "quantity": st.quantity,
+                    "posted_at": st.posted_at,
+                }
+                for st in in_window(self.statistics, query)
+                if query.get("account") in (None, st.account) and query.get("day") in (None, st.day.isoformat())
             ]
         }
 

@@ -6,6 +6,11 @@ applies: issues and receipts move on-hand and post the GL (supply cost to the co
 center), purchase orders carry the item master's vendor and standard cost, and an invoice is
 paid only on a three-way match (PO, goods receipt, invoice quantity and price); otherwise it is
 held, and re-matched whenever a receipt arrives.
+
+Storeroom staff also enter cycle counts in the ERP's screens (``record_count``): the ERP keeps the
+count with its variance against on-hand and does *not* adjust on-hand - variances go to review.
+Reporting services read issues, stock-outs (each with the issue that caused it) and counts
+through ``GET`` queries over a posting window (``posted_from``/``posted_before``).
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mocks.erp.finance import ErpFinance
+from mocks.erp.finance import ErpFinance, in_window
 from twin.domain.exchange import TargetRequest, TargetResponse
 
 INVENTORY_ACCOUNT = "1400"
 SUPPLY_EXPENSE_ACCOUNT = "5200"
 GRNI_ACCOUNT = "2100"  # goods received, not invoiced
 CASH_ACCOUNT = "1000"
+QUERIES = ("/inventory/issues", "/inventory/stock-outs", "/inventory/counts")  # GET, body as query
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,31 @@ class Issue:
     cost: int
     posted_at: float
     journal_id: str
+    case: str = ""  # the surgical case the supplies were used in
+
+
+@dataclass(frozen=True, slots=True)
+class StockOut:
+    """An issue left on-hand below zero: the ERP's record says which issue did it."""
+
+    posted_at: float
+    location: str
+    item: str
+    reference: str  # the issue's source line
+    on_hand: int  # after the issue
+
+
+@dataclass(frozen=True, slots=True)
+class CountDocument:
+    """A cycle count as entered: what the ERP held, what was counted, and the difference."""
+
+    count_id: str
+    location: str
+    item: str
+    system_on_hand: int
+    counted: int
+    variance: int  # counted - system_on_hand
+    posted_at: float
 
 
 @dataclass(slots=True)
@@ -102,7 +133,8 @@ class ErpSupplyChain:
         self.orders: dict[str, PurchaseOrder] = {}
         self.receipts: list[Receipt] = []
         self.invoices: list[Invoice] = []
-        self.stock_outs: list[tuple[float, str, str]] = []  # (when, location, item) on-hand went negative
+        self.stock_outs: list[StockOut] = []  # issues that left on-hand negative
+        self.counts: list[CountDocument] = []
         self.sequence = 0  # bumped by every stock movement and order: positions carry it as a version
         self._replies: dict[str, TargetResponse] = {}
 
@@ -124,7 +156,72 @@ class ErpSupplyChain:
             if o.location == location and o.item == item and o.received < o.quantity
         )
 
+    def stocks(self, location: str, item: str) -> bool:
+        """Whether the ERP keeps ``item`` at ``location`` (it has an item master and a stock policy)."""
+        return item in self.items and (location, item) in self.policies
+
+    def record_count(self, location: str, item: str, counted: int, now: float) -> CountDocument:
+        """Storeroom staff enter a cycle count (ERP screens). On-hand is left as it is: a variance
+        is for materials management to review, not for the count to overwrite."""
+        if not self.stocks(location, item):
+            raise ValueError(f"item {item!r} is not stocked at location {location!r}")
+        system = self.on_hand.get((location, item), 0)
+        document = CountDocument(
+            f"CC{len(self.counts) + 1:08d}", location, item, system, counted, counted - system, now
+        )
+        self.counts.append(document)
+        return document
+
+    def query(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        """Reporting queries (``GET``, body as query) over a posting window."""
+        if path == "/inventory/issues":
+            return {
+                "issues": [
+                    {
+                        "issue_id": i.issue_id,
+                        "reference": i.reference,
+                        "location": i.location,
+                        "item": i.item,
+                        "quantity": i.quantity,
+                        "cost_center": i.cost_center,
+                        "cost": i.cost,
+                        "case": i.case,
+                        "posted_at": i.posted_at,
+                    }
+                    for i in in_window(self.issues, query)
+                ]
+            }
+        if path == "/inventory/stock-outs":
+            return {
+                "stock_outs": [
+                    {
+                        "location": s.location,
+                        "item": s.item,
+                        "reference": s.reference,
+                        "on_hand": s.on_hand,
+                        "posted_at": s.posted_at,
+                    }
+                    for s in in_window(self.stock_outs, query)
+                ]
+            }
+        return {
+            "counts": [
+                {
+                    "count_id": c.count_id,
+                    "location": c.location,
+                    "item": c.item,
+                    "system_on_hand": c.system_on_hand,
+                    "counted": c.counted,
+                    "variance": c.variance,
+                    "posted_at": c.posted_at,
+                }
+                for c in in_window(self.counts, query)
+            ]
+        }
+
     def handle(self, request: TargetRequest, now: float) -> TargetResponse:
+        if request.method == "GET" and request.path in QUERIES:
+            return TargetResponse(200, self.query(request.path, request.body))
         if request.idempotency_key and request.idempotency_key in self._replies:
             return self._replies[request.idempotency_key]
         route = {
@@ -180,7 +277,7 @@ class ErpSupplyChain:
         self.on_hand[key] = self.on_hand.get(key, 0) - quantity
         self.sequence += 1
         if self.on_hand[key] < 0:
-            self.stock_outs.append((now, key[0], key[1]))
+            self.stock_outs.append(StockOut(now, key[0], key[1], str(body["reference"]), self.on_hand[key]))
         issue = Issue(
             f"IS{len(self.issues) + 1:08d}",
             str(body["reference"]),
@@ -191,6 +288,7 @@ class ErpSupplyChain:
             cost,
             now,
             journal,
+            str(body.get("case") or ""),
         )
         self.issues.append(issue)
         return TargetResponse(201, {"issue_id": issue.issue_id, **self._position(*key)})

@@ -4,10 +4,16 @@ Sans-IO: ``handle(request, now)``. The scrubber applies the edits clearinghouses
 claim reaches a payer: a known payer, a patient, a principal diagnosis, at least one line, lines
 that add up to the total, and a billable period. A rejection carries every reason, so the
 integration can route it to a work queue instead of guessing.
+
+``GET /claims`` (body as query: ``received_from`` inclusive, ``received_before`` exclusive,
+simulated minutes) lists the accepted claims in that window with what a revenue-cycle report
+needs: the claim number (visit), provider, payer, total, the billable period's end (the
+discharge, as the claim states it) and when the clearinghouse received it.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +47,34 @@ class Clearinghouse:
     def accepted(self) -> list[ClaimSubmission]:
         return [s for s in self.submissions if s.accepted]
 
+    def accepted_between(self, start: float | None, end: float | None) -> list[ClaimSubmission]:
+        """Accepted claims received in ``[start, end)`` (``None``: open); submissions are kept in
+        the order received, so this is a binary search."""
+        low = 0 if start is None else bisect_left(self.submissions, start, key=_received_at)
+        high = len(self.submissions) if end is None else bisect_left(self.submissions, end, key=_received_at)
+        return [s for s in self.submissions[low:high] if s.accepted]
+
+    def _claims_report(self, query: dict[str, Any]) -> TargetResponse:
+        start, end = query.get("received_from"), query.get("received_before")
+        claims = [
+            {
+                "submission_id": s.submission_id,
+                "claim_number": s.claim_number,
+                "provider": str(((s.claim.get("provider") or {}).get("identifier") or {}).get("value", "")),
+                "payer": s.payer_id,
+                "total": s.total,
+                "billable_period_end": str((s.claim.get("billablePeriod") or {}).get("end", "")),
+                "received_at": s.received_at,
+            }
+            for s in self.accepted_between(
+                None if start is None else float(start), None if end is None else float(end)
+            )
+        ]
+        return TargetResponse(200, {"claims": claims})
+
     def handle(self, request: TargetRequest, now: float) -> TargetResponse:
+        if request.method == "GET" and request.path == "/claims":
+            return self._claims_report(request.body)
         if request.method != "POST" or request.path != "/claims":
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         if request.idempotency_key and request.idempotency_key in self._replies:
@@ -104,6 +137,10 @@ def scrub(claim: dict[str, Any], payer_ids: set[str]) -> list[str]:
     if not period.get("start") or not period.get("end"):
         reasons.append("claim has no billable period")
     return reasons
+
+
+def _received_at(submission: ClaimSubmission) -> float:
+    return submission.received_at
 
 
 def _cents(value: Any) -> int:

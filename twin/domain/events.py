@@ -129,5 +129,37 @@ class MappingPublished(NamedTuple):
     reason: str = ""
 
 
-Fact = DomainEvent | GoodsReceived | CaseCompleted | CostCenterRetired | MappingPublished
+class ShiftWorked(NamedTuple):
+    """A member of staff clocked out of a shift in the HCM's own time clock (no interface involved).
+
+    ``work_date`` is the calendar day the shift started (a night shift belongs to the evening it
+    began); ``hours`` are the paid hours, exact quarter hours (``paid_quarter_hours``).
+    """
+
+    at: SimTime  # clock-out
+    hospital: str
+    employee: str
+    ehr_department: str  # the department as EHR scheduling staffed it
+    org_unit: str  # the same department as the HCM knows it
+    work_date: str  # ISO date
+    hours: float
+    rate: Cents  # hourly rate, cents
+
+
+class StockCounted(NamedTuple):
+    """Storeroom staff counted an item-location (a cycle count) and entered it in the ERP.
+
+    ``physical`` is what was really on the shelf; ``count_id`` the ERP's count document, so a
+    report's lineage can name the count.
+    """
+
+    at: SimTime
+    hospital: str
+    location: str  # ERP inventory location
+    item: str  # ERP item number
+    physical: int
+    count_id: str
+
+
+Fact = DomainEvent | GoodsReceived | CaseCompleted | CostCenterRetired | MappingPublished | ShiftWorked | StockCounted
 """Everything the truth ledger records."""

@@ -7,6 +7,7 @@ times are simulated minutes (``SimTime``) everywhere, to keep arithmetic exact a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 SimTime = float
@@ -18,12 +19,14 @@ Cents = int
 
 @dataclass(frozen=True, slots=True)
 class Department:
-    """A clinical or ancillary department: the EHR knows its code, the ERP its cost center."""
+    """A clinical or ancillary department: the EHR knows its code, the ERP its cost center and
+    the HCM its org unit (``ORG-0142``) - three codes for one department, as in real networks."""
 
     ehr_code: str
     name: str
     cost_center: str
     kind: str  # "nursing" | "ancillary"
+    org_unit: str = ""  # HCM org unit code; "" where the network has no staff in the HCM for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +158,28 @@ class CaseType:
     drg: str
     principal_dx: str
     supplies: tuple[SupplyUse, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Employee:
+    """A member of staff as the HCM knows them (synthetic name; never printed in reports)."""
+
+    employee_id: str
+    family: str
+    given: str
+    job_code: str
+    hospital: str
+    org_unit: str  # home org unit: every shift is worked and costed there
+    hourly_rate: Cents
+
+
+def paid_quarter_hours(minutes_worked: float) -> int:
+    """Paid time of one shift in quarter hours: punched time rounded to the nearest quarter hour
+    (half up), the usual time-clock rule. Punches are whole minutes, so the result is exact."""
+    return math.floor(minutes_worked / 15 + 0.5)
+
+
+def shift_pay(hours: float, hourly_rate: Cents) -> Cents:
+    """Gross pay of one shift: paid hours (exact quarter hours) x hourly rate, rounded half up to
+    the cent. The one place labor cost is rounded: payroll, integration and oracle all sum these."""
+    return (round(hours * 4) * hourly_rate + 2) // 4

@@ -30,6 +30,7 @@ class Crosswalk:
     business_offices: dict[str, str] = field(default_factory=dict)  # hospital -> receivables cost center
     items: dict[str, str] = field(default_factory=dict)  # EHR supply code -> ERP item number
     locations: dict[str, str] = field(default_factory=dict)  # EHR storeroom -> ERP inventory location
+    org_units: dict[str, str] = field(default_factory=dict)  # HCM org unit -> ERP cost center
 
     def cost_center(self, department: str) -> str:
         try:
@@ -55,6 +56,13 @@ class Crosswalk:
         except KeyError:
             raise Unmapped("location", ehr_location) from None
 
+    def org_unit(self, code: str) -> str:
+        """The ERP cost center an HCM org unit's labor is costed to."""
+        try:
+            return self.org_units[code]
+        except KeyError:
+            raise Unmapped("org unit", code) from None
+
     def publish(self, domain: str, code: str, target: str) -> bool:
         """Add or correct one governed entry (``domain`` as ``Unmapped.domain`` names it); ``False``
         when this crosswalk keeps no such code set (a mapping for someone else's flows)."""
@@ -74,6 +82,7 @@ class Crosswalk:
             "item": self.items,
             "location": self.locations,
             "facility": self.business_offices,
+            "org unit": self.org_units,
         }
 
     def business_office(self, hospital: str) -> str:

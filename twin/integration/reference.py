@@ -10,7 +10,7 @@ dead-letter queue with the reason.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from twin.domain.events import ChargesPosted, MappingPublished
@@ -21,6 +21,8 @@ from twin.integration.billing import BillingOrchestrator
 from twin.integration.contract import DeadLetter, IntegrationException, Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.hl7_reader import Hl7Reader, build_ack
+from twin.integration.labor import LaborSync
+from twin.integration.reporting import KpiService, ReportingConfig
 from twin.integration.supply import SupplyOrchestrator
 
 
@@ -31,6 +33,8 @@ class ReferenceConfig:
     timebase: Timebase
     crosswalk: Crosswalk
     coding_deadline_minutes: float
+    labor_sync_minute_of_day: float = 120.0  # the nightly labor sync, local clock (02:00)
+    reporting: ReportingConfig = field(default_factory=ReportingConfig)  # the daily KPI service
 
 
 class ReferenceIntegration:
@@ -39,13 +43,17 @@ class ReferenceIntegration:
         self.reader = Hl7Reader(config.timebase)
         self.billing = BillingOrchestrator(config.crosswalk, config.timebase, config.coding_deadline_minutes)
         self.supply = SupplyOrchestrator(config.crosswalk)
+        self.labor = LaborSync(config.crosswalk, config.timebase, config.labor_sync_minute_of_day)
+        self.reporting = KpiService(config.reporting, config.timebase)
         self._seen: set[tuple[str, str]] = set()
         self._dead: list[DeadLetter] = []
         self.duplicates_ignored = 0
 
     def start(self, now: SimTime) -> Outcome:
         """Switched on: the schedules of scheduled flows begin."""
-        return Outcome()
+        outcome = self.labor.start(now)
+        outcome.timers.extend(self.reporting.start(now).timers)
+        return outcome
 
     def receive_master_data(self, change: MappingPublished, now: SimTime) -> Outcome:
         """Apply a governed crosswalk entry, then let every flow retry the work parked for it."""
@@ -54,6 +62,9 @@ class ReferenceIntegration:
         supply = self.supply.on_mapping(change, now)
         outcome.requests.extend(supply.requests)
         outcome.timers.extend(supply.timers)
+        labor = self.labor.on_mapping(change, now)
+        outcome.requests.extend(labor.requests)
+        outcome.timers.extend(labor.timers)
         return outcome
 
     def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
@@ -74,10 +85,15 @@ class ReferenceIntegration:
         outcome = self.billing.apply(read.event, now)
         if isinstance(read.event, ChargesPosted):
             self.supply.apply(read.event, now, outcome)
+            self.labor.observe(read.event, now)
         outcome.ack = ack
         return outcome
 
     def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
+        if self.labor.owns(request):
+            return self.labor.on_response(request, response, now)
+        if self.reporting.owns(request):
+            return self.reporting.on_response(request, response, now)
         if request.path in ("/finance/journals", "/claims"):
             return self.billing.on_response(request, response, now)
         return self.supply.on_response(request, response, now)
@@ -96,7 +112,14 @@ class ReferenceIntegration:
         return Outcome()
 
     def on_timer(self, now: SimTime) -> Outcome:
-        return self.billing.on_timer(now)
+        outcome = self.billing.on_timer(now)
+        labor = self.labor.on_timer(now)
+        outcome.requests.extend(labor.requests)
+        outcome.timers.extend(labor.timers)
+        reporting = self.reporting.on_timer(now)
+        outcome.requests.extend(reporting.requests)
+        outcome.timers.extend(reporting.timers)
+        return outcome
 
     def replay(self, message_id: str, now: SimTime, payload: str | None = None) -> Outcome:
         """Process a dead letter again (optionally corrected); it leaves the queue only if it now succeeds.
@@ -119,7 +142,7 @@ class ReferenceIntegration:
         return outcome
 
     def exceptions(self) -> list[IntegrationException]:
-        return [*self.billing.raised, *self.supply.raised]
+        return [*self.billing.raised, *self.supply.raised, *self.labor.raised, *self.reporting.raised]
 
     def dead_letters(self) -> list[DeadLetter]:
         return list(self._dead)

@@ -19,7 +19,7 @@ from twin.domain.events import (
 )
 from twin.network import Network, business_office
 from twin.observe.records import Expected
-from twin.observe.truth import TruthLedger
+from twin.observe.truth import TruthLedger, per_ledger
 
 BILLING = "discharge_billing"
 JOURNAL = "erp.gl_journal"
@@ -37,6 +37,7 @@ def exception_key(visit: str, reason_code: str) -> str:
     return f"{visit}:{reason_code}"
 
 
+@per_ledger  # the billing check and the KPI oracle both ask
 def billing_expectations(
     truth: TruthLedger, network: Network, *, coding_deadline: float, allowed_lag: float
 ) -> list[Expected]:

@@ -14,7 +14,7 @@ is *unexpected*: an integration must not invent master-data problems.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twin.domain.events import ChargesPosted, CodingCompleted, CostCenterRetired
@@ -35,9 +35,15 @@ def problem_key(problem: Problem) -> str:
     return f"{problem[0]}:{problem[1]}"
 
 
-def master_data_expectations(truth: TruthLedger, network: Network) -> list[Expected]:
-    """One record per problem that bit: raised (on time) and resolved by the end."""
-    first: dict[Problem, SimTime] = {}
+def master_data_expectations(
+    truth: TruthLedger, network: Network, bites: Mapping[Problem, SimTime] | None = None
+) -> list[Expected]:
+    """One record per problem that bit: raised (on time) and resolved by the end.
+
+    ``bites``: when scheduled flows first hit a problem, which the truth alone cannot say (the
+    labor sync posts a work date at the first nightly sync after it, ``labor_bites``).
+    """
+    first: dict[Problem, SimTime] = dict(bites or {})
     retired: dict[str, CostCenterRetired] = {}
     centers = {d.ehr_code: d.cost_center for h in network.hospitals for d in h.departments}
     charged: dict[str, set[str]] = {}  # visit -> departments charged

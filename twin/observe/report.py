@@ -17,11 +17,22 @@ from rich.table import Table
 
 from twin.domain.events import CodingCompleted, PatientAdmitted, PatientDischarged, PatientTransferred
 from twin.domain.pseudonym import pseudonym
+from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
+from twin.observe.kpi_check import reporting_summary
 from twin.observe.master_data import governance_summary
 from twin.observe.records import DIFFERENCE_CLASSES, Difference
 
 MAX_LISTED_DIFFERENCES = 50
+KPI_LABELS = {  # console labels of the executive KPIs, and the divisor that turns cents into dollars
+    "dnfb_amount": ("DNFB $", 100),
+    "days_to_bill": ("days to bill", 1),
+    "stock_outs": ("stock-outs", 1),
+    "stock_accuracy": ("stock accuracy", 1),
+    "supply_cost_per_case": ("supply $ per case", 100),
+    "labor_cost_per_patient_day": ("labor $ per pat. day", 100),
+}
+FLOWS_PER_TABLE = 3
 
 
 def masked_key(key: str) -> str:
@@ -35,7 +46,8 @@ def _difference(difference: Difference) -> dict[str, Any]:
         "flow": difference.flow,
         "target": difference.target,
         "class": difference.kind,
-        "key": masked_key(difference.key),
+        # A key that names no patient (a KPI's kpi/scope/day) says so in its evidence.
+        "key": difference.key if difference.evidence.get("public_key") else masked_key(difference.key),
         "detail": difference.detail,
     }
 
@@ -96,6 +108,11 @@ def build_summary(result: Any) -> dict[str, Any]:
             "invoices_paid": sum(1 for i in supply.invoices if i.status == "paid"),
             "invoices_held": sum(1 for i in supply.invoices if i.status != "paid"),
             "stock_outs": len(supply.stock_outs),
+            "timecards": len(twin.systems.hcm.timecards),
+            "labor_hours": sum(card.quarter_hours for card in twin.systems.hcm.timecards) / 4,
+            "payroll_runs": len(twin.systems.hcm.payroll_runs),
+            "labor_journals": sum(1 for j in finance.journals if j.source == "labor-allocation"),
+            "patient_day_statistics": sum(1 for st in finance.statistics if st.account == "9100"),
         },
         "exceptions": {
             "raised": len(exceptions),
@@ -108,6 +125,8 @@ def build_summary(result: Any) -> dict[str, Any]:
             "mappings_published": sum(n for (kind, _), n in twin.counts.items() if kind == "master data"),
         },
         "dead_letters": len(twin.integration.dead_letters()),
+        "reporting": reporting_summary(twin, result.horizon),
+        "calibration": [row.as_dict() for row in calibrate(twin)],
         "flows": {flow.flow: _flow(flow) for flow in result.flows},
         "differences": [_difference(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
         "in_sync": result.in_sync,
@@ -151,9 +170,22 @@ def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float
     overview.add_row("dead letters", str(summary["dead_letters"]))
     console.print(overview)
 
+    names = list(summary["flows"])
+    for first in range(0, len(names), FLOWS_PER_TABLE):  # an 80-column console fits three flows
+        _print_flows(names[first : first + FLOWS_PER_TABLE], summary, console)
+    if "reporting" in summary:
+        _print_kpis(summary["reporting"], console)
+    for difference in summary["differences"][:10]:
+        console.print(
+            f"  {difference['class']:<12} {difference['target']:<22} {difference['key']}  {difference['detail']}"
+        )
+    if wall_seconds is not None:
+        console.print(f"wall time {wall_seconds:.2f} s")
+
+
+def _print_flows(names: list[str], summary: dict[str, Any], console: Console) -> None:
     flows = Table(title="Synchronization (after the work settled)")
     flows.add_column("check")
-    names = list(summary["flows"])
     for name in names:
         flows.add_column(name, justify="right")
     data = [summary["flows"][name] for name in names]
@@ -165,12 +197,45 @@ def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float
     flows.add_row("allowed lag", *(_duration(f["allowed_lag_minutes"]) for f in data))
     flows.add_row("verdict", *("[green]in sync[/green]" if f["in_sync"] else "[red]OUT OF SYNC[/red]" for f in data))
     console.print(flows)
-    for difference in summary["differences"][:10]:
-        console.print(
-            f"  {difference['class']:<12} {difference['target']:<22} {difference['key']}  {difference['detail']}"
-        )
-    if wall_seconds is not None:
-        console.print(f"wall time {wall_seconds:.2f} s")
+
+
+def _print_kpis(reporting: dict[str, Any], console: Console) -> None:
+    """KPI values published, and the last workload day's KPIs on the dashboard beside the truth."""
+    table = Table(title=f"Executive KPIs of {reporting['period']}: dashboard vs truth")
+    table.add_column("kpi", no_wrap=True)
+    table.add_column("scope", no_wrap=True)
+    for name in ("reported", "truth", "divergence", "ids"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in reporting["last_period"]:
+        label, scale = KPI_LABELS.get(row["kpi"], (row["kpi"], 1))
+        truth = "-" if row["truth"] is None else _figure(row["truth"] / scale)
+        off = _count(0) if row["divergence"] == 0 else f"[red]{row['divergence'] / scale:+,.6g}[/red]"
+        table.add_row(label, row["scope"], _figure(row["reported"] / scale), truth, off, str(row["lineage"]))
+    console.print(table)
+    published = ", ".join(f"{kpi} {n}" for kpi, n in reporting["by_kpi"].items())
+    console.print(f"KPI values published {reporting['kpis_published']} (shown {reporting['kpis_shown']}: {published})")
+
+
+def _figure(value: float) -> str:
+    """Large amounts to the unit with separators; days, shares and counts to four digits."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def print_calibration(rows: list[dict[str, Any]], console: Console) -> None:
+    """Each operating statistic beside its published range; sources and notes as footnotes."""
+    table = Table(title="Calibration: the simulated network beside published ranges")
+    table.add_column("statistic")
+    table.add_column("simulated", justify="right")
+    table.add_column("published range", justify="right")
+    table.add_column("")
+    for number, row in enumerate(rows, start=1):
+        value = "-" if row["value"] is None else f"{row['value']:.2f}"
+        low, high = row["range"]
+        mark = {True: "[green]in range[/green]", False: "[red]outside[/red]", None: "-"}[row["in_range"]]
+        table.add_row(f"{row['statistic']} [{number}]", value, f"{low:g}-{high:g} {row['unit']}", mark)
+    console.print(table)
+    for number, row in enumerate(rows, start=1):
+        console.print(f"  [{number}] {row['source']}. Measured: {row['note']}.", highlight=False)
 
 
 def _count(value: int) -> str:

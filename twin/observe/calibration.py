@@ -1,0 +1,194 @@
+"""Calibration: the twin's operating statistics beside published reference ranges.
+
+An architect comparing integration designs on the twin needs to trust that the simulated network
+behaves like a real one: stays as long, beds as full, operating rooms as busy, a revenue cycle
+and a cost structure of the usual shape. ``twin run --calibration`` prints each statistic of the
+run beside a published range with its source. The ranges are deliberately wide: they describe
+US community hospitals in general, and the twin's default network is a generic one.
+
+Statistics come from the truth ledger (what happened) and, for the revenue cycle and the cost
+structure, from the ERP (what finance sees), so the DNFB figure reflects the integration under
+test: a batch design shows more days of revenue waiting to be billed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from twin.domain.events import CaseCompleted, ChargesPosted, PatientAdmitted, PatientDischarged
+
+if TYPE_CHECKING:
+    from twin.sim import Twin
+
+DAY = 1440.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A published range for one statistic."""
+
+    statistic: str
+    unit: str
+    low: float
+    high: float
+    source: str
+
+
+REFERENCES: tuple[Reference, ...] = (
+    Reference(
+        "average length of stay",
+        "days",
+        4.5,
+        5.6,
+        "AHRQ HCUP Statistical Brief #166 (mean 4.6 days, 2011); AHA Hospital Statistics (5.4-5.5 days, 2009-2017)",
+    ),
+    Reference(
+        "bed occupancy",
+        "%",
+        60.0,
+        85.0,
+        "AHA Hospital Statistics / NCHS Health, United States (US community hospitals ~62-75%)",
+    ),
+    Reference(
+        "OR cases per room per weekday",
+        "cases",
+        2.0,
+        4.0,
+        "OR utilization benchmarks, e.g. Macario, Anesthesiology 2006 (2-4 elective cases per OR per day)",
+    ),
+    Reference(
+        "DNFB days",
+        "days of gross revenue",
+        1.0,
+        7.0,
+        "HFMA MAP Keys, discharged-not-final-billed days (best practice under ~4-5 days)",
+    ),
+    Reference(
+        "supply share of operating expense",
+        "%",
+        10.0,
+        18.0,
+        "AHA Costs of Caring; AHRMM supply-chain benchmarks (~10-18% incl. implants)",
+    ),
+    Reference(
+        "labor share of operating expense",
+        "%",
+        45.0,
+        60.0,
+        "HFMA/Truven ACTION OI (46-49% of operating cost, 2007-2012); AHA (~50-60%)",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibrated:
+    reference: Reference
+    value: float | None
+    note: str
+
+    @property
+    def in_range(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.reference.low <= self.value <= self.reference.high
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "statistic": self.reference.statistic,
+            "unit": self.reference.unit,
+            "value": None if self.value is None else round(self.value, 3),
+            "range": [self.reference.low, self.reference.high],
+            "in_range": self.in_range,
+            "source": self.reference.source,
+            "note": self.note,
+        }
+
+
+def calibrate(twin: Twin) -> list[Calibrated]:
+    """Every statistic of ``REFERENCES`` measured on a finished run."""
+    workload = twin.scenario.days * DAY
+    window = _steady_window(workload)
+    admitted: dict[str, float] = {}
+    discharged: dict[str, float] = {}
+    charges: dict[str, list[tuple[float, int]]] = {}
+    cases = 0
+    for fact in twin.truth:
+        if isinstance(fact, PatientAdmitted):
+            admitted[fact.visit] = fact.at
+        elif isinstance(fact, PatientDischarged):
+            discharged[fact.visit] = fact.at
+        elif isinstance(fact, ChargesPosted):
+            charges.setdefault(fact.visit, []).extend((fact.at, line.amount) for line in fact.lines)
+        elif isinstance(fact, CaseCompleted):
+            cases += 1
+    stays = [(admitted[v], discharged[v]) for v in discharged if v in admitted]
+    values: dict[str, tuple[float | None, str]] = {}
+    values["average length of stay"] = (
+        sum(out - start for start, out in stays) / len(stays) / DAY if stays else None,
+        f"{len(stays)} discharges",
+    )
+    beds = sum(h.beds for h in twin.network.hospitals)
+    occupied = sum(max(0.0, min(out, window[1]) - max(start, window[0])) for start, out in stays)
+    values["bed occupancy"] = (
+        100 * occupied / (beds * (window[1] - window[0])) if beds and window[1] > window[0] else None,
+        f"days {window[0] / DAY:g}-{window[1] / DAY:g} (the network starts empty: the first days fill it)",
+    )
+    room_days = sum(h.or_rooms for h in twin.network.hospitals) * _weekdays(twin, workload)
+    values["OR cases per room per weekday"] = (cases / room_days if room_days else None, f"{cases} cases")
+    values["DNFB days"] = _dnfb_days(twin, window, discharged, charges)
+    values.update(_expense_shares(twin))
+    return [Calibrated(ref, *values.get(ref.statistic, (None, "not measured"))) for ref in REFERENCES]
+
+
+def _steady_window(workload: float) -> tuple[float, float]:
+    """The second half of the workload (at least its last day): past the start-up, before the tail."""
+    return (min(workload / 2, max(0.0, workload - DAY)), workload)
+
+
+def _weekdays(twin: Twin, workload: float) -> int:
+    start = twin.scenario.start
+    days = int(workload // DAY)
+    return sum(1 for d in range(days) if (start.weekday() + d) % 7 < 5)
+
+
+def _dnfb_days(
+    twin: Twin,
+    window: tuple[float, float],
+    discharged: dict[str, float],
+    charges: dict[str, list[tuple[float, int]]],
+) -> tuple[float | None, str]:
+    """Mean discharged-not-final-billed amount at the window's midnights over the average daily
+    gross revenue of the workload; "final billed" is when the ERP posted the receivable."""
+    workload = twin.scenario.days * DAY
+    billed = {item.invoice: item.posted_at for item in twin.erp.finance.ar_items}
+    gross = sum(amount for lines in charges.values() for at, amount in lines if at <= workload)
+    daily = gross / (workload / DAY) if workload else 0.0
+    midnights = [m * DAY for m in range(1, int(workload // DAY) + 1) if window[0] <= m * DAY <= window[1]]
+    if not midnights or daily <= 0:
+        return None, "no midnight in the measured window"
+    amounts = []
+    for midnight in midnights:
+        amount = 0
+        for visit, out in discharged.items():
+            if out <= midnight and billed.get(visit, float("inf")) > midnight:
+                amount += sum(a for at, a in charges.get(visit, ()) if at <= midnight)
+        amounts.append(amount)
+    return sum(amounts) / len(amounts) / daily, f"{len(midnights)} midnights, receivables as posted in the ERP"
+
+
+def _expense_shares(twin: Twin) -> dict[str, tuple[float | None, str]]:
+    """Shares of the ERP's operating expense accounts: supplies (5200), labor (6000), other (7000)."""
+    totals = {"5200": 0, "6000": 0, "7000": 0}
+    for journal in twin.erp.finance.journals:
+        for line in journal.lines:
+            if line.account in totals:
+                totals[line.account] += line.debit - line.credit
+    expense = sum(totals.values())
+    if expense <= 0:
+        return {}
+    note = "of the ERP's operating expense (supplies, labor, the daily accrual of everything else)"
+    return {
+        "supply share of operating expense": (100 * totals["5200"] / expense, note),
+        "labor share of operating expense": (100 * totals["6000"] / expense, note),
+    }

@@ -1,0 +1,360 @@
+"""The executive-reporting oracle: every KPI recomputed from the truth ledger, with its members.
+
+For each (kpi, scope, period) the truth says which source ids must be in the KPI's lineage
+(*required*), which may or may not be (*racing*), what each member contributes to the value, and
+when the value is due on the dashboard. It uses *ideal* times - the moment each member would
+reach its target system under a perfect integration - taken from the other flows' oracles rather
+than re-derived: the billing oracle's ``ready_at`` for receivables and claims (master-data holds
+included), the supply oracle's ``ready_at`` for inventory issues (when the ERP could know a
+usage), the labor oracle's journals and patient days; the EHR's discharges and charges, receipts
+and cycle counts are exact, as they are entered in the system of record when they happen.
+
+A member whose target time may fall on either side of a window boundary is racing: it reaches
+its target between its ideal time and ``margin`` later (``margin`` is the larger of the reporting
+flow's and the source flow's allowed lag), so it races every boundary inside that interval.
+Where a member's contribution depends on such a race (stock levels, counts, times), the truth
+keeps a range ``(low, high)`` instead of one number.
+
+A period's values are due at the publish hour after it (labor: the first publish hour after the
+work date's postings are ready). Values due after the last fact of the run may or may not be
+published - the run may have settled before - so they are optional.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import accumulate
+from typing import TYPE_CHECKING
+
+from twin.domain.events import (
+    CaseCompleted,
+    ChargesPosted,
+    GoodsReceived,
+    PatientAdmitted,
+    PatientDischarged,
+    StockCounted,
+)
+from twin.domain.kpis import kpi_key
+from twin.network import inventory_location, stock_policies
+from twin.observe.expectations import CLAIM, RECEIVABLE, billing_expectations
+from twin.observe.labor_expectations import LABOR_JOURNAL, PATIENT_DAYS, labor_expectations
+from twin.observe.records import Expected
+from twin.observe.supply_expectations import ISSUE, supply_expectations
+from twin.observe.truth import TruthLedger
+
+if TYPE_CHECKING:
+    from twin.sim import Twin
+
+REPORTING = "executive_reporting"
+KPI_TARGET = "dashboard.kpi"
+REPORTING_TARGETS = (KPI_TARGET,)
+MEANS = {"days_to_bill", "stock_accuracy", "supply_cost_per_case", "labor_cost_per_patient_day"}
+ALWAYS = ("dnfb_amount", "stock_outs")  # published for every hospital and day, as zero if need be
+SECOND = 1 / 60  # minutes: FHIR dateTimes on claims are rounded to the second
+ID_KIND = {
+    "dnfb_amount": "visit",
+    "days_to_bill": "visit",
+    "stock_outs": "supply line",
+    "stock_accuracy": "count",
+    "supply_cost_per_case": "case",
+    "labor_cost_per_patient_day": "work date",
+}
+
+
+@dataclass(slots=True)
+class TruthKpi:
+    """One KPI value as the truth has it: members with contributions, and when it is due."""
+
+    kpi: str
+    scope: str
+    period: str
+    dues: list[float]  # the publish instants at which a correct value may appear (first one due)
+    members: dict[str, tuple[float, float]] = field(default_factory=dict)  # id -> (low, high) contribution
+    required: set[str] = field(default_factory=set)
+    optional: bool = False  # may or may not be published at all
+
+    @property
+    def key(self) -> str:
+        return kpi_key(self.kpi, self.scope, self.period)
+
+    def add(self, member: str, low: float, high: float, *, required: bool) -> None:
+        """A member's contribution (summed if it contributes more than once, e.g. several issues)."""
+        old_low, old_high = self.members.get(member, (0.0, 0.0))
+        self.members[member] = (old_low + low, old_high + high)
+        if required:
+            self.required.add(member)
+
+    def bounds(self, lineage: set[str]) -> tuple[float, float] | None:
+        """The truth value over ``lineage`` (members only) as a range; ``None``: no value (a mean of nothing)."""
+        low = sum(self.members[m][0] for m in lineage)
+        high = sum(self.members[m][1] for m in lineage)
+        if self.kpi in MEANS:
+            if not lineage:
+                return None
+            return low / len(lineage), high / len(lineage)
+        return low, high
+
+
+class Calendar:
+    """Periods (calendar days of the run) in simulated minutes, and their publish instants."""
+
+    def __init__(self, twin: Twin) -> None:
+        start = twin.scenario.start
+        self.first_day = start.date()
+        self.clock = start.hour * 60 + start.minute + start.second / 60
+        self.publish = twin.scenario.reporting.publish_hour * 60
+        self._names: dict[int, str] = {}
+
+    def index(self, at: float) -> int:
+        return math.floor((at + self.clock) / 1440)
+
+    def start(self, index: int) -> float:
+        return index * 1440 - self.clock
+
+    def due(self, index: int) -> float:
+        """When the KPIs of period ``index`` are computed: the publish hour of the next day."""
+        return self.start(index + 1) + self.publish
+
+    def next_publish(self, at: float) -> int:
+        """The period whose publish instant is the first at or after ``at``."""
+        return math.ceil((at - self.publish + self.clock) / 1440) - 1
+
+    def last_due(self, horizon: float) -> int:
+        """The last period whose publish instant is at or before ``horizon``."""
+        return math.floor((horizon - self.publish + self.clock) / 1440) - 1
+
+    def name(self, index: int) -> str:
+        name = self._names.get(index)
+        if name is None:
+            name = self._names[index] = (self.first_day + timedelta(days=index)).isoformat()
+        return name
+
+    def spanned(self, at: float, margin: float) -> range:
+        """The periods a record ideally at ``at`` may land in: it lands within ``margin`` after."""
+        return range(self.index(at), self.index(at + margin) + 1)
+
+
+class _Stock:
+    """One item-location as the ERP should hold it: opening stock, receipts (exact: staff post them
+    as they count them in) and issues at their ideal times, in the order the ERP posts them."""
+
+    def __init__(self, opening: int, receipts: list[tuple[float, int]]) -> None:
+        self.opening = opening
+        self.receipt_times = [at for at, _ in receipts]
+        self.received = [0, *accumulate(quantity for _, quantity in receipts)]
+        self.issue_times: list[float] = []
+        self.issued = [0]  # running total of issued quantity
+
+    def issue(self, at: float, quantity: int) -> None:
+        self.issue_times.append(at)
+        self.issued.append(self.issued[-1] + quantity)
+
+    def level(self, at: float, margin: float) -> int:
+        """On-hand right after the latest issue, counting the receipts posted up to ``at + margin``."""
+        return self.opening + self.received[bisect_right(self.receipt_times, at + margin)] - self.issued[-1]
+
+    def zero_variance(self, at: float, physical: int, margin: float) -> tuple[float, float]:
+        """(low, high) of 'a count at ``at`` found no variance'. The ERP had posted every issue
+        ideally due before ``at - margin``; those since may still be in flight, and the ones it
+        has posted are a prefix of them (one item-location's issues post in order)."""
+        base = self.opening + self.received[bisect_left(self.receipt_times, at)]
+        posted = bisect_left(self.issue_times, at - margin)
+        flying = bisect_left(self.issue_times, at)
+        possible = {base - self.issued[n] for n in range(posted, flying + 1)}
+        if physical not in possible:
+            return 0.0, 0.0
+        return (1.0, 1.0) if len(possible) == 1 else (0.0, 1.0)
+
+
+class _Facts:
+    """The truth ledger read once, in one pass: what the KPI oracle needs of it."""
+
+    def __init__(self, truth: TruthLedger) -> None:
+        self.hospital: dict[str, str] = {}  # visit -> hospital
+        self.discharged: dict[str, float] = {}
+        self.charges: dict[str, list[tuple[float, int]]] = {}  # visit -> (service time, amount)
+        self.case_of: dict[str, str] = {}  # supply line -> case
+        self.cases: set[str] = set()
+        self.receipts: dict[tuple[str, str], list[tuple[float, int]]] = {}
+        self.counts: list[StockCounted] = []
+        self.last = 0.0  # when the last fact happened
+        for fact in truth:  # most frequent first
+            if isinstance(fact, ChargesPosted):
+                charges = self.charges.setdefault(fact.visit, [])
+                for line in fact.lines:
+                    charges.append((line.service_at, line.amount))
+                    if line.location:
+                        self.case_of[line.txn_id] = line.case
+            elif isinstance(fact, PatientAdmitted):
+                self.hospital[fact.visit] = fact.hospital
+            elif isinstance(fact, PatientDischarged):
+                self.discharged[fact.visit] = fact.at
+            elif isinstance(fact, GoodsReceived):
+                self.receipts.setdefault((fact.location, fact.item), []).append((fact.at, fact.quantity))
+            elif isinstance(fact, StockCounted):
+                self.counts.append(fact)
+            elif isinstance(fact, CaseCompleted):
+                self.cases.add(fact.case)
+            if fact.at > self.last:
+                self.last = fact.at
+
+
+class KpiTruth:
+    """Every KPI value the truth expects on the dashboard (``values``) and the ids that exist."""
+
+    def __init__(self, twin: Twin) -> None:
+        self.twin = twin
+        scenario = twin.scenario
+        self.calendar = Calendar(twin)
+        self.lag = scenario.reporting.allowed_lag_minutes
+        self.billing_margin = max(self.lag, scenario.billing.allowed_lag_minutes)
+        self.supply_margin = max(self.lag, scenario.supply.allowed_lag_minutes)
+        self.facts = _Facts(twin.truth)
+        self.last_fact = self.facts.last
+        self.values: dict[str, TruthKpi] = {}
+        self.known: dict[str, set[str]] = {kind: set() for kind in set(ID_KIND.values())}
+        self.hospitals = tuple(h.code for h in twin.network.hospitals)
+        self.hospital_of = {inventory_location(h): h.code for h in twin.network.hospitals}
+
+    def compute(self, horizon: float) -> KpiTruth:
+        twin = self.twin
+        last = self.calendar.last_due(horizon)
+        for index in range(0, last + 1):
+            for kpi in ALWAYS:
+                for hospital in self.hospitals:
+                    self._value(kpi, hospital, index)
+        billing = billing_expectations(
+            twin.truth,
+            twin.network,
+            coding_deadline=twin.scenario.billing.coding_deadline_hours * 60,
+            allowed_lag=twin.scenario.billing.allowed_lag_minutes,
+        )
+        supply = supply_expectations(twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario)
+        issues = [e for e in supply if e.target == ISSUE and e.ready_at < math.inf]
+        billed = {e.key: e.ready_at for e in billing if e.target == RECEIVABLE}
+        self._billing(billed, {e.key: e.ready_at for e in billing if e.target == CLAIM}, last)
+        self._stock(issues, last)
+        self._labor(last)
+        for value in self.values.values():
+            if min(value.dues) > self.last_fact:
+                value.optional = True
+        return self
+
+    def _value(self, kpi: str, scope: str, index: int) -> TruthKpi:
+        key = kpi_key(kpi, scope, self.calendar.name(index))
+        value = self.values.get(key)
+        if value is None:
+            value = self.values[key] = TruthKpi(kpi, scope, self.calendar.name(index), [self.calendar.due(index)])
+            value.optional = kpi not in ALWAYS  # until a required member makes it due
+        return value
+
+    def _member(
+        self, kpi: str, scope: str, index: int, member: str, low: float, high: float, *, required: bool
+    ) -> None:
+        value = self._value(kpi, scope, index)
+        value.add(member, low, high, required=required)
+        if required:
+            value.optional = False
+
+    # -- discharged not final billed, days to bill --------------------------------------------
+    def _billing(self, billed: dict[str, float], claimed: dict[str, float], last: int) -> None:
+        hospital, discharged, charges = self.facts.hospital, self.facts.discharged, self.facts.charges
+        self.known["visit"].update(hospital)
+        calendar, margin = self.calendar, self.billing_margin
+        for visit, left in discharged.items():
+            bill = billed.get(visit, math.inf)
+            lines = sorted(charges.get(visit, []))
+            times = [at for at, _ in lines]
+            totals = [0, *accumulate(amount for _, amount in lines)]
+            first = calendar.index(left)  # the first midnight after the discharge ends this period
+            final = last if bill == math.inf else min(last, calendar.index(bill + margin) - 1)
+            for index in range(first, final + 1):
+                midnight = calendar.start(index + 1)
+                if bill < midnight - margin:
+                    continue
+                amount = totals[bisect_left(times, midnight)]
+                self._member("dnfb_amount", hospital[visit], index, visit, amount, amount, required=bill >= midnight)
+        lag_days = self.twin.scenario.billing.allowed_lag_minutes / 1440
+        for visit, ready in claimed.items():
+            days = (ready - discharged[visit]) / 1440
+            low, high = days - SECOND / 1440, days + lag_days + SECOND / 1440
+            spanned = calendar.spanned(ready, margin)
+            for index in spanned:
+                if index <= last:
+                    self._member("days_to_bill", hospital[visit], index, visit, low, high, required=len(spanned) == 1)
+
+    # -- stock-outs, stock accuracy, supply cost per case -------------------------------------
+    def _stock(self, issues: list[Expected], last: int) -> None:
+        twin, calendar, margin = self.twin, self.calendar, self.supply_margin
+        case_of, receipts, counts = self.facts.case_of, self.facts.receipts, self.facts.counts
+        self.known["supply line"].update(case_of)
+        self.known["case"].update(self.facts.cases, case_of.values())
+        self.known["count"].update(count.count_id for count in counts)
+        opening = {key: par for key, (_reorder, par) in stock_policies(twin.network, twin.scenario).items()}
+        stock = {key: _Stock(opening.get(key, 0), sorted(received)) for key, received in receipts.items()}
+        cases: dict[tuple[str, int, str], tuple[float, list[float]]] = {}  # -> (certain cost, racing costs)
+        for issue in sorted(issues, key=lambda e: e.ready_at):  # stable: same-time issues keep truth order
+            value, at = issue.value, issue.ready_at
+            key = (str(value["location"]), str(value["item"]))
+            shelf = stock.get(key) or stock.setdefault(key, _Stock(opening.get(key, 0), []))
+            shelf.issue(at, int(value["quantity"]))
+            spanned = calendar.spanned(at, margin)
+            certain = len(spanned) == 1
+            periods = [index for index in spanned if index <= last]
+            cost = float(value["cost"])
+            for index in periods:
+                slot = (str(value["cost_center"]), index, case_of.get(issue.key, ""))
+                known, racing = cases.get(slot, (0.0, []))
+                cases[slot] = (known + cost, racing) if certain else (known, [*racing, cost])
+            low_level = shelf.level(at - 1e-9, margin=0.0)  # receipts counted in strictly before it
+            high_level = shelf.level(at, margin=margin)  # ... or while it was in flight
+            if low_level < 0:
+                for index in periods:
+                    required = certain and high_level < 0
+                    self._member("stock_outs", self.hospital_of[key[0]], index, issue.key, 1, 1, required=required)
+        for (center, index, case), (known, racing) in cases.items():
+            # A case reported for a day had at least one issue there: its cheapest racing one, if no certain one.
+            low = known if known or not racing else min(racing)
+            self._member("supply_cost_per_case", center, index, case, low, known + sum(racing), required=known > 0)
+        for count in counts:
+            index = calendar.index(count.at)
+            if index <= last:
+                shelf = stock.get((count.location, count.item)) or _Stock(
+                    opening.get((count.location, count.item), 0), []
+                )
+                low, high = shelf.zero_variance(count.at, count.physical, margin)
+                self._member("stock_accuracy", count.hospital, index, count.count_id, low, high, required=True)
+
+    # -- labor cost per patient day ------------------------------------------------------------
+    def _labor(self, last: int) -> None:
+        twin = self.twin
+        expected = labor_expectations(twin.truth, twin.network, twin.scenario, twin.timebase)
+        journals = {e.key: e for e in expected if e.target == LABOR_JOURNAL}
+        census = {e.key: e for e in expected if e.target == PATIENT_DAYS}
+        self.known["work date"].update(journals)
+        self.known["work date"].update(census)
+        calendar, margin = self.calendar, max(self.lag, twin.scenario.labor.allowed_lag_minutes)
+        for key, days in census.items():
+            journal = journals.get(key)
+            patient_days = int(days.value["patient_days"])
+            if journal is None or patient_days <= 0 or max(journal.ready_at, days.ready_at) == math.inf:
+                continue
+            ready = max(journal.ready_at, days.ready_at)
+            first = calendar.next_publish(ready)
+            later = calendar.next_publish(ready + margin)
+            if first > last:
+                continue
+            center, _, work_date = key.rpartition("@")
+            ratio = int(journal.value["amount"]) / patient_days
+            value = TruthKpi(
+                "labor_cost_per_patient_day",
+                center,
+                work_date,
+                [calendar.due(i) for i in range(first, min(later, last) + 1)],
+            )
+            value.add(key, ratio, ratio, required=True)
+            value.optional = journal.optional or days.optional
+            self.values[value.key] = value
