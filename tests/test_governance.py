@@ -182,3 +182,16 @@ def test_planted_dropped_replay_is_lost(governed: RunResult) -> None:
         assert flow.counts["lost"] == 1
     finally:
         supply.issues.insert(index, issue)
+
+
+def test_a_retired_service_line_parks_supply_issues_and_replays_them_to_the_replacement() -> None:
+    result = run_small(days=3, governance={"retire_cost_center": {"hospital": 1, "department": "ortho", "day": 1}})
+    assert result.in_sync, [d for f in result.flows for d in f.differences[:3]]
+    retirement = result.twin.network.retirement
+    assert retirement is not None
+    issues = result.twin.erp.supply.issues
+    assert any(i.cost_center == retirement.replacement for i in issues)
+    assert not any(i.cost_center == retirement.cost_center and i.posted_at >= retirement.at for i in issues)
+    supply = result.twin.integration.supply  # type: ignore[attr-defined]
+    assert any(e.reason_code == "retired_cost_center" for e in supply.raised)
+    assert not supply._parked.get(("department", "H01-ORTH"))

@@ -189,7 +189,6 @@ CASE_TYPES: tuple[CaseType, ...] = (
 )
 
 
-
 def department_kinds() -> set[str]:
     """Every kind of department a hospital has: nursing units, ancillaries, surgical service lines."""
     return {kind for kind, *_ in UNIT_MIX} | {kind for kind, *_ in ANCILLARY} | {kind for kind, *_ in SERVICE_LINES}

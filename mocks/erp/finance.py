@@ -221,7 +221,8 @@ class ErpFinance:
             ]
         }
 
-    def _check_cost_center(self, center: Any, where: str, errors: list[str], problems: list[dict[str, Any]]) -> None:
+    def check_cost_center(self, center: Any, where: str, errors: list[str], problems: list[dict[str, Any]]) -> None:
+        """The ledger's cost-center rule, shared by every subledger that posts to the GL."""
         if center not in self.cost_centers:
             errors.append(f"{where}: unknown cost center {center!r}")
             problems.append({"code": "unknown_cost_center", "cost_center": center})
@@ -235,7 +236,7 @@ class ErpFinance:
         errors: list[str] = []
         if body.get("account") not in STATISTICS:
             errors.append(f"unknown statistical account {body.get('account')!r}")
-        self._check_cost_center(body.get("cost_center"), "statistic", errors, problems)
+        self.check_cost_center(body.get("cost_center"), "statistic", errors, problems)
         quantity = body.get("quantity")
         if not isinstance(quantity, int) or quantity < 0:
             errors.append("quantity must be a whole number >= 0")
@@ -284,7 +285,7 @@ class ErpFinance:
                 errors.append(f"line {number}: exactly one of debit or credit must be positive")
             if line.get("account") not in ACCOUNTS:
                 errors.append(f"line {number}: unknown account {line.get('account')!r}")
-            self._check_cost_center(line.get("cost_center"), f"line {number}", errors, problems)
+            self.check_cost_center(line.get("cost_center"), f"line {number}", errors, problems)
             debits += debit
             credits += credit
         if debits != credits:

@@ -232,7 +232,7 @@ class ErpSupplyChain:
         if request.method != "POST" or route is None:
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         response = route(request.body, now)
-        if request.idempotency_key and response.status < 500:
+        if request.idempotency_key and response.ok:  # a refused request may be corrected and sent again
             self._replies[request.idempotency_key] = response
         return response
 
@@ -257,14 +257,12 @@ class ErpSupplyChain:
             errors.append(f"item {item_code!r} is not stocked at location {location!r}")
         if not isinstance(quantity, int) or quantity <= 0:
             errors.append("quantity must be a positive whole number")
-        if center not in self.finance.cost_centers:
-            errors.append(f"unknown cost center {center!r}")
-        elif center in self.finance.inactive_cost_centers:
-            errors.append(f"cost center {center!r} is inactive")
+        problems: list[dict[str, Any]] = []
+        self.finance.check_cost_center(center, "issue", errors, problems)
         if not body.get("reference"):
             errors.append("issue has no reference")
         if errors:
-            return TargetResponse(422, {"errors": errors})
+            return TargetResponse(422, {"errors": errors, "problems": problems})
         assert item is not None and isinstance(quantity, int)
         key = (str(location), item.item)
         cost = quantity * item.standard_cost

@@ -66,9 +66,7 @@ class Clearinghouse:
                 "billable_period_end": str((s.claim.get("billablePeriod") or {}).get("end", "")),
                 "received_at": s.received_at,
             }
-            for s in self.accepted_between(
-                None if start is None else float(start), None if end is None else float(end)
-            )
+            for s in self.accepted_between(None if start is None else float(start), None if end is None else float(end))
         ]
         return TargetResponse(200, {"claims": claims})
 

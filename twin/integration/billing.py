@@ -108,7 +108,7 @@ class BillingOrchestrator:
                 self._submit_claim(account, now, outcome)
             else:
                 account.status = "held"
-                self._raise_rejection(account, request, response, now)
+                self._raise_rejection(account, request, response, now, outcome)
         elif request.system == "clearinghouse":
             if response.ok:
                 account.status = "billed"
@@ -133,15 +133,21 @@ class BillingOrchestrator:
         return outcome
 
     def _raise_rejection(
-        self, account: Account, request: TargetRequest, response: TargetResponse, now: SimTime
+        self, account: Account, request: TargetRequest, response: TargetResponse, now: SimTime, outcome: Outcome
     ) -> None:
         """ERP refused the journal. A cost center it does not accept is a master-data problem: the
-        exception names the department whose mapping must change, and the account waits for it."""
+        exception names the department whose mapping must change, and the account waits for it
+        (unless the mapping changed while the journal was on its way: then it is sent again)."""
         errors = "; ".join(map(str, response.body.get("errors", [])))
         for problem in response.body.get("problems", []):
-            center = problem.get("cost_center") if isinstance(problem, dict) else None
-            departments = self.crosswalk.codes_for("department", str(center)) if center else []
+            if not isinstance(problem, dict) or not problem.get("cost_center"):
+                continue
+            center = str(problem["cost_center"])
+            departments = self.crosswalk.codes_for("department", center)
             used = sorted({line.department for line in account.charges.values()} & set(departments))
+            if not used and problem.get("code") in ("inactive_cost_center", "unknown_cost_center"):
+                self._try_bill(account, now, outcome)  # already remapped: bill with the new mapping
+                return
             if used:
                 reason = (
                     "retired_cost_center" if problem.get("code") == "inactive_cost_center" else "unknown_cost_center"

@@ -85,12 +85,18 @@ class SupplyOrchestrator:
         else:
             del self._waiting[key]
 
-    def _rejected(self, line: ChargeLine, response: TargetResponse, now: SimTime) -> None:
+    def _rejected(
+        self, line: ChargeLine, request: TargetRequest, response: TargetResponse, now: SimTime, outcome: Outcome
+    ) -> None:
         """ERP refused an issue. A cost center it no longer accepts is a master-data problem: park
-        the line for its department's mapping; anything else is an exception for a person."""
+        the line for its department's mapping (or, if the mapping changed while the issue was on
+        its way, issue it again at once); anything else is an exception for a person."""
         errors = "; ".join(map(str, response.body.get("errors", [])))
         for problem in response.body.get("problems", []):
             if isinstance(problem, dict) and problem.get("code") in ("inactive_cost_center", "unknown_cost_center"):
+                if self.crosswalk.departments.get(line.department) != request.body.get("cost_center"):
+                    self._issue(line, now, outcome)
+                    return
                 self._parked.setdefault(("department", line.department), []).append(line)
                 reason = "retired_cost_center" if problem["code"] == "inactive_cost_center" else "unknown_cost_center"
                 self._raise(
@@ -112,7 +118,7 @@ class SupplyOrchestrator:
                 self._next_in_line((str(request.body["location"]), str(request.body["item"])), outcome)
             if not response.ok:
                 if line is not None:
-                    self._rejected(line, response, now)
+                    self._rejected(line, request, response, now, outcome)
             else:
                 for exception in self._open.pop(request.correlation, []):
                     exception.resolved_at = now

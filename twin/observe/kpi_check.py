@@ -59,7 +59,7 @@ def observe_dashboard(dashboard: Dashboard) -> list[Observed]:
 def kpi_expectations(twin: Twin, horizon: float | None = None) -> list[Expected]:
     """The truth's KPI values as flat records (their required members); ``horizon`` defaults to
     the run's clock, which after a run stands at its horizon."""
-    truth = KpiTruth(twin).compute(float(twin.env.now) if horizon is None else horizon)
+    truth = kpi_truth(twin, float(twin.env.now) if horizon is None else horizon)
     return [
         Expected(
             REPORTING, KPI_TARGET, key, {"members": sorted(value.required)}, value.dues[0], optional=value.optional
@@ -202,9 +202,9 @@ def _wrong_value(value: TruthKpi, shown: dict[str, Any], known: set[str]) -> str
     return ""
 
 
-def divergence(value: TruthKpi, shown: dict[str, Any]) -> tuple[float | None, float]:
-    """(truth, reported - truth) for a table: the truth over the reported lineage when it is a
-    valid one, else over the required members; zero divergence inside the truth's range."""
+def divergence(value: TruthKpi, shown: dict[str, Any]) -> tuple[tuple[float, float] | None, float]:
+    """((low, high), reported - truth) for a table: the truth over the reported lineage when it
+    is a valid one, else over the required members; zero divergence inside the truth's range."""
     lineage = set(shown.get("lineage", []))
     if not lineage <= set(value.members) or not value.required <= lineage:
         lineage = value.required
@@ -213,8 +213,7 @@ def divergence(value: TruthKpi, shown: dict[str, Any]) -> tuple[float | None, fl
     if bounds is None:
         return None, 0.0
     low, high = bounds
-    nearest = min(max(got, low), high)
-    return (low + high) / 2 if low != high else low, got - nearest
+    return bounds, got - min(max(got, low), high)
 
 
 def _showcase(truth: KpiTruth, shown: dict[str, Observed], last: int) -> str:

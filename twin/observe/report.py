@@ -208,7 +208,10 @@ def _print_kpis(reporting: dict[str, Any], console: Console) -> None:
         table.add_column(name, justify="right", no_wrap=True)
     for row in reporting["last_period"]:
         label, scale = KPI_LABELS.get(row["kpi"], (row["kpi"], 1))
-        truth = "-" if row["truth"] is None else _figure(row["truth"] / scale)
+        truth = "-"
+        if row["truth"] is not None:
+            low, high = (_figure(bound / scale) for bound in row["truth"])
+            truth = low if low == high else f"{low}..{high}"  # racing or in-flight members: a range
         off = _count(0) if row["divergence"] == 0 else f"[red]{row['divergence'] / scale:+,.6g}[/red]"
         table.add_row(label, row["scope"], _figure(row["reported"] / scale), truth, off, str(row["lineage"]))
     console.print(table)
