@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
     run.add_argument("--out", type=Path, help="write summary.json, messages/, fhir/ and records/ here")
     run.add_argument(
+        "--kpis", action="store_true", help="also print the last day's executive KPIs beside the truth"
+    )
+    run.add_argument(
         "--calibration",
         action="store_true",
         help="also print each operating statistic beside a published reference range and its source",
@@ -90,7 +93,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
         result = run(scenario, progress=progress, keep_traffic=args.out is not None)
     summary = build_summary(result)
-    print_summary(summary, console, result.wall_seconds)
+    print_summary(summary, console, result.wall_seconds, show_kpis=args.kpis)
     if args.calibration:
         print_calibration(summary["calibration"], console)
     if args.out is not None:

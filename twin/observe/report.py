@@ -133,7 +133,9 @@ def build_summary(result: Any) -> dict[str, Any]:
     }
 
 
-def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float | None = None) -> None:
+def print_summary(
+    summary: dict[str, Any], console: Console, wall_seconds: float | None = None, *, show_kpis: bool = False
+) -> None:
     """The summary as tables: workload, traffic, postings, then one line per flow."""
     overview = Table(title=f"Scenario {summary['scenario']} (seed {summary['seed']})", show_header=False)
     overview.add_column("what")
@@ -174,7 +176,15 @@ def print_summary(summary: dict[str, Any], console: Console, wall_seconds: float
     for first in range(0, len(names), FLOWS_PER_TABLE):  # an 80-column console fits three flows
         _print_flows(names[first : first + FLOWS_PER_TABLE], summary, console)
     if "reporting" in summary:
-        _print_kpis(summary["reporting"], console)
+        if show_kpis:
+            _print_kpis(summary["reporting"], console)
+        else:
+            rows = summary["reporting"]["last_period"]
+            diverging = sum(1 for row in rows if row["divergence"])
+            console.print(
+                f"executive KPIs of {summary['reporting']['period']}: {len(rows)} values on the dashboard, "
+                f"{diverging} diverging from the truth (twin run --kpis shows them)"
+            )
     for difference in summary["differences"][:10]:
         console.print(
             f"  {difference['class']:<12} {difference['target']:<22} {difference['key']}  {difference['detail']}"
