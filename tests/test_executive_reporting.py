@@ -590,8 +590,11 @@ def test_the_report_shows_the_flow_without_patient_identifiers(run: RunResult, d
     assert listed["key"] == shown.key  # a KPI key names no patient: printed as it is
     text = json.dumps(summary)
     out = io.StringIO()
-    print_summary(summary, Console(file=out, width=100))
+    print_summary(summary, Console(file=out, width=100), show_kpis=True)
     assert "dashboard vs truth" in out.getvalue()
+    brief = io.StringIO()
+    print_summary(summary, Console(file=brief, width=100))
+    assert "dashboard vs truth" not in brief.getvalue() and "1 diverging" in brief.getvalue()
     visits = {f.visit for f in run.twin.truth if isinstance(f, PatientAdmitted)}
     assert not any(visit in text or visit in out.getvalue() for visit in visits)
     assert pseudonym(removed) in listed["detail"]
