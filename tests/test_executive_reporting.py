@@ -593,7 +593,7 @@ def test_the_report_shows_the_flow_without_patient_identifiers(run: RunResult, d
     print_summary(summary, Console(file=out, width=100), show_kpis=True)
     assert "dashboard vs truth" in out.getvalue()
     brief = io.StringIO()
-    print_summary(summary, Console(file=brief, width=100))
+    print_summary(summary, Console(file=brief, width=200))
     assert ": dashboard vs truth" not in brief.getvalue() and "twin run --kpis shows them" in brief.getvalue()
     visits = {f.visit for f in run.twin.truth if isinstance(f, PatientAdmitted)}
     assert not any(visit in text or visit in out.getvalue() for visit in visits)
