@@ -126,6 +126,13 @@ class _Channel:
     queue: deque[tuple[float, OutboundMessage]] = field(default_factory=deque)
     busy: bool = False  # a delivery is scheduled
     free_at: float = 0.0  # when the last ACK reaches the EHR: the next send waits for it
+    source: str = ""  # "ehr/H01", as the channel's records name their source
+    # The SimPy callback that delivers the head of this channel: made once, on the first send, and
+    # reused for every delivery (one closure per channel, not one per message).
+    arrive: Callable[[simpy.Event], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.source = f"ehr/{self.hospital}"
 
 
 class Twin:
@@ -268,7 +275,9 @@ class Twin:
             channel.queue.append((now, message))
             if not channel.busy:
                 channel.busy = True
-                self._after(max(now, channel.free_at) - now + self._hop(), partial(self._deliver, channel))
+                if channel.arrive is None:  # bound to this channel now: the loop moves on to others
+                    channel.arrive = lambda _event, channel=channel: self._deliver(channel)
+                self.env.timeout(max(now, channel.free_at) - now + self._hop()).callbacks.append(channel.arrive)
 
     # -- delivery ------------------------------------------------------------------------------
     def _after(self, delay: float, action: Callable[[], None]) -> None:
@@ -305,7 +314,7 @@ class Twin:
 
     def _hop(self) -> float:
         low, high = self._latency
-        return self._latency_rng.uniform(low, high)
+        return low + (high - low) * self._latency_rng.random()  # Random.uniform's formula, one call less
 
     def _deliver(self, channel: _Channel) -> None:
         """The head of the channel reaches the integration; its ACK travels back one hop later."""
@@ -322,7 +331,7 @@ class Twin:
                 queued_at,
                 now,
                 acked_at,
-                f"ehr/{message.hospital}",
+                channel.source,
                 "integration",
                 message.message_type,
                 message.control_id,
@@ -340,7 +349,8 @@ class Twin:
         # Stop-and-wait: the next message leaves when this ACK arrives, so no event is needed for
         # the ACK itself, only for the next delivery.
         if channel.queue:
-            self._after(acked_at - now + self._hop(), lambda: self._deliver(channel))
+            assert channel.arrive is not None  # made with the channel's first send
+            self.env.timeout(acked_at - now + self._hop()).callbacks.append(channel.arrive)
         else:
             channel.busy = False
             channel.free_at = acked_at
@@ -420,10 +430,11 @@ class Twin:
         self.cycle_count.start(workload)
         if progress is not None:
             self.env.process(self._report_progress(progress, workload))
-        # A run keeps millions of small objects alive (truth, records, charts); the default
-        # collector thresholds would rescan them all again and again for no garbage.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(100_000, 50, 100)
+        # A run keeps millions of small objects alive (truth, records, charts) and makes almost no
+        # cyclic garbage (reference counting frees the rest): the cyclic collector would rescan the
+        # whole heap again and again for nothing. It is off for the run and back on afterwards.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self.env.run(until=workload)
             self.env.run()  # settle: stays end, coding completes, the integration catches up
@@ -432,11 +443,13 @@ class Twin:
                 horizon = min(horizon, self._quiet_since + SETTLE_GRACE)
             self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
             flows = self.check(horizon)
+            wall = time.perf_counter() - started
         finally:
-            gc.set_threshold(*thresholds)
+            if collecting:
+                gc.enable()
         if progress is not None:
             progress(workload, workload)
-        return RunResult(self.scenario, self, flows, horizon, time.perf_counter() - started, len(self.records))
+        return RunResult(self.scenario, self, flows, horizon, wall, len(self.records))
 
     def _report_progress(self, progress: Progress, workload: float) -> Any:
         step = 60.0

@@ -19,7 +19,7 @@ from twin.domain.events import (
     PatientDischarged,
     PatientTransferred,
 )
-from twin.domain.hl7 import escape
+from twin.domain.hl7 import SEGMENT_END, escape
 from twin.domain.model import ChargeCode, Department, Hospital, Patient, Provider
 from twin.domain.timebase import Timebase
 
@@ -43,6 +43,7 @@ class Encounter:
     coding: CodingCompleted | None = None
     unit_history: list[tuple[float, str]] = field(default_factory=list)
     pv1: str = ""  # the current PV1 segment, rebuilt only when the visit changes
+    patient_visit: str = ""  # "PID\rPV1\r" as every DFT and BAR of the visit carries them, kept with ``pv1``
 
 
 class OutboundMessage(NamedTuple):
@@ -81,24 +82,29 @@ class Ehr:
         self._department_ces: dict[str, str] = {}
 
     def register_patient(self, patient: Patient, hospital: str) -> None:
+        renewed = patient.mrn in self._pid
         self.patients[patient.mrn] = patient
         self._pid[patient.mrn] = w.PatientIdentity(
             patient.mrn, hospital, patient.family, patient.given, patient.birth_date, patient.sex
         ).pid()
+        if renewed:  # demographics changed: the visits' next messages carry the new PID
+            for enc in self.encounters.values():
+                if enc.mrn == patient.mrn and enc.pv1:
+                    enc.patient_visit = f"{self._pid[enc.mrn]}{SEGMENT_END}{enc.pv1}{SEGMENT_END}"
 
     def charge_description(self, code: str) -> str:
         return self._charges[code].description
 
     def record(self, event: DomainEvent) -> list[OutboundMessage]:
         """Store the fact and return the messages the EHR's interface publishes for it."""
+        if isinstance(event, ChargesPosted):  # first: four of five facts are charges
+            return self._charges_posted(event)
         if isinstance(event, PatientAdmitted):
             return self._admitted(event)
         if isinstance(event, PatientTransferred):
             return self._transferred(event)
         if isinstance(event, PatientDischarged):
             return self._discharged(event)
-        if isinstance(event, ChargesPosted):
-            return self._charges_posted(event)
         return self._coded(event)
 
     def _control_id(self) -> str:
@@ -120,6 +126,7 @@ class Ehr:
             prior_unit=prior_unit,
             prior_bed=prior_bed,
         ).pv1()
+        enc.patient_visit = f"{self._pid[enc.mrn]}{SEGMENT_END}{enc.pv1}{SEGMENT_END}"
         return enc.pv1
 
     def _out(self, enc: Encounter, message_type: str, control_id: str, payload: str) -> list[OutboundMessage]:
@@ -180,29 +187,39 @@ class Ehr:
         return self._out(enc, "ADT^A03", control, payload)
 
     def _charges_posted(self, event: ChargesPosted) -> list[OutboundMessage]:
+        # Four of five messages are charges, so this writes the DFT^P03 from parts kept ready:
+        # the encounter's PID and PV1, each code's and department's CE, one timestamp for the
+        # lines serviced when they were posted.
         enc = self.encounters[event.visit]
-        enc.charges.extend(event.lines)
-        posted = self.timebase.hl7(event.at)
+        lines = event.lines
+        enc.charges.extend(lines)
+        at = event.at
         hl7 = self.timebase.hl7
-        segments = [
-            w.ft1(
-                number,
-                line.txn_id,
-                posted if line.service_at == event.at else hl7(line.service_at),
-                posted,
-                line.amount < 0,
-                self._code_ce(line.code),
-                line.quantity,
-                line.amount,
-                self._department_ce(line.department),
-                line.reverses or line.case or line.txn_id,
-                f"{escape(line.location)}^^^{enc.hospital}" if line.location else "",
+        posted = hl7(at)
+        hospital = enc.hospital
+        code_ces, department_ces, ft1 = self._code_ces, self._department_ces, w.ft1
+        ft1s = []
+        for number, line in enumerate(lines, start=1):
+            code, department, location = line.code, line.department, line.location
+            ft1s.append(
+                ft1(
+                    number,
+                    line.txn_id,
+                    posted if line.service_at == at else hl7(line.service_at),
+                    posted,
+                    line.amount < 0,
+                    code_ces.get(code) or self._code_ce(code),
+                    line.quantity,
+                    line.amount,
+                    department_ces.get(department) or self._department_ce(department),
+                    line.reverses or line.case or line.txn_id,
+                    f"{escape(location)}^^^{hospital}" if location else "",
+                )
             )
-            for number, line in enumerate(event.lines, start=1)
-        ]
-        control = self._control_id()
-        payload = w.dft_p03(control, posted, enc.hospital, self._pid[enc.mrn], enc.pv1, segments)
-        return self._out(enc, "DFT^P03", control, payload)
+        self._sequence += 1
+        control = f"MSG{self._sequence:010d}"
+        payload = w.dft_p03_text(w.msh(hospital, posted, "DFT^P03^DFT_P03", control), posted, enc.patient_visit, ft1s)
+        return [OutboundMessage(hospital, "DFT^P03", control, enc.visit, payload)]
 
     def _code_ce(self, code: str) -> str:
         """FT1-7 for a chargemaster code, encoded once per code."""

@@ -19,16 +19,21 @@ RECEIVING_FACILITY = "NETWORK"
 
 def segment(name: str, fields: Mapping[int, str]) -> str:
     """One segment from ``{field number: already-encoded value}``; gaps become empty fields."""
-    last = max(fields)
-    return name + "|" + "|".join(fields.get(index, "") for index in range(1, last + 1))
+    values = [""] * max(fields)
+    for index, value in fields.items():
+        if index > 0:
+            values[index - 1] = value
+    return name + "|" + "|".join(values)
+
+
+_MSH_START = f"MSH|{ENCODING_CHARACTERS}|{SENDING_APPLICATION}|"
+_MSH_RECEIVER = f"|{RECEIVING_APPLICATION}|{RECEIVING_FACILITY}|"
+_MSH_END = f"|P|{VERSION}"
 
 
 def msh(facility: str, timestamp: str, message_type: str, control_id: str) -> str:
     """MSH; ``message_type`` is the full MSG such as ``ADT^A01^ADT_A01``."""
-    return (
-        f"MSH|{ENCODING_CHARACTERS}|{SENDING_APPLICATION}|{facility}|{RECEIVING_APPLICATION}|"
-        f"{RECEIVING_FACILITY}|{timestamp}||{message_type}|{control_id}|P|{VERSION}"
-    )
+    return f"{_MSH_START}{facility}{_MSH_RECEIVER}{timestamp}||{message_type}|{control_id}{_MSH_END}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,24 +163,39 @@ def ft1(
 ) -> str:
     """FT1 with fields 1-2, 4-7, 10-11, 13, 16 (supply lines) and 23 set; ``*_ce`` and ``location`` are
     already encoded."""
-    sign = "-" if amount_cents < 0 else ""
-    cents = -amount_cents if amount_cents < 0 else amount_cents
+    txn = escape(txn_id)
     return (
-        f"FT1|{set_id}|{escape(txn_id)}||{service_at}|{posted_at}|{'CD' if credit else 'CG'}|{code_ce}|||{quantity}"
-        f"|{sign}{cents // 100}.{cents % 100:02d}||{department_ce}|||{location}|||||||{escape(order)}"
+        f"FT1|{set_id}|{txn}||{service_at}|{posted_at}|{'CD' if credit else 'CG'}|{code_ce}|||{quantity}"
+        f"|{amount(amount_cents)}||{department_ce}|||{location}|||||||{txn if order == txn_id else escape(order)}"
     )
+
+
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+
+
+def amount(cents: int) -> str:
+    """A signed amount in cents as an HL7 NM with two decimals (``-12.50``), without float rounding."""
+    if cents < 0:
+        return f"-{-cents // 100}.{_TWO_DIGITS[-cents % 100]}"
+    return f"{cents // 100}.{_TWO_DIGITS[cents % 100]}"
 
 
 def dft_p03(control_id: str, timestamp: str, facility: str, pid: str, pv1: str, lines: Sequence[Ft1 | str]) -> str:
     """DFT^P03: detail financial transactions posted to the encounter (``Ft1`` or encoded FT1s)."""
-    parts = [
+    return dft_p03_text(
         msh(facility, timestamp, "DFT^P03^DFT_P03", control_id),
-        f"EVN|P03|{timestamp}",
-        pid,
-        pv1,
-    ]
-    parts.extend(line if isinstance(line, str) else line.encode(index) for index, line in enumerate(lines, start=1))
-    return message(parts)
+        timestamp,
+        f"{pid}{SEGMENT_END}{pv1}{SEGMENT_END}",
+        [line if isinstance(line, str) else line.encode(index) for index, line in enumerate(lines, start=1)],
+    )
+
+
+def dft_p03_text(msh_segment: str, timestamp: str, patient_visit: str, ft1s: Sequence[str]) -> str:
+    """DFT^P03 from encoded parts: the EHR's hot path, which keeps an encounter's ``PID\\rPV1\\r``
+    (``patient_visit``) ready between messages and has every FT1 encoded."""
+    return f"{msh_segment}{SEGMENT_END}EVN|P03|{timestamp}{SEGMENT_END}{patient_visit}" + "".join(
+        [f"{ft1}{SEGMENT_END}" for ft1 in ft1s]
+    )
 
 
 def bar_p05(

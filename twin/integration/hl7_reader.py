@@ -8,6 +8,7 @@ and a reason, which the integration turns into an AE/AR ACK with an ERR segment 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from twin.domain.events import (
@@ -83,12 +84,18 @@ class Hl7Reader:
     def __init__(self, timebase: Timebase) -> None:
         self.timebase = timebase
         self._times: dict[str, float] = {}  # recent timestamps: a message repeats its own several times
+        self._amounts: dict[str, int] = {}  # FT1-11 text -> cents: charges repeat the chargemaster's prices
+        # A coded field (CE) -> its first component: charge lines repeat the chargemaster's codes
+        # and the departments, and the lines the integration keeps then share one string each.
+        self._codes: dict[str, str] = {}
 
     def read(self, payload: str) -> Read:
         header: Header | None = None
         try:
             segments = _split_segments(payload)
             header, component = _read_header(segments[0])
+            if header.message_type == "DFT^P03" and _charge_layout(segments):
+                return Read(header, self._charges(header, segments, component), None)
             body = _index(segments[1:], component)
             event = self._event(header, body, component)
             return Read(header, event, None)
@@ -112,6 +119,20 @@ class Hl7Reader:
         self._times[value] = minutes
         return minutes
 
+    def _charges(self, header: Header, segments: list[str], comp: str) -> ChargesPosted:
+        """A DFT^P03 laid out as MSH, EVN, PID, PV1, FT1... (``_charge_layout``): four of five messages.
+
+        It reads what ``_event`` reads, checks what it checks, in the same order, but without
+        indexing the segments by name (the layout says where each one is) and splitting EVN, PID
+        and PV1 only up to the last field a charge needs (PV1 has 45 of them, a charge needs 19).
+        """
+        _required(segments[2].split("|", 4), 3, "PID^1^3", comp)  # the MRN: required, though a charge omits it
+        visit = _required(segments[3].split("|", 20), 19, "PV1^1^19", comp)
+        evn = segments[1].split("|", 3)
+        at = self._time(evn[2] if len(evn) > 2 else "", "EVN^1^2")
+        lines = tuple([self._charge(ft1.split("|"), number, comp) for number, ft1 in enumerate(segments[4:], start=1)])
+        return ChargesPosted(at, header.sending_facility, visit, lines)
+
     def _event(self, header: Header, body: dict[str, list[list[str]]], comp: str) -> DomainEvent:
         pid = _one(body, "PID")
         pv1 = _one(body, "PV1")
@@ -119,7 +140,7 @@ class Hl7Reader:
         visit = _required(pv1, 19, "PV1^1^19", comp)
         facility = header.sending_facility
         evn = _one(body, "EVN")
-        at = self._time(_field(evn, 2), "EVN^1^2")
+        at = self._time(evn[2] if len(evn) > 2 else "", "EVN^1^2")
         kind = header.message_type
         if kind == "DFT^P03":
             ft1s = body.get("FT1")
@@ -165,39 +186,61 @@ class Hl7Reader:
         return self._coding(at, facility, visit, body, comp)
 
     def _charge(self, ft1: list[str], number: int, comp: str) -> ChargeLine:
-        # One FT1 per charge line: the hottest code of the twin, hence the direct indexing.
-        where = f"FT1^{number}^"
+        # One FT1 per charge line: the hottest code of the twin, hence the direct indexing, and
+        # error locations ("FT1^2^11") built only when there is an error to report.
         if len(ft1) < 24:
             ft1 = ft1 + [""] * (24 - len(ft1))
         kind = ft1[6]
         if kind != "CG" and kind != "CD":
-            raise _Reject("AE", DATA_TYPE_ERROR, where + "6", f"FT1-6 transaction type {kind!r} is not CG or CD")
-        txn_id, code, department = ft1[2], ft1[7].partition(comp)[0], ft1[13].partition(comp)[0]
+            raise _Reject("AE", DATA_TYPE_ERROR, f"FT1^{number}^6", f"FT1-6 transaction type {kind!r} is not CG or CD")
+        codes = self._codes
+        txn_id, code, department = ft1[2], codes.get(ft1[7]), codes.get(ft1[13])
+        if code is None:
+            code = self._code(ft1[7], comp)
+        if department is None:
+            department = self._code(ft1[13], comp)
         if not (txn_id and code and department) or "\\" in txn_id or "\\" in code or "\\" in department:
+            where = f"FT1^{number}^"
             txn_id = _required(ft1, 2, where + "2", comp)
             code = _required(ft1, 7, where + "7", comp)
             department = _required(ft1, 13, where + "13", comp)
-        amount_text = ft1[11].partition(comp)[0].partition("&")[0]
-        try:
-            amount = _cents(amount_text)
-        except ValueError:
-            raise _Reject(
-                "AE", DATA_TYPE_ERROR, where + "11", f"FT1-11 amount {amount_text!r} is not a number"
-            ) from None
+        amount = self._amounts.get(ft1[11])
+        if amount is None:
+            amount_text = ft1[11].partition(comp)[0].partition("&")[0]
+            try:
+                amount = _cents(amount_text)
+            except ValueError:
+                raise _Reject(
+                    "AE", DATA_TYPE_ERROR, f"FT1^{number}^11", f"FT1-11 amount {amount_text!r} is not a number"
+                ) from None
+            if len(self._amounts) > 4096:
+                self._amounts.clear()
+            self._amounts[ft1[11]] = amount
         quantity_text = ft1[10] or "1"
         if not quantity_text.isdigit():
-            raise _Reject("AE", DATA_TYPE_ERROR, where + "10", f"FT1-10 quantity {quantity_text!r} is not a number")
+            raise _Reject(
+                "AE", DATA_TYPE_ERROR, f"FT1^{number}^10", f"FT1-10 quantity {quantity_text!r} is not a number"
+            )
         reverses = None
         if kind == "CD":
             reverses = _component(ft1[23], comp) or None
-        service_at = self._time(ft1[4], where + "4")
+        service_at = self._times.get(ft1[4])  # usually the posting time EVN-2 already gave
+        if service_at is None:
+            service_at = self._time(ft1[4], f"FT1^{number}^4")
         if ft1[16]:  # a supply line: FT1-16 is the storeroom, FT1-23 the surgical case that used it
-            location = _required(ft1, 16, where + "16", comp)
-            case = _required(ft1, 23, where + "23", comp)
+            location = _required(ft1, 16, f"FT1^{number}^16", comp)
+            case = _required(ft1, 23, f"FT1^{number}^23", comp)
             return ChargeLine(
                 txn_id, code, department, int(quantity_text), amount, service_at, reverses, location, case
             )
         return ChargeLine(txn_id, code, department, int(quantity_text), amount, service_at, reverses)
+
+    def _code(self, value: str, comp: str) -> str:
+        code = value.partition(comp)[0]
+        if len(self._codes) > 4096:
+            self._codes.clear()
+        self._codes[value] = code
+        return code
 
     def _coding(
         self, at: float, facility: str, visit: str, body: dict[str, list[list[str]]], comp: str
@@ -229,7 +272,11 @@ class Hl7Reader:
 def _split_segments(payload: str) -> list[str]:
     if "\n" in payload:
         payload = payload.replace("\r\n", "\r").replace("\n", "\r")
-    segments = [segment for segment in payload.split("\r") if segment]
+    segments = payload.split("\r")
+    if not segments[-1]:  # the CR that ends the last segment
+        segments.pop()
+    if "" in segments:  # blank lines carry nothing (rare: no need to rebuild the list otherwise)
+        segments = [segment for segment in segments if segment]
     while segments and segments[-1].isspace():
         segments.pop()
     if not segments or not segments[0].startswith("MSH"):
@@ -254,27 +301,45 @@ def _read_header(msh: str) -> tuple[Header, str]:
     if len(fields) < 12:  # MSH-n is fields[n - 1]; pad so every field read below exists
         fields += [""] * (12 - len(fields))
     control_id = fields[9]
-    message_type = fields[8].split(comp)
-    type_code = "^".join(message_type[:2])
-    header = Header(
-        control_id,
-        type_code,
-        fields[2].partition(comp)[0],
-        fields[3].partition(comp)[0],
-        message_type[1] if len(message_type) > 1 else "",
-    )
+    type_code, trigger, type_name = _message_type(fields[8])
+    # First components; a field without a component separator is its own first component, and
+    # most are, so the partition (a tuple and a copy) is only made when there is one.
+    application, facility, version, processing = fields[2], fields[3], fields[11], fields[10]
+    if comp in application:
+        application = application.partition(comp)[0]
+    if comp in facility:
+        facility = facility.partition(comp)[0]
+    header = Header(control_id, type_code, application, facility, trigger)
     if not control_id:
         raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^10", "MSH-10 message control id is empty")
-    if fields[11].partition(comp)[0] not in SUPPORTED_VERSIONS:
+    if (version if comp not in version else version.partition(comp)[0]) not in SUPPORTED_VERSIONS:
         raise _Reject("AR", UNSUPPORTED_VERSION, "MSH^1^12", f"HL7 version {fields[11]!r} is not supported")
-    if fields[10].partition(comp)[0] != "P":
+    if (processing if comp not in processing else processing.partition(comp)[0]) != "P":
         raise _Reject("AR", UNSUPPORTED_PROCESSING_ID, "MSH^1^11", f"processing id {fields[10]!r} is not P")
     if not header.sending_facility:
         raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^4", "MSH-4 sending facility is empty")
     if type_code not in SUPPORTED:
-        code = UNSUPPORTED_MESSAGE_TYPE if message_type[0] not in ("ADT", "DFT", "BAR") else UNSUPPORTED_EVENT_CODE
+        code = UNSUPPORTED_MESSAGE_TYPE if type_name not in ("ADT", "DFT", "BAR") else UNSUPPORTED_EVENT_CODE
         raise _Reject("AR", code, "MSH^1^9", f"message type {fields[8]!r} is not handled by this interface")
     return header, comp
+
+
+@lru_cache(maxsize=64)
+def _message_type(msh_9: str) -> tuple[str, str, str]:
+    """MSH-9 as (type^trigger, trigger, type): a feed repeats a handful of values, so it is cached."""
+    parts = msh_9.split("^")
+    return "^".join(parts[:2]), parts[1] if len(parts) > 1 else "", parts[0]
+
+
+def _charge_layout(segments: list[str]) -> bool:
+    """Whether a message is MSH, EVN, PID, PV1 and one or more FT1, as the EHR writes a DFT^P03.
+
+    Then ``_index`` would file every segment under a well-formed name, one each and the FT1s in
+    order, so ``Hl7Reader._charges`` may read them by position instead.
+    """
+    if len(segments) < 5 or segments[1][:4] != "EVN|" or segments[2][:4] != "PID|" or segments[3][:4] != "PV1|":
+        return False
+    return all(segment[:4] == "FT1|" for segment in segments[4:])
 
 
 def _index(segments: list[str], comp: str) -> dict[str, list[list[str]]]:
@@ -351,15 +416,12 @@ def _cents(text: str) -> int:
 
 def build_ack(header: Header | None, ack_code: str, timestamp: str, rejected: Rejected | None = None) -> str:
     """An HL7 v2.5.1 ACK echoing MSH-10; AE/AR carry an ERR segment with code, location and reason."""
-    control = header.control_id if header else ""
-    trigger = header.trigger if header else ""
-    facility = header.sending_facility if header else ""
-    application = header.sending_application if header else ""
-    ack_type = f"ACK^{trigger}^ACK" if trigger else "ACK"
-    text = (
-        f"MSH|^~\\&|TWIN-INT|NETWORK|{_safe(application)}|{_safe(facility)}|{timestamp}||{ack_type}|"
-        f"ACK{_safe(control)}|P|{VERSION}\rMSA|{ack_code}|{_safe(control)}\r"
-    )
+    if header is None:
+        control, head = "", _ack_head("", "", "")
+    else:
+        control = _safe(header.control_id)
+        head = _ack_head(header.sending_application, header.sending_facility, header.trigger)
+    text = f"{head[0]}{timestamp}{head[1]}{control}|P|{VERSION}\rMSA|{ack_code}|{control}\r"
     if rejected is not None:
         location = "^".join(_safe(part) for part in rejected.location.split("^"))
         text += (
@@ -367,6 +429,14 @@ def build_ack(header: Header | None, ack_code: str, timestamp: str, rejected: Re
             f"{_safe(rejected.reason)[:250]}\r"
         )
     return text
+
+
+@lru_cache(maxsize=256)
+def _ack_head(application: str, facility: str, trigger: str) -> tuple[str, str]:
+    """The ACK's MSH around its timestamp, which is the same for every message of one sender and
+    trigger (one ACK per message: cached, not rebuilt)."""
+    ack_type = f"ACK^{trigger}^ACK" if trigger else "ACK"
+    return f"MSH|^~\\&|TWIN-INT|NETWORK|{_safe(application)}|{_safe(facility)}|", f"||{ack_type}|ACK"
 
 
 def _safe(value: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from twin.domain.events import (
-    ChargeLine,
     ChargesPosted,
     CodingCompleted,
     CostCenterRetired,
@@ -55,33 +54,38 @@ def billing_expectations(
     admitted: dict[str, PatientAdmitted] = {}
     discharged: dict[str, PatientDischarged] = {}
     coded: dict[str, CodingCompleted] = {}
-    charges: dict[str, list[tuple[float, ChargeLine]]] = {}
+    postings: dict[str, list[ChargesPosted]] = {}
     retired: dict[str, CostCenterRetired] = {}
     published: dict[tuple[str, str], float] = {}
-    for event in truth:
-        if isinstance(event, PatientAdmitted):
+    for event in truth:  # charges first: they are most of the ledger
+        if isinstance(event, ChargesPosted):
+            if event.lines:
+                postings.setdefault(event.visit, []).append(event)
+        elif isinstance(event, PatientAdmitted):
             admitted[event.visit] = event
         elif isinstance(event, PatientDischarged):
             discharged[event.visit] = event
         elif isinstance(event, CodingCompleted):
             coded[event.visit] = event
-        elif isinstance(event, ChargesPosted):
-            charges.setdefault(event.visit, []).extend((event.at, line) for line in event.lines)
         elif isinstance(event, CostCenterRetired):
             retired[event.cost_center] = event
         elif isinstance(event, MappingPublished):
             published.setdefault((event.domain, event.code), event.at)
 
+    accounts: dict[str, str] = {}  # charge code -> revenue account, worked out once per code
     expected: list[Expected] = []
     for visit, coding in coded.items():
         admission = admitted[visit]
-        lines = [line for at, line in charges.get(visit, []) if at <= coding.at]
-        ready = max([coding.at, discharged[visit].at] + [at for at, _ in charges.get(visit, []) if at <= coding.at])
+        billed = [posting for posting in postings.get(visit, ()) if posting.at <= coding.at]
+        lines = [line for posting in billed for line in posting.lines]
+        ready = max([coding.at, discharged[visit].at] + [posting.at for posting in billed])
         revenue: dict[str, int] = {}
         due = ready
         for line in lines:
-            code = charge_codes[line.code]
-            account = "4000" if int(code.revenue_code) <= ROUTINE_REVENUE_MAX else "4100"
+            account = accounts.get(line.code)
+            if account is None:
+                code = charge_codes[line.code]
+                account = accounts[line.code] = "4000" if int(code.revenue_code) <= ROUTINE_REVENUE_MAX else "4100"
             center = departments[line.department].cost_center
             retirement = retired.get(center)
             if retirement is not None and retirement.at <= ready:

@@ -89,8 +89,9 @@ class TruthKpi:
 
     def bounds(self, lineage: set[str]) -> tuple[float, float] | None:
         """The truth value over ``lineage`` (members only) as a range; ``None``: no value (a mean of nothing)."""
-        low = sum(self.members[m][0] for m in lineage)
-        high = sum(self.members[m][1] for m in lineage)
+        ordered = sorted(lineage)  # float sums depend on order: a set's order depends on the hash seed
+        low = sum(self.members[m][0] for m in ordered)
+        high = sum(self.members[m][1] for m in ordered)
         if self.kpi in MEANS:
             if not lineage:
                 return None

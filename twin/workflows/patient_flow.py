@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
@@ -69,11 +70,55 @@ TRANSFER_TO = {"icu": ("telemetry", "medsurg"), "telemetry": ("medsurg",), "meds
 ICU_STEP_DOWN_SHARE = 0.8
 SERVICE_MIX = (("lab", 0.45), ("pharmacy", 0.25), ("imaging", 0.12), ("therapy", 0.10), ("respiratory", 0.08))
 DISPOSITIONS = (("01", 0.78), ("06", 0.11), ("03", 0.08), ("20", 0.03))  # home, home health, SNF, expired
+FINANCIAL_CLASSES = ("MCR", "MCD", "COM", "SP")  # in the order of the scenario's payer mix
 LATE_CHARGE_SHARE = 0.15
 MIN_STAY_MINUTES = 240.0
 
 Happen = Callable[[DomainEvent], None]
 Operate = Callable[["Stay", CaseType, str], Generator[simpy.Event, object, None]]
+
+
+class NameDraws:
+    """Faker's weighted name draws, with each name list's cumulative weights summed once.
+
+    ``Faker.last_name()`` (en_US) ends in ``random.choices(names, weights=...)`` over a thousand
+    names, which re-sums the weights on every call. ``random.choices`` turns weights into
+    cumulative weights before it draws, so drawing with cumulative weights summed once is the
+    same draw from the same generator: the names, and so the seed's whole run, are unchanged.
+    Where Faker would draw differently (several locales, unweighted or unknown name lists) the
+    draws are left to Faker itself. This mirrors Faker's internals (``random_elements``), which
+    the pinned Faker version in ``pyproject.toml`` keeps fixed.
+    """
+
+    def __init__(self, fake: Faker) -> None:
+        self.fake = fake
+        provider = getattr(fake.last_name, "__self__", None) if len(fake.locales) == 1 else None
+        self._provider = provider
+        self._last = self._table(provider, "last_names")
+        self._female = self._table(provider, "first_names_female")
+        self._male = self._table(provider, "first_names_male")
+
+    @staticmethod
+    def _table(provider: object, name: str) -> tuple[tuple[str, ...], list[float]] | None:
+        elements = getattr(provider, name, None)
+        if not isinstance(elements, OrderedDict) or not getattr(provider, "__use_weighting__", False):
+            return None
+        return tuple(elements), list(itertools.accumulate(elements.values()))
+
+    def _draw(self, table: tuple[tuple[str, ...], list[float]] | None, fallback: Callable[[], str]) -> str:
+        if table is None:
+            return fallback()
+        names, cum_weights = table
+        generator: random.Random = self._provider.generator.random  # type: ignore[union-attr]
+        return generator.choices(names, cum_weights=cum_weights)[0]
+
+    def last_name(self) -> str:
+        return self._draw(self._last, self.fake.last_name)
+
+    def first_name(self, female: bool) -> str:
+        if female:
+            return self._draw(self._female, self.fake.first_name_female)
+        return self._draw(self._male, self.fake.first_name_male)
 
 
 def lognormal(spec: LogNormal, rng: random.Random) -> float:
@@ -114,6 +159,7 @@ class PatientFlow:
         self.days = scenario.days
         self.rng = rng
         self.fake = fake
+        self.names = NameDraws(fake)
         self.happen = happen
         self.register = register
         self.offset = start_minute_of_day
@@ -131,6 +177,17 @@ class PatientFlow:
         self.department_codes = {dept.kind: dept.ehr_code for dept in hospital.departments}
         self.service_kinds = [kind for kind, _ in SERVICE_MIX]
         self.service_weights = list(itertools.accumulate(weight for _, weight in SERVICE_MIX))
+        # Cumulative weights of the per-patient draws, summed once: ``random.choices`` with
+        # ``cum_weights`` draws exactly as with the ``weights`` they sum (see ``NameDraws``).
+        self.admission_kinds = [k for k in UNIT_SHARE_OF_ADMISSIONS if k in self.units_by_kind]
+        self.admission_weights = list(itertools.accumulate(UNIT_SHARE_OF_ADMISSIONS[k] for k in self.admission_kinds))
+        mix = self.spec.payer_mix
+        self.financial_weights = list(itertools.accumulate((mix.medicare, mix.medicaid, mix.commercial, mix.self_pay)))
+        self.payers_by_class = {
+            financial: [p for p in payers if p.financial_class == financial] for financial in FINANCIAL_CLASSES
+        }
+        self.dispositions = [d for d, _ in DISPOSITIONS]
+        self.disposition_weights = list(itertools.accumulate(w for _, w in DISPOSITIONS))
         self.in_house: dict[str, Stay] = {}
         self.operate: Operate | None = None  # set by the OR schedule of this hospital, if it has ORs
         self.admissions = 0
@@ -170,20 +227,16 @@ class PatientFlow:
         self.admissions += 1
         rng = self.rng
         if kind is None:
-            kinds = [k for k in UNIT_SHARE_OF_ADMISSIONS if k in self.units_by_kind]
-            kind = rng.choices(kinds, weights=[UNIT_SHARE_OF_ADMISSIONS[k] for k in kinds])[0]
+            kind = rng.choices(self.admission_kinds, cum_weights=self.admission_weights)[0]
         female = kind == "maternity" or rng.random() < 0.52
         age = rng.randint(18, 42) if kind == "maternity" else min(99, int(18 + rng.betavariate(2.2, 1.6) * 80))
         birth_year = 2025 - age
-        mix = self.spec.payer_mix
-        financial = rng.choices(
-            ("MCR", "MCD", "COM", "SP"), weights=(mix.medicare, mix.medicaid, mix.commercial, mix.self_pay)
-        )[0]
-        payer = rng.choice([p for p in self.payers if p.financial_class == financial])
+        financial = rng.choices(FINANCIAL_CLASSES, cum_weights=self.financial_weights)[0]
+        payer = rng.choice(self.payers_by_class[financial])
         patient = Patient(
             mrn=f"{self.hospital.code}M{self.admissions:07d}",
-            family=self.fake.last_name(),
-            given=self.fake.first_name_female() if female else self.fake.first_name_male(),
+            family=self.names.last_name(),
+            given=self.names.first_name(female),
             birth_date=f"{birth_year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
             sex="F" if female else "M",
             payer=payer,
@@ -248,7 +301,7 @@ class PatientFlow:
         del self.in_house[visit]
         if stay.room_days == 0:  # discharged before the first midnight: one day of room and board
             self._post_room_and_board(stay)
-        disposition = rng.choices([d for d, _ in DISPOSITIONS], weights=[w for _, w in DISPOSITIONS])[0]
+        disposition = rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
         self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
         discharged = env.now
         coding_delay = lognormal(spec.coding_delay_hours, rng) * 60

@@ -9,6 +9,7 @@ same fact. Times are minutes.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Generator
@@ -58,6 +59,8 @@ class Perioperative:
             service_line_shares[c.service_line] / sum(1 for o in case_types if o.service_line == c.service_line)
             for c in case_types
         ]
+        # summed once: ``random.choices`` draws the same with these as with ``weights=case_weights``
+        self.case_cum_weights = list(itertools.accumulate(self.case_weights))
         self.rooms = simpy.Store(env)
         self.rooms.items = [f"{hospital.code}-OR{n + 1}" for n in range(hospital.or_rooms)]
         self.departments = {d.kind: d.ehr_code for d in hospital.departments}
@@ -78,7 +81,7 @@ class Perioperative:
             if weekday < 5:
                 for _ in range(_poisson(self.hospital.or_rooms * self.per_room, self.rng)):
                     self.cases += 1
-                    case_type = self.rng.choices(self.case_types, weights=self.case_weights)[0]
+                    case_type = self.rng.choices(self.case_types, cum_weights=self.case_cum_weights)[0]
                     self.flow.admit_for_surgery(case_type, f"{self.hospital.code}C{self.cases:06d}")
             yield self.env.timeout(MINUTES_PER_DAY)
 
