@@ -35,15 +35,17 @@ def test_statistics_follow_the_planted_facts(run: Any) -> None:
     twin = run.twin
     beds = sum(h.beds for h in twin.network.hospitals)
     truth = TruthLedger()
-    # two four-day stays, both in house over the whole measured window (days 2-4)
-    _stay(truth, "V1", 0.0, 4 * DAY, amount=400_000)
-    _stay(truth, "V2", 0.0, 4 * DAY)
+    # two stays from the first hour to day 4, in house over the whole measured window (days 1-4);
+    # a third, of the starting census (admitted at 0), does not count towards the length of stay
+    _stay(truth, "V1", 60.0, 4 * DAY, amount=400_000)
+    _stay(truth, "V2", 60.0, 4 * DAY)
+    _stay(truth, "V0", 0.0, 30.0)
     rooms = sum(h.or_rooms for h in twin.network.hospitals)
     for number in range(rooms * 3):
         truth.append(CaseCompleted(DAY, "H01", "V1", f"C{number}", "TKA", "ortho", "R1", DAY - 60))
     planted = SimpleNamespace(truth=truth, scenario=twin.scenario, network=twin.network, erp=twin.erp)
     values = _by_name(calibrate(planted))  # type: ignore[arg-type]
-    assert values["average length of stay"] == pytest.approx(4.0)
+    assert values["average length of stay"] == pytest.approx((4 * DAY - 60) / DAY)
     assert values["bed occupancy"] == pytest.approx(100 * 2 / beds)
     weekdays = 4  # the default scenario starts on a Monday; four days of workload
     assert values["OR cases per room per weekday"] == pytest.approx(rooms * 3 / (rooms * weekdays))

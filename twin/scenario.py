@@ -65,13 +65,14 @@ class PayerMix(_Strict):
 
 class WorkloadSpec(_Strict):
     admissions_per_bed_per_day: float = Field(default=0.16, gt=0, le=2)
-    length_of_stay_days: LogNormal = LogNormal(median=3.4, sigma=0.7)
+    initial_occupancy: float = Field(default=0.7, ge=0, le=1)  # share of beds occupied when the run starts
+    length_of_stay_days: LogNormal = LogNormal(median=4.8, sigma=0.7)
     transfer_share: float = Field(default=0.18, ge=0, le=1)
     services_per_patient_day: float = Field(default=3.0, ge=0, le=50)
     credit_share: float = Field(default=0.02, ge=0, le=1)  # share of service charges later reversed
-    coding_delay_hours: LogNormal = LogNormal(median=30, sigma=0.6)
+    coding_delay_hours: LogNormal = LogNormal(median=54, sigma=0.6)
     coding_query_share: float = Field(default=0.12, ge=0, le=1)
-    coding_query_delay_hours: LogNormal = LogNormal(median=60, sigma=0.6)
+    coding_query_delay_hours: LogNormal = LogNormal(median=72, sigma=0.6)
     payer_mix: PayerMix = PayerMix()
     or_cases_per_room_per_day: float = Field(default=2.6, ge=0, le=12)  # elective cases, weekdays
 
@@ -140,7 +141,7 @@ class FinanceSpec(_Strict):
     """What the ERP's own accruals post: operating expense the twin does not model event by event
     (physicians, administration, drugs, purchased services, depreciation), per staffed bed and day."""
 
-    other_expense_per_bed_day: float = Field(default=850.0, ge=0)  # USD; see twin/observe/calibration.py
+    other_expense_per_bed_day: float = Field(default=400.0, ge=0)  # USD; see twin/observe/calibration.py
 
 
 class ReportingSpec(_Strict):

@@ -196,8 +196,22 @@ class PatientFlow:
         self.daily_rate = daily
 
     def start(self) -> None:
+        self._admit_census()
         self.env.process(self.admit_patients())
         self.env.process(self.midnight_census())
+
+    def _admit_census(self) -> None:
+        """A hospital is never empty: at the start each unit holds ``initial_occupancy`` of its beds.
+
+        These patients are registered at time 0 (the twin's EHR feed starts with them); each
+        stays the remaining part of an ordinary stay, a uniform share of a fresh draw, so the
+        census thins out as new arrivals take over.
+        """
+        share = self.spec.initial_occupancy
+        for unit in self.hospital.units:
+            for _ in range(round(unit.beds * share)):
+                patient, _unit = self._new_patient(unit.kind)
+                self.env.process(self.stay(patient, unit, in_progress=True))
 
     def rate_at(self, now: float) -> float:
         """Admissions per minute at simulated time ``now``."""
@@ -251,9 +265,10 @@ class PatientFlow:
         self.env.process(self.stay(patient, unit, (case_type, case_id)))
 
     def stay(
-        self, patient: Patient, unit: Unit, surgery: tuple[CaseType, str] | None = None
+        self, patient: Patient, unit: Unit, surgery: tuple[CaseType, str] | None = None, in_progress: bool = False
     ) -> Generator[simpy.Event, object, None]:
-        """One inpatient stay from bed assignment to final coding; ``surgery`` operates first."""
+        """One inpatient stay from bed assignment to final coding; ``surgery`` operates first;
+        ``in_progress``: a stay of the starting census, of which only the rest is simulated."""
         env, rng, spec = self.env, self.rng, self.spec
         bed = yield self.beds[unit.code].get()
         assert isinstance(bed, str)
@@ -278,9 +293,10 @@ class PatientFlow:
             admitted = env.now  # the post-operative stay is timed from the end of the case
             los = max(MIN_STAY_MINUTES, surgery[0].los_days * math.exp(rng.gauss(0, 0.4)) * MINUTES_PER_DAY)
         else:
-            los = max(
-                MIN_STAY_MINUTES, lognormal(spec.length_of_stay_days, rng) * MINUTES_PER_DAY * LOS_FACTOR[unit.kind]
-            )
+            los = lognormal(spec.length_of_stay_days, rng) * MINUTES_PER_DAY * LOS_FACTOR[unit.kind]
+            if in_progress:
+                los *= rng.random()
+            los = max(MIN_STAY_MINUTES, los)
         plan = self._plan(unit, los)
         for offset, action, data in plan:
             wait = admitted + offset - env.now
