@@ -197,3 +197,33 @@ def department_kinds() -> set[str]:
 SUPPLY_CHARGES: tuple[ChargeCode, ...] = tuple(
     ChargeCode(item.ehr_code, item.description, "0" + item.ehr_code[:3], item.price, "supply") for item in SUPPLY_ITEMS
 )
+
+
+# An acquired hospital's legacy EHR codes its departments its own way (and its nursing units by
+# the same codes); the ERP's chart stays the network's. Keyed by department kind.
+LEGACY_DEPARTMENT_CODES = {
+    "icu": "ICU1",
+    "telemetry": "TELE",
+    "medsurg": "4W",
+    "maternity": "OB",
+    "lab": "LAB",
+    "imaging": "RAD",
+    "pharmacy": "RX",
+    "therapy": "PT",
+    "respiratory": "RT",
+    "ortho": "ORTHO",
+    "cardio": "CATH",
+    "gensurg": "GS",
+    "womens": "OBGYN",
+    "storeroom": "CSUP",
+}
+
+# ... and its insurance plans: (plan code, name, financial class, clearinghouse payer id).
+LEGACY_PAYERS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("100", "Medicare", "MCR", "CMS-A01"),
+    ("200", "Medicaid", "MCD", "MCD-ST01"),
+    ("310", "BCBS PPO", "COM", "BPPO-0042"),
+    ("320", "UHC Choice", "COM", "UHC-8871"),
+    ("330", "Aetna OA", "COM", "AET-6005"),
+    ("900", "Self pay", "SP", None),
+)

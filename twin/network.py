@@ -18,6 +18,8 @@ from twin.catalog import (
     BUSINESS_OFFICE_CC,
     CASE_TYPES,
     CHARGEMASTER,
+    LEGACY_DEPARTMENT_CODES,
+    LEGACY_PAYERS,
     NURSING_CC,
     PAYERS,
     ROOM_AND_BOARD,
@@ -93,8 +95,28 @@ class Network:
         return {h.storeroom: inventory_location(h) for h in self.hospitals if h.storeroom}
 
     def payer_crosswalk(self) -> dict[str, str | None]:
-        """EHR plan code -> clearinghouse payer id (``None``: self pay, never claimed)."""
-        return {payer.plan_code: payer.clearinghouse_id for payer in self.payers}
+        """EHR plan code -> clearinghouse payer id (``None``: self pay, never claimed), every hospital's."""
+        plans = {payer.plan_code: payer.clearinghouse_id for payer in self.payers}
+        for hospital in self.hospitals:
+            plans.update({payer.plan_code: payer.clearinghouse_id for payer in hospital.payers})
+        return plans
+
+    def payers_of(self, hospital: Hospital) -> tuple[Payer, ...]:
+        """The insurance plans a hospital's EHR registers patients under."""
+        return hospital.payers or self.payers
+
+    def onboarding(self, hospital: Hospital) -> list[tuple[str, str, str]]:
+        """The crosswalk entries (code set, code, governed target) that bring a hospital's codes in."""
+        entries = [("department", d.ehr_code, d.cost_center) for d in hospital.departments]
+        entries += [("org unit", d.org_unit, d.cost_center) for d in hospital.departments if d.org_unit]
+        entries += [("insurance plan", p.plan_code, p.clearinghouse_id or "") for p in hospital.payers]
+        if hospital.storeroom:
+            entries.append(("location", hospital.storeroom, inventory_location(hospital)))
+        entries.append(("facility", hospital.code, business_office(hospital)))
+        return entries
+
+    def joined(self, hospital: Hospital, at: float) -> bool:
+        return hospital.joins_at <= at
 
 
 def department_of_kind(hospital: Hospital, kind: str) -> Department:
@@ -126,6 +148,8 @@ def build_network(scenario: Scenario) -> Network:
     fake = Faker("en_US")
     fake.seed_instance(scenario.seed)
     hospitals = tuple(_build_hospital(index + 1, scenario, rng, fake) for index in range(scenario.network.hospitals))
+    if scenario.acquisition is not None:
+        hospitals += (_build_hospital(len(hospitals) + 1, scenario, rng, fake, legacy=True),)
     payers = tuple(Payer(code, name, fin_class, ch_id) for code, name, fin_class, ch_id in PAYERS)
     governance = scenario.governance
     chooser = random.Random(f"{scenario.seed}/governance")
@@ -151,15 +175,23 @@ def _org_unit(hospital_number: int, index: int) -> str:
     return f"ORG-{hospital_number:02d}{41 + index:02d}"
 
 
-def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: Faker) -> Hospital:
+def _build_hospital(
+    number: int, scenario: Scenario, rng: random.Random, fake: Faker, legacy: bool = False
+) -> Hospital:
+    """One hospital; ``legacy``: the acquired one, whose EHR codes departments its own way."""
     code = f"H{number:02d}"
     entity = _entity(code)
-    beds_total = rng.randint(int(scenario.network.beds.min), int(scenario.network.beds.max))
+    beds = scenario.acquisition.beds if legacy and scenario.acquisition else scenario.network.beds
+    beds_total = rng.randint(int(beds.min), int(beds.max))
+
+    def ehr_code(kind: str) -> str:
+        return LEGACY_DEPARTMENT_CODES[kind] if legacy else f"{code}-{kind.upper()[:4]}"
+
     units: list[Unit] = []
     departments: list[Department] = []
     for floor, (kind, name, share, rate) in enumerate(UNIT_MIX, start=2):
         dept = Department(
-            ehr_code=f"{code}-{kind.upper()[:4]}",
+            ehr_code=ehr_code(kind),
             name=f"{name} Nursing",
             cost_center=f"{entity}-{NURSING_CC[kind]}",
             kind="nursing",
@@ -168,7 +200,7 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
         departments.append(dept)
         units.append(
             Unit(
-                code=f"{code}-{floor}{kind[0].upper()}",
+                code=ehr_code(kind) if legacy else f"{code}-{floor}{kind[0].upper()}",
                 name=name,
                 kind=kind,
                 beds=max(4, round(beds_total * share)),
@@ -179,7 +211,7 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
     for kind, name, suffix in ANCILLARY:
         departments.append(
             Department(
-                ehr_code=f"{code}-{kind.upper()[:4]}",
+                ehr_code=ehr_code(kind),
                 name=name,
                 cost_center=f"{entity}-{suffix}",
                 kind=kind,
@@ -189,7 +221,7 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
     for kind, name, suffix, _share in SERVICE_LINES:
         departments.append(
             Department(
-                ehr_code=f"{code}-{kind.upper()[:4]}",
+                ehr_code=ehr_code(kind),
                 name=name,
                 cost_center=f"{entity}-{suffix}",
                 kind=kind,
@@ -198,7 +230,7 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
         )
     departments.append(
         Department(
-            ehr_code=f"{code}-ORSUP",
+            ehr_code=ehr_code("storeroom") if legacy else f"{code}-ORSUP",
             name="OR Supply Storeroom",
             cost_center=f"{entity}-{STOREROOM_CC}",
             kind="storeroom",
@@ -217,7 +249,10 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
         departments=tuple(departments),
         providers=providers,
         or_rooms=max(2, beds_total // 40),
-        storeroom=f"{code}-ORSUP",
+        storeroom=ehr_code("storeroom") if legacy else f"{code}-ORSUP",
+        joins_at=scenario.acquisition.day * 1440 if legacy and scenario.acquisition else 0.0,
+        hl7_version=scenario.acquisition.hl7_version if legacy and scenario.acquisition else "2.5.1",
+        payers=tuple(Payer(*row) for row in LEGACY_PAYERS) if legacy else (),
     )
 
 

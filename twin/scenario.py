@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -137,6 +137,18 @@ class GovernanceSpec(_Strict):
     allowed_lag_hours: float = Field(default=24, gt=0)  # a master-data problem first bites -> exception raised
 
 
+class AcquisitionSpec(_Strict):
+    """A hospital the network acquires: it joins on ``day`` with its own EHR, code sets and HL7 version.
+
+    Onboarding it means publishing crosswalk entries for its codes (departments, units, insurance
+    plans, storeroom, org units), not changing code: governance publishes them just before go-live.
+    """
+
+    day: float = Field(default=3, gt=0)  # days after the start
+    hl7_version: Literal["2.3", "2.5.1"] = "2.3"
+    beds: Range = Range(min=150, max=300)
+
+
 class FinanceSpec(_Strict):
     """What the ERP's own accruals post: operating expense the twin does not model event by event
     (physicians, administration, drugs, purchased services, depreciation), per staffed bed and day."""
@@ -169,6 +181,7 @@ class Scenario(_Strict):
     labor: LaborSpec = LaborSpec()
     governance: GovernanceSpec = GovernanceSpec()
     finance: FinanceSpec = FinanceSpec()
+    acquisition: AcquisitionSpec | None = None
     reporting: ReportingSpec = ReportingSpec()
     transport: TransportSpec = TransportSpec()
 

@@ -103,6 +103,10 @@ def reference_integration(twin: Twin) -> Integration:
         locations=network.location_crosswalk(),
         org_units=org_unit_crosswalk(network),
     )
+    for hospital in network.hospitals:  # a hospital joining later is onboarded by governance then
+        if hospital.joins_at > 0:
+            for domain, code, _target in network.onboarding(hospital):
+                crosswalk.forget(domain, code)
     return ReferenceIntegration(
         ReferenceConfig(
             twin.timebase,
@@ -175,7 +179,7 @@ class Twin:
                 self.env,
                 hospital,
                 scenario,
-                self.network.payers,
+                self.network.payers_of(hospital),
                 self.network.chargemaster,
                 random.Random(f"{scenario.seed}/flow/{hospital.code}"),
                 fake,
@@ -413,12 +417,8 @@ class Twin:
     def run(self, progress: Progress | None = None) -> RunResult:
         """Run the workload for the scenario's days, then let in-flight work settle, then check."""
         started = time.perf_counter()
-        for flow in self.patient_flows:
-            flow.start()
-        for schedule in self.surgery:
-            schedule.start()
-        for staffing in self.staffing:
-            staffing.start()
+        for flow, schedule, staffing in zip(self.patient_flows, self.surgery, self.staffing, strict=True):
+            self.env.process(self._join(flow.hospital.joins_at, (flow, schedule, staffing)))
         self.env.process(run_payroll(self.env, self.scenario, self.hcm, self.staffing))
         workload = self.scenario.days * MINUTES_PER_DAY
         self._apply(self.integration.start(self.env.now))
@@ -450,6 +450,13 @@ class Twin:
         if progress is not None:
             progress(workload, workload)
         return RunResult(self.scenario, self, flows, horizon, wall, len(self.records))
+
+    def _join(self, at: float, workflows: tuple[PatientFlow, Perioperative, Staffing]) -> Any:
+        """A hospital's workflows start when it joins the network (at once, for the founding ones)."""
+        if at > 0:
+            yield self.env.timeout(at)
+        for workflow in workflows:
+            workflow.start()
 
     def _report_progress(self, progress: Progress, workload: float) -> Any:
         step = 60.0

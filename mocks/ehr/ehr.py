@@ -19,7 +19,7 @@ from twin.domain.events import (
     PatientDischarged,
     PatientTransferred,
 )
-from twin.domain.hl7 import SEGMENT_END, escape
+from twin.domain.hl7 import SEGMENT_END, VERSION, escape
 from twin.domain.model import ChargeCode, Department, Hospital, Patient, Provider
 from twin.domain.timebase import Timebase
 
@@ -80,6 +80,8 @@ class Ehr:
         self._sequence = 0
         self._code_ces: dict[str, str] = {}
         self._department_ces: dict[str, str] = {}
+        # hospitals whose interface speaks an older HL7 version (an acquired hospital's legacy EHR)
+        self._versions = {h.code: h.hl7_version for h in hospitals if h.hl7_version != VERSION}
 
     def register_patient(self, patient: Patient, hospital: str) -> None:
         renewed = patient.mrn in self._pid
@@ -130,6 +132,10 @@ class Ehr:
         return enc.pv1
 
     def _out(self, enc: Encounter, message_type: str, control_id: str, payload: str) -> list[OutboundMessage]:
+        version = self._versions.get(enc.hospital)
+        if version is not None:
+            payload = w.as_version(payload, version)
+            message_type = "^".join(payload.split("|", 9)[8].split("^")[:2])  # as on the wire (P05 -> P01)
         return [OutboundMessage(enc.hospital, message_type, control_id, enc.visit, payload)]
 
     def _admitted(self, event: PatientAdmitted) -> list[OutboundMessage]:
@@ -219,6 +225,8 @@ class Ehr:
         self._sequence += 1
         control = f"MSG{self._sequence:010d}"
         payload = w.dft_p03_text(w.msh(hospital, posted, "DFT^P03^DFT_P03", control), posted, enc.patient_visit, ft1s)
+        if self._versions:
+            return self._out(enc, "DFT^P03", control, payload)
         return [OutboundMessage(hospital, "DFT^P03", control, enc.visit, payload)]
 
     def _code_ce(self, code: str) -> str:

@@ -222,3 +222,24 @@ def bar_p05(
         )
     parts.append(f"DRG|{escape(drg[0])}^{escape(drg[1])}^MS-DRG|{timestamp}")
     return message(parts)
+
+
+def as_version(payload: str, version: str) -> str:
+    """The same message as an older interface sends it: MSH-12 names ``version`` and, before 2.4,
+    MSH-9 carries only the message type and trigger event (no message structure component).
+
+    The segments this EHR writes mean the same in 2.3 as in 2.5.1 (a test has hl7apy validate the
+    result strictly as 2.3). One event differs: 2.3 has no BAR^P05 (update account), so a legacy
+    EHR reports final coding as BAR^P01 with the same DG1 and DRG segments.
+    """
+    end = payload.index(SEGMENT_END)
+    fields = payload[:end].split("|")
+    rest = payload[end:]
+    if version.startswith("2.3"):
+        kind = fields[8].split("^")[:2]
+        if kind == ["BAR", "P05"]:
+            kind = ["BAR", "P01"]
+            rest = rest.replace(f"{SEGMENT_END}EVN|P05|", f"{SEGMENT_END}EVN|P01|", 1)
+        fields[8] = "^".join(kind)
+    fields[11] = version
+    return "|".join(fields) + rest

@@ -86,6 +86,9 @@ class Hospital:
     providers: tuple[Provider, ...]
     or_rooms: int = 0
     storeroom: str = ""  # the EHR's code for the OR supply storeroom (FT1-16 of supply lines)
+    joins_at: float = 0.0  # minutes: an acquired hospital joins the network (and its feed) mid-run
+    hl7_version: str = "2.5.1"  # what its EHR interface speaks
+    payers: tuple[Payer, ...] = ()  # its own insurance plan codes (empty: the network's)
 
     def department(self, kind: str) -> Department:
         """The department of ``kind`` (an ancillary kind such as ``"lab"``)."""

@@ -65,12 +65,24 @@ class Crosswalk:
 
     def publish(self, domain: str, code: str, target: str) -> bool:
         """Add or correct one governed entry (``domain`` as ``Unmapped.domain`` names it); ``False``
-        when this crosswalk keeps no such code set (a mapping for someone else's flows)."""
+        when this crosswalk keeps no such code set (a mapping for someone else's flows). An
+        insurance plan's target is the clearinghouse payer id, empty for self pay."""
+        if domain == "insurance plan":
+            self.payers[code] = target or None
+            return True
         table = self._tables().get(domain)
         if table is None:
             return False
         table[code] = target
         return True
+
+    def forget(self, domain: str, code: str) -> None:
+        """Withdraw one entry (a code not yet onboarded, or retired by governance)."""
+        table: dict[str, str | None] | dict[str, str] | None = (
+            self.payers if domain == "insurance plan" else self._tables().get(domain)
+        )
+        if table is not None:
+            table.pop(code, None)
 
     def codes_for(self, domain: str, target: str) -> list[str]:
         """Every source code of ``domain`` that maps to ``target`` (e.g. departments of a cost center)."""

@@ -23,8 +23,8 @@ from twin.domain.events import (
 from twin.domain.hl7 import VERSION, escape, unescape
 from twin.domain.timebase import Timebase
 
-SUPPORTED_VERSIONS = ("2.5.1", "2.5")
-SUPPORTED = ("ADT^A01", "ADT^A02", "ADT^A03", "DFT^P03", "BAR^P05")
+SUPPORTED_VERSIONS = ("2.5.1", "2.5", "2.3.1", "2.3")  # 2.3: acquired hospitals' legacy EHRs
+SUPPORTED = ("ADT^A01", "ADT^A02", "ADT^A03", "DFT^P03", "BAR^P05", "BAR^P01")  # P01: a 2.3 feed's final coding
 
 # HL7 table 0357 message error condition codes used here.
 REQUIRED_FIELD_MISSING = "101"
@@ -309,10 +309,11 @@ def _read_header(msh: str) -> tuple[Header, str]:
         application = application.partition(comp)[0]
     if comp in facility:
         facility = facility.partition(comp)[0]
+    version = version if comp not in version else version.partition(comp)[0]
     header = Header(control_id, type_code, application, facility, trigger)
     if not control_id:
         raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^10", "MSH-10 message control id is empty")
-    if (version if comp not in version else version.partition(comp)[0]) not in SUPPORTED_VERSIONS:
+    if version not in SUPPORTED_VERSIONS:
         raise _Reject("AR", UNSUPPORTED_VERSION, "MSH^1^12", f"HL7 version {fields[11]!r} is not supported")
     if (processing if comp not in processing else processing.partition(comp)[0]) != "P":
         raise _Reject("AR", UNSUPPORTED_PROCESSING_ID, "MSH^1^11", f"processing id {fields[10]!r} is not P")
@@ -415,7 +416,11 @@ def _cents(text: str) -> int:
 
 
 def build_ack(header: Header | None, ack_code: str, timestamp: str, rejected: Rejected | None = None) -> str:
-    """An HL7 v2.5.1 ACK echoing MSH-10; AE/AR carry an ERR segment with code, location and reason."""
+    """An HL7 v2.5.1 ACK echoing MSH-10; AE/AR carry an ERR segment with code, location and reason.
+
+    A message in an older version (an acquired hospital's 2.3 feed) is answered in 2.5.1 too: the
+    integration speaks its own version, and a 2.3 sender reads MSA-1/MSA-2, which mean the same.
+    """
     if header is None:
         control, head = "", _ack_head("", "", "")
     else:

@@ -85,6 +85,11 @@ def build_summary(result: Any) -> dict[str, Any]:
         "days": scenario.days,
         "hospitals": len(twin.network.hospitals),
         "staffed_beds": sum(h.beds for h in twin.network.hospitals),
+        "acquired": [
+            {"hospital": h.code, "joins_day": round(h.joins_at / 1440, 3), "hl7_version": h.hl7_version}
+            for h in twin.network.hospitals
+            if h.joins_at > 0
+        ],
         "simulated_days_to_settle": round(result.horizon / 1440, 3),
         "encounters": {
             "admitted": truth_counts[PatientAdmitted.__name__],
@@ -141,6 +146,10 @@ def print_summary(
     overview.add_column("what")
     overview.add_column("figure", justify="right")
     overview.add_row("hospitals / staffed beds", f"{summary['hospitals']} / {summary['staffed_beds']}")
+    for acquired in summary.get("acquired", []):
+        overview.add_row(
+            f"  {acquired['hospital']} acquired", f"day {acquired['joins_day']:g}, HL7 {acquired['hl7_version']}"
+        )
     overview.add_row(
         "simulated days (workload, to settle)", f"{summary['days']:g}, {summary['simulated_days_to_settle']:.1f}"
     )

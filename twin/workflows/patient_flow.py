@@ -391,7 +391,7 @@ class PatientFlow:
 
     def midnight_census(self) -> Generator[simpy.Event, None, None]:
         """Room and board for every patient in a bed at midnight, on the unit they are on."""
-        first = MINUTES_PER_DAY - self.offset % MINUTES_PER_DAY
+        first = MINUTES_PER_DAY - (self.env.now + self.offset) % MINUTES_PER_DAY  # a hospital may join mid-run
         yield self.env.timeout(first)
         while True:
             for stay in list(self.in_house.values()):

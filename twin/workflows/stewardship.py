@@ -23,11 +23,14 @@ import simpy
 
 from mocks.erp.erp import Erp
 from twin.domain.events import CostCenterRetired, Fact, MappingPublished
+from twin.domain.model import Hospital
 from twin.governance import Problem, governed_mappings, problem_of
 from twin.integration.contract import IntegrationException
 from twin.network import Network
 from twin.scenario import Scenario
 from twin.systems import item_setup
+
+ONBOARDING_LEAD = 60.0  # minutes before an acquired hospital's go-live its mappings are published
 
 
 class DataSteward:
@@ -64,6 +67,16 @@ class DataSteward:
     def start(self) -> None:
         if self.network.retirement is not None:
             self.env.process(self._retire())
+        for hospital in self.network.hospitals:
+            if hospital.joins_at > 0:
+                self.env.process(self._onboard(hospital))
+
+    def _onboard(self, hospital: Hospital) -> Generator[simpy.Event, None, None]:
+        """An acquired hospital goes live: governance publishes its code sets' crosswalk entries
+        an hour before (onboarding is data, not code)."""
+        yield self.env.timeout(max(0.0, hospital.joins_at - ONBOARDING_LEAD))
+        for domain, code, target in self.network.onboarding(hospital):
+            self.publish(MappingPublished(self.env.now, domain, code, target, f"onboarding {hospital.code}"))
 
     def _retire(self) -> Generator[simpy.Event, None, None]:
         retirement = self.network.retirement
