@@ -28,6 +28,18 @@ class Outcome:
 
 
 @dataclass(slots=True)
+class FhirOutcome(Outcome):
+    """An ``Outcome`` for a FHIR resource: what a FHIR endpoint answers instead of an HL7 ACK.
+
+    ``status`` is the HTTP status (200 processed or already processed, 4xx rejected); a rejection
+    carries the OperationOutcome saying what is wrong and where (FHIRPath), as FHIR servers do.
+    """
+
+    status: int = 200
+    operation_outcome: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
 class IntegrationException:
     """Work the integration could not complete on its own, with the reason, for a person to act on."""
 
@@ -50,6 +62,7 @@ class DeadLetter:
     reason: str
     received_at: SimTime
     attempts: int = 1
+    channel: str = "hl7"  # how it came in, so a replay goes back the same way: "hl7" | "fhir"
 
 
 class Integration(Protocol):

@@ -18,8 +18,9 @@ from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
 from twin.integration.billing import BillingOrchestrator
-from twin.integration.contract import DeadLetter, IntegrationException, Outcome
+from twin.integration.contract import DeadLetter, FhirOutcome, IntegrationException, Outcome
 from twin.integration.crosswalk import Crosswalk
+from twin.integration.fhir_reader import FhirReader, operation_outcome
 from twin.integration.hl7_reader import Hl7Reader, build_ack
 from twin.integration.labor import LaborSync
 from twin.integration.reporting import KpiService, ReportingConfig
@@ -41,6 +42,7 @@ class ReferenceIntegration:
     def __init__(self, config: ReferenceConfig) -> None:
         self.config = config
         self.reader = Hl7Reader(config.timebase)
+        self.fhir_reader = FhirReader(config.timebase)
         self.billing = BillingOrchestrator(config.crosswalk, config.timebase, config.coding_deadline_minutes)
         self.supply = SupplyOrchestrator(config.crosswalk)
         self.labor = LaborSync(config.crosswalk, config.timebase, config.labor_sync_minute_of_day)
@@ -89,6 +91,31 @@ class ReferenceIntegration:
         outcome.ack = ack
         return outcome
 
+    def receive_fhir(self, resource: dict[str, Any] | str, now: SimTime) -> FhirOutcome:
+        """A FHIR resource from the EHR (a REST create/update, a bulk-export line), parsed or as JSON text.
+
+        Processed like an HL7 message, by the same orchestrators, once per resource version (id +
+        ``meta.versionId``, else ``meta.lastUpdated``, else its content): a resend is answered 200
+        again but not processed twice. One it cannot read is answered 4xx with an OperationOutcome
+        and parked whole, as JSON text, in the dead-letter queue with the reason.
+        """
+        read = self.fhir_reader.read(resource)
+        if read.rejected is not None:
+            payload = resource if isinstance(resource, str) else json.dumps(resource, ensure_ascii=False, default=str)
+            self._dead.append(DeadLetter(read.message_id, payload, read.rejected.reason, now, channel="fhir"))
+            return FhirOutcome(status=read.rejected.status, operation_outcome=operation_outcome(read.rejected))
+        assert read.event is not None and read.key is not None
+        if read.key in self._seen:
+            self.duplicates_ignored += 1
+            return FhirOutcome()
+        self._seen.add(read.key)
+        # The same steps as ``receive_hl7`` after its reader: keep the two in step.
+        outcome = self.billing.apply(read.event, now)
+        if isinstance(read.event, ChargesPosted):
+            self.supply.apply(read.event, now, outcome)
+            self.labor.observe(read.event, now)
+        return FhirOutcome(requests=outcome.requests, timers=outcome.timers)
+
     def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
         if self.labor.owns(request):
             return self.labor.on_response(request, response, now)
@@ -133,7 +160,8 @@ class ReferenceIntegration:
         letter = self._dead[index]
         del self._dead[index]
         parked = len(self._dead)
-        outcome = self.receive_hl7(payload if payload is not None else letter.payload, now)
+        text = payload if payload is not None else letter.payload
+        outcome = self.receive_fhir(text, now) if letter.channel == "fhir" else self.receive_hl7(text, now)
         if len(self._dead) > parked:  # it failed again: keep the original, count the attempt
             failed = self._dead.pop()
             letter.attempts += 1
