@@ -80,6 +80,7 @@ class Ehr:
         self._sequence = 0
         self._code_ces: dict[str, str] = {}
         self._department_ces: dict[str, str] = {}
+        self._channel_sequence: dict[str, int] = {}  # per hospital: MSH-13 of its last message
         # hospitals whose interface speaks an older HL7 version (an acquired hospital's legacy EHR)
         self._versions = {h.code: h.hl7_version for h in hospitals if h.hl7_version != VERSION}
 
@@ -132,6 +133,7 @@ class Ehr:
         return enc.pv1
 
     def _out(self, enc: Encounter, message_type: str, control_id: str, payload: str) -> list[OutboundMessage]:
+        payload = self._sequenced(enc.hospital, payload)
         version = self._versions.get(enc.hospital)
         if version is not None:
             payload = w.as_version(payload, version)
@@ -227,7 +229,14 @@ class Ehr:
         payload = w.dft_p03_text(w.msh(hospital, posted, "DFT^P03^DFT_P03", control), posted, enc.patient_visit, ft1s)
         if self._versions:
             return self._out(enc, "DFT^P03", control, payload)
-        return [OutboundMessage(hospital, "DFT^P03", control, enc.visit, payload)]
+        return [OutboundMessage(hospital, "DFT^P03", control, enc.visit, self._sequenced(hospital, payload))]
+
+    def _sequenced(self, hospital: str, payload: str) -> str:
+        """MSH-13: the sequence number of the hospital's outbound channel (the HL7 sequence-number
+        protocol), so a receiver can tell a gap or an overtaken message from a fresh one."""
+        number = self._channel_sequence[hospital] = self._channel_sequence.get(hospital, 0) + 1
+        end = payload.index(SEGMENT_END)
+        return f"{payload[:end]}|{number}{payload[end:]}"
 
     def _code_ce(self, code: str) -> str:
         """FT1-7 for a chargemaster code, encoded once per code."""

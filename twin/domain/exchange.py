@@ -1,7 +1,10 @@
 """Requests an integration sends to target systems, and what the targets answer.
 
-Shaped like HTTP (method, path, JSON body, status) so the simulated driver can hand them to a
-mock in-process and the live driver can put the very same objects on the wire.
+Shaped like HTTP (method, path, headers, JSON body, status) so the simulated driver can hand them
+to a mock in-process and the live driver can put the very same objects on the wire. A request
+that gets no answer - the endpoint is down, the answer was lost, nothing came back within the
+request's ``timeout`` - is answered by the transport with status ``TRANSPORT_FAILURE`` (0), as an
+HTTP client raises a timeout: the integration cannot tell whether the target committed.
 """
 
 from __future__ import annotations
@@ -20,15 +23,21 @@ class TargetRequest:
     body: JSON
     idempotency_key: str
     correlation: str = ""  # business key (an encounter's visit number) for tracing
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Authorization
+    timeout: float = 0.0  # minutes the client waits for an answer; 0: the transport's default
 
     def __hash__(self) -> int:  # bodies are dicts; identity is the request itself
         return id(self)
+
+
+TRANSPORT_FAILURE = 0  # status of a request that got no answer (timeout, refused connection)
 
 
 @dataclass(frozen=True, slots=True)
 class TargetResponse:
     status: int
     body: JSON = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After (seconds)
 
     @property
     def ok(self) -> bool:

@@ -62,7 +62,8 @@ class DeadLetter:
     reason: str
     received_at: SimTime
     attempts: int = 1
-    channel: str = "hl7"  # how it came in, so a replay goes back the same way: "hl7" | "fhir"
+    channel: str = "hl7"  # how it came in, so a replay goes back the same way: "hl7" | "fhir" | "request" | "document"
+    history: list[tuple[SimTime, str]] = field(default_factory=list)  # every attempt: when, and what happened
 
 
 class Integration(Protocol):
@@ -89,3 +90,7 @@ class Integration(Protocol):
     def exceptions(self) -> list[IntegrationException]: ...
 
     def dead_letters(self) -> list[DeadLetter]: ...
+
+    def replay(self, message_id: str, now: SimTime, payload: str | None = None) -> Outcome:
+        """Process a dead letter again, as it was or as corrected (``payload``); exactly once."""
+        ...

@@ -8,6 +8,7 @@ and a reason, which the integration turns into an AE/AR ACK with an ERR segment 
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -25,6 +26,9 @@ from twin.domain.timebase import Timebase
 
 SUPPORTED_VERSIONS = ("2.5.1", "2.5", "2.3.1", "2.3")  # 2.3: acquired hospitals' legacy EHRs
 SUPPORTED = ("ADT^A01", "ADT^A02", "ADT^A03", "DFT^P03", "BAR^P05", "BAR^P01")  # P01: a 2.3 feed's final coding
+
+# HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], ASCII digits only.
+_DTM = re.compile(r"\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?(?:[+-]\d{4})?", re.ASCII)
 
 # HL7 table 0357 message error condition codes used here.
 REQUIRED_FIELD_MISSING = "101"
@@ -55,6 +59,7 @@ class Header(NamedTuple):
     sending_application: str
     sending_facility: str
     trigger: str
+    sequence: str = ""  # MSH-13, the sender's channel sequence number (empty when it sends none)
 
 
 class Rejected(NamedTuple):
@@ -100,9 +105,10 @@ class Hl7Reader:
             event = self._event(header, body, component)
             return Read(header, event, None)
         except _Reject as reject:
-            return Read(header, None, reject.rejected)
+            return Read(header or _sender(payload), None, reject.rejected)
         except Exception as exc:  # noqa: BLE001 - the reader's promise is to never raise on input
-            return Read(header, None, Rejected("AE", APPLICATION_ERROR, "", f"unreadable message: {exc}"))
+            rejected = Rejected("AE", APPLICATION_ERROR, "", f"unreadable message: {exc}")
+            return Read(header or _sender(payload), None, rejected)
 
     def _time(self, value: str, location: str) -> float:
         if not value:
@@ -111,7 +117,10 @@ class Hl7Reader:
         if cached is not None:
             return cached
         try:
-            minutes = self.timebase.minutes(value.partition("^")[0])
+            text = value.partition("^")[0]
+            if not _DTM.fullmatch(text):  # the timebase reads the digits and would skip a bad offset or fraction
+                raise ValueError(text)
+            minutes = self.timebase.minutes(text)
         except ValueError:
             raise _Reject("AE", DATA_TYPE_ERROR, location, f"{_dash(location)} is not a timestamp: {value!r}") from None
         if len(self._times) > 4096:
@@ -217,7 +226,7 @@ class Hl7Reader:
                 self._amounts.clear()
             self._amounts[ft1[11]] = amount
         quantity_text = ft1[10] or "1"
-        if not quantity_text.isdigit():
+        if not (quantity_text.isdigit() and quantity_text.isascii()):  # isdigit alone takes "٣" and "²"
             raise _Reject(
                 "AE", DATA_TYPE_ERROR, f"FT1^{number}^10", f"FT1-10 quantity {quantity_text!r} is not a number"
             )
@@ -310,7 +319,7 @@ def _read_header(msh: str) -> tuple[Header, str]:
     if comp in facility:
         facility = facility.partition(comp)[0]
     version = version if comp not in version else version.partition(comp)[0]
-    header = Header(control_id, type_code, application, facility, trigger)
+    header = Header(control_id, type_code, application, facility, trigger, fields[12] if len(fields) > 12 else "")
     if not control_id:
         raise _Reject("AR", REQUIRED_FIELD_MISSING, "MSH^1^10", "MSH-10 message control id is empty")
     if version not in SUPPORTED_VERSIONS:
@@ -323,6 +332,21 @@ def _read_header(msh: str) -> tuple[Header, str]:
         code = UNSUPPORTED_MESSAGE_TYPE if type_name not in ("ADT", "DFT", "BAR") else UNSUPPORTED_EVENT_CODE
         raise _Reject("AR", code, "MSH^1^9", f"message type {fields[8]!r} is not handled by this interface")
     return header, comp
+
+
+def _sender(payload: str) -> Header | None:
+    """What a rejected message's MSH says, read without judging it, so its ACK still echoes MSH-10
+    (and names the sender) when the MSH itself is what is wrong; ``None`` when there is no MSH-10."""
+    try:
+        msh = _split_segments(payload)[0]
+        fields = msh.split(msh[3])
+        if len(fields) < 10 or not fields[9]:
+            return None
+        type_code, trigger, _ = _message_type(fields[8])
+        sequence = fields[12] if len(fields) > 12 else ""
+        return Header(fields[9], type_code, fields[2].split("^")[0], fields[3].split("^")[0], trigger, sequence)
+    except Exception:  # noqa: BLE001 - no MSH to salvage
+        return None
 
 
 @lru_cache(maxsize=64)
@@ -400,14 +424,16 @@ def _dash(location: str) -> str:
 
 def _cents(text: str) -> int:
     """Integer cents of a decimal amount (at most two decimals), without float rounding."""
+    if not text.isascii():  # int() reads digits of any script ("٤٥", "０"): HL7 NM has ASCII ones only
+        raise ValueError(f"not an amount: {text!r}")
     whole, dot, fraction = text.partition(".")
     if len(fraction) == 2 and fraction.isdigit() and whole.lstrip("-").isdigit() and whole[:1] != "+":
         return int(whole + fraction)
-    text = text.strip()
+    text = text.strip(" ")  # padded with blanks is still the amount; tabs and the like are not
     if not text:
         raise ValueError("empty amount")
     negative = text.startswith("-")
-    digits = text.lstrip("+-")
+    digits = text[1:] if text[0] in "+-" else text  # one sign at most: "--5" is not -5
     whole, _, fraction = digits.partition(".")
     if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
         raise ValueError(f"not an amount: {text!r}")

@@ -161,6 +161,28 @@ class SupplyOrchestrator:
             )
         return outcome
 
+    def document_problem(self, body: dict[str, Any]) -> str:
+        """Why a vendor document cannot be read as the API version this integration was built for
+        (empty when it can). A renamed field is schema drift: the document is parked, not guessed."""
+        if body.get("type") != "invoice":
+            return ""
+        fields = {"vendor_invoice": str, "po": str, "quantity": int, "amount": int}
+        missing = [name for name in fields if name not in body]
+        wrong = [name for name, kind in fields.items() if name in body and not isinstance(body[name], kind)]
+        if not missing and not wrong:
+            return ""
+        known = set(fields) | {"type", "vendor", "api_version"}
+        unexpected = sorted(set(body) - known)
+        parts = []
+        if missing:
+            parts.append("missing field(s) " + ", ".join(missing))
+        if wrong:
+            parts.append("wrong type in " + ", ".join(wrong))
+        if unexpected:
+            parts.append("unexpected field(s) " + ", ".join(unexpected))
+        version = f" (document says api_version {body['api_version']!r})" if "api_version" in body else ""
+        return "schema drift in vendor invoice: " + "; ".join(parts) + version
+
     def on_vendor_document(self, body: dict[str, Any], now: SimTime) -> Outcome:
         outcome = Outcome()
         if body.get("type") == "invoice":
