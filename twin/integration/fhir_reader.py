@@ -34,11 +34,10 @@ ChargeItem, status ``billable`` -> ``ChargesPosted`` with one line:
 Some facts the HL7 feed carries have no place in these resources as the EHR writes them, and
 the events carry them empty: an admission's ``bed``, ``plan_code`` and ``financial_class``
 (FHIR keeps them on Coverage and Account), a charge's ``department`` (``costCenter``, which the
-view does not write yet), and a supply line's storeroom and surgical case. So a charge read from
-FHIR posts revenue only once its department is known, and issues no inventory: the HL7 feed
-stays the system of record for both (billing raises an unmapped-department exception for a charge
-without a cost center when the encounter is coded). Calendar times are read as the twin writes them: a FHIR
-offset is normalised to UTC, which is the twin's local clock.
+view does not write yet) and a supply line's storeroom and surgical case. So a charge read from
+the view's FHIR issues no inventory, and billing holds its encounter with an unmapped-department
+exception when it is coded: for money and stock the HL7 feed stays the system of record. Times
+are read as the twin writes them: a FHIR offset is normalised to UTC, the twin's local clock.
 
 The Encounter's logical id is its visit number (as in the view), which is what a ChargeItem's
 ``context`` reference names.
@@ -129,10 +128,10 @@ class FhirReader:
     def read(self, resource: Mapping[str, Any] | str) -> FhirRead:
         kind, message_id, key = "", "", None
         try:
-            if isinstance(resource, str):
-                resource = _parse(resource)
-            if not isinstance(resource, Mapping):
+            parsed = _parse(resource) if isinstance(resource, str) else resource
+            if not isinstance(parsed, Mapping):
                 raise _Reject(BAD_REQUEST, Issue("structure", "", "a FHIR resource is a JSON object"))
+            resource = parsed
             kind, message_id, key = _identify(resource)
             if not kind:
                 raise _Reject(BAD_REQUEST, Issue("required", "resourceType", "resourceType is missing"))
@@ -145,7 +144,9 @@ class FhirReader:
             if model.modifierExtension:
                 raise _Reject(
                     UNPROCESSABLE,
-                    Issue("not-supported", f"{kind}.modifierExtension", "a modifier extension this interface cannot read"),
+                    Issue(
+                        "not-supported", f"{kind}.modifierExtension", "a modifier extension this interface cannot read"
+                    ),
                 )
             if not resource.get("id"):
                 raise _Reject(UNPROCESSABLE, Issue("required", f"{kind}.id", "the resource id is missing"))
@@ -242,9 +243,7 @@ class FhirReader:
         if model.quantity is not None and model.quantity.value is not None:
             quantity = _whole(Decimal(model.quantity.value), "ChargeItem.quantity.value", "a whole number")
             if quantity < 0:
-                raise _Reject(
-                    UNPROCESSABLE, Issue("value", "ChargeItem.quantity.value", "a quantity is not negative")
-                )
+                raise _Reject(UNPROCESSABLE, Issue("value", "ChargeItem.quantity.value", "a quantity is not negative"))
         reverses = None
         if model.partOf:
             reverses = _reference_id(model.partOf[0], "ChargeItem", "ChargeItem.partOf[0]")
