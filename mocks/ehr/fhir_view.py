@@ -142,6 +142,9 @@ def encounter(ehr: Ehr, enc: Encounter) -> JSON:
     return resource
 
 
+DEPARTMENT_SYSTEM = "urn:twin:ehr-department"  # the EHR's own department codes (performing department)
+
+
 def charge_items(ehr: Ehr, enc: Encounter) -> list[JSON]:
     tb = ehr.timebase
     items = []
@@ -161,6 +164,7 @@ def charge_items(ehr: Ehr, enc: Encounter) -> list[JSON]:
             "quantity": {"value": line.quantity},
             "priceOverride": {"value": line.amount / 100, "currency": "USD"},
             "performingOrganization": {"reference": f"Organization/{enc.hospital}"},
+            "costCenter": {"identifier": {"system": DEPARTMENT_SYSTEM, "value": line.department}},
             "account": [{"display": enc.visit}],
         }
         if line.reverses:

@@ -33,10 +33,9 @@ ChargeItem, status ``billable`` -> ``ChargesPosted`` with one line:
 
 Some facts the HL7 feed carries have no place in these resources as the EHR writes them, and
 the events carry them empty: an admission's ``bed``, ``plan_code`` and ``financial_class``
-(FHIR keeps them on Coverage and Account), a charge's ``department`` (``costCenter``, which the
-view does not write yet) and a supply line's storeroom and surgical case. So a charge read from
-the view's FHIR issues no inventory, and billing holds its encounter with an unmapped-department
-exception when it is coded: for money and stock the HL7 feed stays the system of record. Times
+(FHIR keeps them on Coverage and Account) and a supply line's storeroom and surgical case. So a
+charge read from the view's FHIR bills (its performing department is ``costCenter``) but issues no
+inventory: for stock the HL7 feed stays the system of record. Times
 are read as the twin writes them: a FHIR offset is normalised to UTC, the twin's local clock.
 
 The Encounter's logical id is its visit number (as in the view), which is what a ChargeItem's
