@@ -1,5 +1,6 @@
 # The two set-up commands: `make run` and `make test`. Both create .venv if missing and install
-# the project into it; `make test` also runs ruff, mypy and the whole pytest suite.
+# the project into it; `make test` also runs ruff, mypy, the whole pytest suite and the conformance suite
+# (`twin conform` against the reference integration; reports in .conformance/).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,9 +20,10 @@ run: $(STAMP)
 	$(BIN)/twin run
 
 test: $(STAMP)
-	$(BIN)/ruff check twin mocks tests
+	$(BIN)/ruff check twin mocks tests examples
 	$(BIN)/mypy twin mocks
 	$(BIN)/python -m pytest
+	$(BIN)/twin conform --junit .conformance/junit.xml --json .conformance/results.json --html .conformance/report.html
 
 bench: $(STAMP)
 	$(BIN)/twin bench

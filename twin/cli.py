@@ -1,4 +1,5 @@
-"""The ``twin`` command line: ``run`` a scenario, ``bench`` the twin, ``inspect`` an interface file.
+"""The ``twin`` command line: ``run`` a scenario, ``compare`` integration designs on it, ``bench`` the twin,
+``inspect`` an interface file.
 
 Exit codes: 0 every target in sync, 1 a target out of sync, 2 bad input (a broken scenario
 file, a wrong flag) with a one-paragraph explanation and no traceback.
@@ -15,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from twin.integration.designs import UnknownDesign, design_named, known_designs
 from twin.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 
 EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_BAD_INPUT = 0, 1, 2
@@ -38,6 +40,29 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print each operating statistic beside a published reference range and its source",
     )
+    run.add_argument(
+        "--design", metavar="NAME", help=f"override the scenario's integration design ({known_designs()})"
+    )
+    compare = commands.add_parser(
+        "compare",
+        help="run a scenario through several integration designs on one seed and compare their outcomes",
+        description="Run the scenario once per design (same seed) and print business outcomes (days to bill, "
+        "DNFB, stock accuracy, stock-outs, reconciliation gaps, exceptions, DLQ backlog) and integration health "
+        "(lag percentiles per flow, retries, breaker trips) side by side. A comparison is not a verdict: exit 0, "
+        "or 2 on bad input.",
+    )
+    compare.add_argument(
+        "--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario YAML (default: %(default)s)"
+    )
+    compare.add_argument(
+        "--designs",
+        default="point-to-point-batch,event-driven,hybrid",
+        metavar="A,B,C",
+        help=f"comma-separated designs, in column order (of: {known_designs()}; default: %(default)s)",
+    )
+    compare.add_argument("--seed", type=_non_negative, help="override the scenario's seed")
+    compare.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
+    compare.add_argument("--out", type=Path, help="write compare.json and compare.csv here")
     commands.add_parser(
         "bench", help="measure end-to-end throughput against bare SimPy, and the HL7 reader against hl7apy"
     )
@@ -53,7 +78,43 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path, metavar="FILE", help="the interface file to inspect")
     inspect.add_argument("--json", action="store_true", help="print one JSON document per message (JSON Lines)")
     inspect.add_argument("--encoding", default="utf-8", help="the file's text encoding (default: %(default)s)")
+    _conform_parser(commands)
     return parser
+
+
+def _conform_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    conform = commands.add_parser(
+        "conform",
+        help="run the BDD conformance suite against the reference integration or your own",
+        description="Run Gherkin scenarios written in the brief's language against an integration in simulated "
+        "time and report a verdict per scenario (pass / fail / skip / error) with its evidence and the requirement "
+        "it traces to. The current working directory is put on sys.path (as python -m does), so --sut can name a "
+        "package of the folder you run from. Exit 0: every scenario that ran passed; 1: a failure or error; "
+        "2: bad input (an unknown --sut, no features, an unregistered requirement tag).",
+    )
+    conform.add_argument(
+        "--sut",
+        default="reference",
+        metavar="SPEC",
+        help="the integration under test: 'reference' (default) or package.module:factory, a function taking the "
+        "Twin and returning an Integration (e.g. examples.naive_point_to_point:factory)",
+    )
+    conform.add_argument(
+        "--features", type=Path, metavar="DIR", help="run the .feature files under DIR (default: the project's suite)"
+    )
+    conform.add_argument(
+        "--tags",
+        metavar="EXPR",
+        help="select scenarios by tag, pytest -m syntax: 'req-resilience-outage or resilience', 'not slow'; "
+        "@slow variants run only when EXPR names slow",
+    )
+    conform.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML for CI")
+    conform.add_argument("--json", type=Path, metavar="FILE", help="write every verdict with its evidence as JSON")
+    conform.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
+    conform.add_argument("--list-steps", action="store_true", help="print the step vocabulary with examples, then exit")
+    conform.add_argument(
+        "--list-requirements", action="store_true", help="print the requirement ids and their statements, then exit"
+    )
 
 
 def _non_negative(text: str) -> int:
@@ -83,10 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, console)
+        if args.command == "compare":
+            return _compare(args, console)
         if args.command == "inspect":
             return _inspect(args, console, errors)
+        if args.command == "conform":
+            return _conform(args, console, errors)
         return _bench(console)
-    except ScenarioError as exc:
+    except (ScenarioError, UnknownDesign) as exc:
         errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
 
@@ -95,7 +160,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from twin.observe.report import build_summary, print_calibration, print_summary, write_outputs
     from twin.sim import run
 
-    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days)
+    if args.design is not None:  # an unknown name is bad input before the scenario is even read
+        try:
+            design_named(args.design)
+        except UnknownDesign as exc:
+            raise UnknownDesign(f"--design: {exc}") from None
+    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, design=args.design)
     with Progress(
         TextColumn("[bold]simulating[/bold] {task.description}"),
         BarColumn(),
@@ -118,6 +188,37 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         write_outputs(result, summary, args.out)
         console.print(f"wrote {args.out}/summary.json, messages/, fhir/, records/")
     return EXIT_IN_SYNC if result.in_sync else EXIT_OUT_OF_SYNC
+
+
+def _compare(args: argparse.Namespace, console: Console) -> int:
+    from twin.compare import DesignResult, compare, parse_designs, print_comparison
+
+    designs = parse_designs(args.designs)
+    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days)
+    status = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]simulating[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("day {task.completed:.1f}/{task.total:.0f}"),
+        TimeElapsedColumn(),
+        console=status,
+        transient=True,
+    ) as bar:
+        tasks = {name: bar.add_task(f"{scenario.name} / {name}", total=scenario.days) for name in designs}
+
+        def progress(design: str, done: float, total: float) -> None:
+            bar.update(tasks[design], completed=done / 1440)
+
+        def done(result: DesignResult) -> None:
+            bar.update(tasks[result.design], completed=scenario.days)
+            status.print(f"{result.design}: simulated, settled and checked in {result.wall_seconds:.1f} s")
+
+        comparison = compare(scenario, designs, progress=progress, done=done)
+    print_comparison(comparison, console)
+    if args.out is not None:
+        written = comparison.write(args.out)
+        console.print("wrote " + ", ".join(str(path) for path in written))
+    return 0  # a comparison is not a verdict
 
 
 def _bench(console: Console) -> int:
@@ -176,6 +277,33 @@ def _inspect(args: argparse.Namespace, console: Console, errors: Console) -> int
     except BrokenPipeError:  # piped into ``head``: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if rejected else 0  # as ``run``: 0 all good, 1 found wanting, 2 bad input
+
+
+def _conform(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from rich.markup import escape
+
+    from twin.conformance.console import print_closing, print_requirements, print_run, print_steps
+    from twin.conformance.runner import ConformError, ConformOptions, run_conformance
+    from twin.conformance.sut import SutError
+
+    if args.list_steps:
+        print_steps(console)
+        return 0
+    if args.list_requirements:
+        print_requirements(console)
+        return 0
+    options = ConformOptions(args.sut, args.features, args.tags, args.junit, args.json, args.html)
+    try:
+        result = run_conformance(options)
+    except (ConformError, SutError) as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    print_run(result, console)
+    for path in (args.junit, args.json, args.html):
+        if path is not None:
+            console.print(f"wrote {path}", highlight=False)
+    print_closing(result, console)
+    return 0 if result.ok else 1  # as ``run``: 0 all good, 1 found wanting, 2 bad input
 
 
 if __name__ == "__main__":

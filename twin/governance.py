@@ -8,6 +8,8 @@ crosswalk entries, published at a given moment, fix it?*
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from twin.domain.model import Department
 from twin.network import Network
 
@@ -25,8 +27,14 @@ def problem_of(network: Network, domain: str, code: str) -> Problem:
     return (domain, code)
 
 
-def department_by_code(network: Network, domain: str, code: str) -> Department | None:
-    """The department an EHR department code or an HCM org unit code stands for."""
+def department_by_code(
+    network: Network, domain: str, code: str, aliases: Mapping[str, str] | None = None
+) -> Department | None:
+    """The department an EHR department code or an HCM org unit code stands for; ``aliases`` maps
+    new EHR department codes to the department they stand for (known to governance, not yet to
+    the crosswalk)."""
+    if domain == "department" and aliases and code in aliases:
+        code = aliases[code]
     for hospital in network.hospitals:
         for department in hospital.departments:
             if (domain == "department" and department.ehr_code == code) or (
@@ -36,9 +44,12 @@ def department_by_code(network: Network, domain: str, code: str) -> Department |
     return None
 
 
-def governed_mappings(network: Network, problem: Problem, at: float) -> list[tuple[str, str, str]]:
+def governed_mappings(
+    network: Network, problem: Problem, at: float, aliases: Mapping[str, str] | None = None
+) -> list[tuple[str, str, str]]:
     """The crosswalk entries (domain, code, target) that fix ``problem`` at ``at``; empty when the
-    network has no governed answer."""
+    network has no governed answer. A department alias maps where its department does (the
+    replacement, if finance retired its cost center)."""
     kind, code = problem
     if kind == "retired":
         entries: list[tuple[str, str, str]] = []
@@ -59,6 +70,6 @@ def governed_mappings(network: Network, problem: Problem, at: float) -> list[tup
         location = network.location_crosswalk().get(code)
         return [("location", code, location)] if location else []
     if kind in ("department", "org unit"):
-        found = department_by_code(network, kind, code)
+        found = department_by_code(network, kind, code, aliases)
         return [(kind, code, network.governed_cost_center(found, at))] if found else []
     return []

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from twin.faults.specs import FAULT_KINDS, FaultSpec
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
 
@@ -168,6 +170,30 @@ class TransportSpec(_Strict):
     latency_ms: Range = Range(min=20, max=400)  # one hop, uniform
 
 
+class IntegrationSpec(_Strict):
+    """The integration under test: which design of the reference integration (``twin.integration.designs``)."""
+
+    design: str = "event-driven"  # event-driven | point-to-point-batch | hybrid
+
+    @field_validator("design")
+    @classmethod
+    def _known_design(cls, design: str) -> str:
+        from twin.integration.designs import DESIGNS, known_designs
+
+        if design not in DESIGNS:
+            raise ValueError(f"unknown integration design; expected one of {known_designs()}")
+        return design
+
+
+class OperationsSpec(_Strict):
+    """How people and senders around the integration behave when things go wrong."""
+
+    dlq_review_hours: float = Field(default=4, gt=0)  # the integration support team reviews the dead letters this often
+    ack_timeout_minutes: float = Field(default=5, gt=0)  # the EHR sender waits this long for an ACK, then resends ...
+    max_resends: int = Field(default=36, ge=0)  # ... at most this many times, then moves on and reports it
+    request_timeout_seconds: float = Field(default=30, gt=0)  # a request without its own timeout gets this long
+
+
 class Scenario(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -184,6 +210,9 @@ class Scenario(_Strict):
     acquisition: AcquisitionSpec | None = None
     reporting: ReportingSpec = ReportingSpec()
     transport: TransportSpec = TransportSpec()
+    faults: list[FaultSpec] = []  # what goes wrong at the delivery boundary (twin/faults; scenarios/faults-demo.yaml)
+    operations: OperationsSpec = OperationsSpec()
+    integration: IntegrationSpec = IntegrationSpec()
 
     @model_validator(mode="after")
     def _retirement_in_network(self) -> Scenario:
@@ -195,13 +224,17 @@ class Scenario(_Strict):
             )
         return self
 
-    def with_overrides(self, *, seed: int | None = None, days: float | None = None) -> Scenario:
+    def with_overrides(
+        self, *, seed: int | None = None, days: float | None = None, design: str | None = None
+    ) -> Scenario:
         """The same scenario with CLI overrides applied (validated like the file)."""
         data = self.model_dump()
         if seed is not None:
             data["seed"] = seed
         if days is not None:
             data["days"] = days
+        if design is not None:
+            data["integration"] = {**data.get("integration", {}), "design": design}
         try:
             return Scenario.model_validate(data)
         except ValidationError as exc:
@@ -240,12 +273,16 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def _explain(exc: ValidationError, source: str, root: Any) -> str:
     problems = []
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
-        field = ".".join(loc) or "(top level)"
-        line = _line_of(root, error["loc"])
+        path = _without_fault_tag(error["loc"])
+        field = ".".join(str(part) for part in path).replace(".[", "[") or "(top level)"
+        line = _line_of(root, path)
         where = f"line {line}, " if line else ""
         message = error["msg"]
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "union_tag_invalid":
+            message = f"unknown fault kind; expected one of {', '.join(FAULT_KINDS)}"
+        elif error["type"] == "union_tag_not_found":
+            message = f"a fault needs a 'kind', one of {', '.join(FAULT_KINDS)}"
+        elif error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see scenarios/default.yaml for the fields)"
         elif error["type"] == "missing":
             message = "required field is missing"
@@ -257,12 +294,30 @@ def _explain(exc: ValidationError, source: str, root: Any) -> str:
     return f"scenario file {source} has {count}: " + "; ".join(problems) + "."
 
 
+def _without_fault_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``('faults', 0, 'outage', 'daily')`` -> ``('faults', '[0]', 'daily')``: pydantic names the
+    matched fault kind in the path, which is not a field of the file; list indexes read as ``[i]``."""
+    parts: list[Any] = []
+    for position, part in enumerate(loc):
+        if position == 2 and loc[0] == "faults" and isinstance(loc[1], int):
+            continue
+        parts.append(f"[{part}]" if isinstance(part, int) else part)
+    return tuple(parts)
+
+
 def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
     if node is None:
         return None
     line: int | None = node.start_mark.line + 1
     for part in loc:
+        if isinstance(node, yaml.SequenceNode) and str(part).startswith("["):
+            index = int(str(part)[1:-1])
+            if index >= len(node.value):
+                break
+            node = node.value[index]
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             break
         for key, value in node.value:

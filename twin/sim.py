@@ -31,14 +31,17 @@ from twin.domain.events import DomainEvent, Fact, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import Patient
 from twin.domain.timebase import Timebase
+from twin.faults import FaultPlan
 from twin.integration.contract import Integration, Outcome
 from twin.integration.crosswalk import Crosswalk
+from twin.integration.designs import design_named
 from twin.integration.reference import ReferenceConfig, ReferenceIntegration
 from twin.integration.reporting import ReportingConfig
 from twin.network import Network, build_network, business_office, inventory_location
 from twin.observe.checker import FlowResult
 from twin.observe.truth import TruthLedger
 from twin.scenario import Scenario
+from twin.sim_faults import FaultInjector
 from twin.systems import Systems, build_systems
 from twin.workflows.accruals import post_daily_accruals
 from twin.workflows.cycle_count import CycleCount
@@ -93,7 +96,8 @@ class RunResult:
 
 
 def reference_integration(twin: Twin) -> Integration:
-    """The reference integration, configured from the network's governed reference data."""
+    """The reference integration, configured from the network's governed reference data and released
+    on the schedules of the scenario's integration design (``integration.design``)."""
     network = twin.network
     crosswalk = Crosswalk(
         departments=network.department_crosswalk(),
@@ -118,6 +122,7 @@ def reference_integration(twin: Twin) -> Integration:
                 {inventory_location(h): h.code for h in network.hospitals},
                 twin.scenario.reporting.publish_hour * 60,
             ),
+            release_at=design_named(twin.scenario.integration.design).release_at(twin.timebase),
         )
     )
 
@@ -170,6 +175,13 @@ class Twin:
         self._latency = (scenario.transport.latency_ms.min / 60_000, scenario.transport.latency_ms.max / 60_000)
         self._channels = {h.code: _Channel(h.code) for h in self.network.hospitals}
         self._daemons: set[simpy.Event] = set()
+        # Faults are data applied at the boundaries (twin/faults, twin/sim_faults); without any,
+        # every crossing takes the clean path below and a run is what it was before faults existed.
+        self.fault_plan: FaultPlan | None = FaultPlan.from_scenario(scenario) if scenario.faults else None
+        self.faults: FaultInjector | None = None if self.fault_plan is None else FaultInjector(self, self.fault_plan)
+        self._deliver_head: Callable[[_Channel], None] = self._deliver
+        if self.faults is not None and self.faults.plan.touches_hl7:
+            self._deliver_head = self.faults.deliver
         self._quiet_since: float | None = None  # when only daemons were left (see ``_daemon``)
         fake = Faker("en_US")
         fake.seed_instance(scenario.seed + 1)
@@ -233,6 +245,7 @@ class Twin:
             self.publish_master_data,
             self.witness,
             random.Random(f"{scenario.seed}/steward"),
+            aliases=None if self.fault_plan is None else self.fault_plan.aliases,
         )
         self.hcm = self.systems.hcm
         roster = tuple(self.hcm.employees.values())
@@ -280,7 +293,7 @@ class Twin:
             if not channel.busy:
                 channel.busy = True
                 if channel.arrive is None:  # bound to this channel now: the loop moves on to others
-                    channel.arrive = lambda _event, channel=channel: self._deliver(channel)
+                    channel.arrive = lambda _event, channel=channel, deliver=self._deliver_head: deliver(channel)
                 self.env.timeout(max(now, channel.free_at) - now + self._hop()).callbacks.append(channel.arrive)
 
     # -- delivery ------------------------------------------------------------------------------
@@ -296,6 +309,11 @@ class Twin:
         daemons keep firing for ``SETTLE_GRACE`` more (every daily schedule runs once more, so
         the last night's sync still happens), then the run stops; the horizon is that moment.
         """
+        self.daemon_timeout(delay).callbacks.append(lambda _event: action())
+
+    def daemon_timeout(self, delay: float) -> simpy.Event:
+        """A timeout that is housekeeping (see ``_daemon``): a process that repeats for ever, such
+        as an outage window opening and closing every night, yields these."""
         event = self.env.timeout(delay)
         self._daemons.add(event)
 
@@ -306,9 +324,9 @@ class Twin:
                 self._quiet_since = now
             if self._quiet_since is not None and now > self._quiet_since + SETTLE_GRACE:
                 raise StopSimulation(None)
-            action()
 
         event.callbacks.append(fire)
+        return event
 
     def _only_daemons_left(self) -> bool:
         # SimPy keeps its schedule in ``Environment._queue`` (a heap of (time, priority, id,
@@ -322,9 +340,14 @@ class Twin:
 
     def _deliver(self, channel: _Channel) -> None:
         """The head of the channel reaches the integration; its ACK travels back one hop later."""
-        now = self.env.now
         queued_at, message = channel.queue.popleft()
-        outcome = self.integration.receive_hl7(message.payload, now)
+        self.next_message(channel, self.hand_over(channel, queued_at, message, message.payload))
+
+    def hand_over(self, channel: _Channel, queued_at: float, message: OutboundMessage, payload: str) -> float:
+        """``payload`` (the message as it arrives, perhaps spoiled by a fault) is handed to the
+        integration and recorded; the answer is when its ACK reaches the sender."""
+        now = self.env.now
+        outcome = self.integration.receive_hl7(payload, now)
         ack = outcome.ack or ""
         acked_at = now + self._hop()
         self.counts[("hl7", message.message_type)] += 1
@@ -341,17 +364,21 @@ class Twin:
                 message.control_id,
                 message.visit,
                 _ack_code(ack),
-                len(message.payload),
+                len(payload),
             )
         )
         if self.keep_traffic:
-            self.traffic.setdefault(message.message_type, []).append(message.payload)
+            self.traffic.setdefault(message.message_type, []).append(payload)
             if ack:
                 self.traffic.setdefault("ACK", []).append(ack)
         if outcome.requests or outcome.timers:
             self._apply(outcome)
-        # Stop-and-wait: the next message leaves when this ACK arrives, so no event is needed for
-        # the ACK itself, only for the next delivery.
+        return acked_at
+
+    def next_message(self, channel: _Channel, acked_at: float) -> None:
+        """Stop-and-wait: the next message leaves when the last ACK arrives, so no event is needed
+        for the ACK itself, only for the next delivery."""
+        now = self.env.now
         if channel.queue:
             assert channel.arrive is not None  # made with the channel's first send
             self.env.timeout(acked_at - now + self._hop()).callbacks.append(channel.arrive)
@@ -362,16 +389,24 @@ class Twin:
     def _apply(self, outcome: Outcome) -> None:
         for request in outcome.requests:
             sent_at = self.env.now
+            if self.faults is not None:  # the plan decides what becomes of it at the boundary
+                self.faults.send(request, sent_at)
+                continue
             self._after(self._hop(), partial(self._at_target, request, sent_at))
         for moment in outcome.timers:
             self._daemon(max(0.0, moment - self.env.now), lambda: self._apply(self.integration.on_timer(self.env.now)))
 
     def _at_target(self, request: TargetRequest, sent_at: float) -> None:
-        response = self.targets[request.system](request, self.env.now)
+        response = self.handle(request)
         delivered_at = self.env.now
+        self._after(self._hop(), lambda: self._responded(request, response, sent_at, delivered_at))
+
+    def handle(self, request: TargetRequest) -> TargetResponse:
+        """The target handles a request that reached it (a vendor's confirmed order ships later)."""
+        response = self.targets[request.system](request, self.env.now)
         if request.system == "vendor" and response.ok:
             self._after(max(0.0, float(response.body["ship_at"]) - self.env.now), self._vendor_ships)
-        self._after(self._hop(), lambda: self._responded(request, response, sent_at, delivered_at))
+        return response
 
     def _responded(self, request: TargetRequest, response: TargetResponse, sent_at: float, delivered_at: float) -> None:
         operation = f"{request.method} {request.path}"
@@ -402,6 +437,13 @@ class Twin:
             self._after(self._hop(), partial(self._webhook, "vendor", document))
 
     def _webhook(self, source: str, body: dict[str, Any]) -> None:
+        if self.faults is not None:
+            self.faults.push(source, body)
+            return
+        self.receive_document(source, body)
+
+    def receive_document(self, source: str, body: dict[str, Any]) -> None:
+        """A pushed document (as it arrives) reaches the integration."""
         self.counts[("webhook", f"{source} {body.get('type', '')}")] += 1
         self._apply(self.integration.receive_webhook(source, body, self.env.now))
 
@@ -426,6 +468,8 @@ class Twin:
         clock = self.scenario.start.hour * 60 + self.scenario.start.minute
         self.env.process(post_daily_accruals(self.env, self.erp.finance, self.network, self.scenario, clock))
         self._daemon(self.steward.rounds, self._steward_rounds)
+        if self.faults is not None:
+            self.faults.start()  # outage windows as their own processes, the support team's DLQ rounds
         self.env.process(self._quiet_points(workload))
         self.cycle_count.start(workload)
         if progress is not None:

@@ -161,5 +161,51 @@ class StockCounted(NamedTuple):
     count_id: str
 
 
-Fact = DomainEvent | GoodsReceived | CaseCompleted | CostCenterRetired | MappingPublished | ShiftWorked | StockCounted
+class MessageCorrupted(NamedTuple):
+    """A source message reached the integration spoiled (a poison HL7 message, a document in a
+    drifted schema): what it stood for cannot be known downstream until someone repairs it."""
+
+    at: SimTime
+    message_id: str  # the HL7 control id (MSH-10), or the document's key
+    channel: str  # "hl7" | "document"
+    key: str  # the business key: the visit (HL7), the purchase order (vendor invoice)
+    message_type: str  # "ADT^A01", "DFT^P03", ..., "invoice"
+    variant: str  # the poison variant, or "schema_drift"
+    lines: tuple[str, ...] = ()  # charge lines (FT1-2) the message carried
+
+
+class MessageRepaired(NamedTuple):
+    """The integration support team replayed a dead letter: with its original restored
+    (``repaired``), or as it was (a request whose retries ran out)."""
+
+    at: SimTime
+    message_id: str  # the corrupted message's id (``MessageCorrupted.message_id``), or the dead letter's
+    channel: str  # "hl7" | "document" | "request" | ...
+    key: str  # the business key (visit, purchase order), when known
+    repaired: bool = True
+
+
+class DepartmentAliased(NamedTuple):
+    """The EHR sent a charge line under a new code for an existing department (same cost center),
+    one the crosswalk has never seen: the line's department is still ``department``."""
+
+    at: SimTime
+    visit: str
+    txn_id: str
+    department: str  # the EHR department the line really belongs to
+    alias: str  # the code the message carried
+
+
+Fact = (
+    DomainEvent
+    | GoodsReceived
+    | CaseCompleted
+    | CostCenterRetired
+    | MappingPublished
+    | ShiftWorked
+    | StockCounted
+    | MessageCorrupted
+    | MessageRepaired
+    | DepartmentAliased
+)
 """Everything the truth ledger records."""

@@ -53,6 +53,7 @@ class Envelope:
     first_at: SimTime
     attempts: int = 0
     history: list[tuple[SimTime, str]] = field(default_factory=list)
+    probe: bool = False  # sent as a half-open breaker's probe: a failure is the endpoint's, not its own
 
 
 @dataclass(slots=True)
@@ -138,14 +139,22 @@ class Outbox:
             return None
         breaker = self._breaker(system)
         if response.status == 401 and self.retries:
+            breaker.record(now, success=True)  # the endpoint answered (a half-open probe passes)
             envelope.history.append((now, "401 unauthorized: re-authenticating"))
+            envelope.attempts -= 1  # the token's fault, not the request's: no attempt spent
             self.stats["reauthentications"] += 1
             self._tokens.pop(system, None)
             self._want_token(system, envelope, now, outcome)
             return None
         if self.retries and self._policy(system).retryable(response.status):
             breaker.record(now, success=False)
-            self._failed(envelope, response, now, outcome)
+            if envelope.probe:  # the endpoint is still down: the request waits, its budget intact
+                envelope.attempts -= 1
+                envelope.history.append((now, f"{_status(response)} (breaker probe)"))
+                self._ready.setdefault(system, deque()).appendleft(envelope)
+                self.stats["failed_probes"] += 1
+            else:
+                self._failed(envelope, response, now, outcome)
             self._pump(now, outcome)
             return None
         breaker.record(now, success=response.status != TRANSPORT_FAILURE and response.status < 500)
@@ -257,6 +266,7 @@ class Outbox:
             idempotency_key=request.idempotency_key if self.idempotency else "",
         )
         envelope.attempts += 1
+        envelope.probe = self._breaker(request.system).state == "half_open"
         if envelope.attempts > 1:
             self.stats["retries"] += 1
         self._in_flight[id(wire)] = (envelope, wire)
@@ -264,7 +274,7 @@ class Outbox:
         self.stats["sent"] += 1
 
     def _failed(self, envelope: Envelope, response: TargetResponse, now: SimTime, outcome: Outcome) -> None:
-        status = "timeout" if response.status == TRANSPORT_FAILURE else str(response.status)
+        status = _status(response)
         envelope.history.append((now, status))
         retry_after = _retry_after(response)
         delay = self._policy(envelope.request.system).delay(envelope.attempts, self.rng, retry_after)
@@ -321,6 +331,10 @@ class Outbox:
         if at not in self._wake:
             self._wake.add(at)
             outcome.timers.append(at)
+
+
+def _status(response: TargetResponse) -> str:
+    return "timeout" if response.status == TRANSPORT_FAILURE else str(response.status)
 
 
 def _retry_after(response: TargetResponse) -> float | None:

@@ -6,6 +6,7 @@ any integration's code, so the oracle does not inherit an integration's bugs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from twin.domain.events import (
@@ -16,7 +17,9 @@ from twin.domain.events import (
     PatientAdmitted,
     PatientDischarged,
 )
+from twin.faults import OutageWindow
 from twin.network import Network, business_office
+from twin.observe.fault_truth import arrival, fault_facts
 from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger, per_ledger
 
@@ -38,7 +41,12 @@ def exception_key(visit: str, reason_code: str) -> str:
 
 @per_ledger  # the billing check and the KPI oracle both ask
 def billing_expectations(
-    truth: TruthLedger, network: Network, *, coding_deadline: float, allowed_lag: float
+    truth: TruthLedger,
+    network: Network,
+    *,
+    coding_deadline: float,
+    allowed_lag: float,
+    outages: Sequence[OutageWindow] = (),
 ) -> list[Expected]:
     """Per coded encounter: one balanced revenue journal, one receivable, one accepted claim
     (not for self pay), in that order; per encounter whose coding ran past the deadline: one
@@ -47,7 +55,12 @@ def billing_expectations(
     Revenue belongs to the cost center governing the department when the bill is due: once
     finance has retired a cost center, its departments' revenue belongs to the replacement, and
     the bill cannot be due before governance published that mapping (``MappingPublished``).
+    Faults move a bill's due moment the same way (``fault_truth``): a spoiled message the bill
+    needs holds it until repaired; a line sent under a department alias, until the alias is governed;
+    a message sent while the integration was down (``outages``) arrives when the window ended.
     """
+    faults = fault_facts(truth)
+    arrives = arrival(outages)
     departments = {d.ehr_code: d for h in network.hospitals for d in h.departments}
     charge_codes = {c.code: c for c in network.chargemaster}
     payer_of = network.payer_crosswalk()
@@ -78,8 +91,11 @@ def billing_expectations(
         admission = admitted[visit]
         billed = [posting for posting in postings.get(visit, ()) if posting.at <= coding.at]
         lines = [line for posting in billed for line in posting.lines]
-        ready = max([coding.at, discharged[visit].at] + [posting.at for posting in billed])
+        ready = arrives(max([coding.at, discharged[visit].at] + [posting.at for posting in billed]))
         revenue: dict[str, int] = {}
+        # (account, retired cost center) -> [net amount, when its departments' mappings were
+        # published]: a retired center's revenue that nets to zero posts nothing the ERP could refuse
+        retired_slots: dict[tuple[str, str], list[float]] = {}
         due = ready
         for line in lines:
             account = accounts.get(line.code)
@@ -88,11 +104,22 @@ def billing_expectations(
                 account = accounts[line.code] = "4000" if int(code.revenue_code) <= ROUTINE_REVENUE_MAX else "4100"
             center = departments[line.department].cost_center
             retirement = retired.get(center)
-            if retirement is not None and retirement.at <= ready:
+            alias = faults.aliased.get(line.txn_id) if faults.aliased else None
+            if alias is not None:  # the same department's cost center, once governance mapped the alias
+                since = -1.0
+                if retirement is not None and retirement.at <= ready:
+                    center, since = retirement.replacement, retirement.at
+                due = max(due, faults.alias_published(alias.alias, since))
+            elif retirement is not None and retirement.at <= ready:
+                waiting = retired_slots.setdefault((account, center), [0, 0.0])
+                waiting[0] += line.amount
+                waiting[1] = max(waiting[1], published.get(("department", line.department), float("inf")))
                 center = retirement.replacement
-                due = max(due, published.get(("department", line.department), float("inf")))
             slot = f"{account}/{center}"
             revenue[slot] = revenue.get(slot, 0) + line.amount
+        due = max([due] + [mapped for amount, mapped in retired_slots.values() if amount])
+        if not faults.empty:
+            due = max(due, faults.bill_hold(visit, [line.txn_id for line in lines]))
         ready = due
         total = sum(revenue.values())
         payer = payer_of[admission.plan_code]
@@ -121,7 +148,9 @@ def billing_expectations(
             )
     for visit, discharge in discharged.items():
         due = discharge.at + coding_deadline
-        coded_at = coded[visit].at if visit in coded else float("inf")
+        coded_at = arrives(coded[visit].at) if visit in coded else float("inf")
+        if not faults.empty:  # a spoiled final coding message: the integration learns of it when repaired
+            coded_at = max(coded_at, faults.coding_hold(visit))
         if coded_at > due:
             # Coding landing within the allowed lag before the deadline races the integration's
             # timer: the exception may or may not be raised, and either is correct.

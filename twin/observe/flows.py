@@ -14,9 +14,17 @@ from typing import TYPE_CHECKING
 
 from twin.observe.checker import FlowResult, check_flow
 from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
+from twin.observe.fault_truth import outage_windows, shift_for_outages
 from twin.observe.kpi import REPORTING, REPORTING_TARGETS
 from twin.observe.kpi_check import check_reporting, kpi_expectations, observe_dashboard
-from twin.observe.labor_expectations import LABOR, LABOR_TARGETS, labor_bites, labor_expectations, observe_labor
+from twin.observe.labor_expectations import (
+    LABOR,
+    LABOR_TARGETS,
+    PAYROLL_REGISTER,
+    labor_bites,
+    labor_expectations,
+    observe_labor,
+)
 from twin.observe.master_data import (
     MASTER_DATA,
     MASTER_DATA_TARGETS,
@@ -24,7 +32,7 @@ from twin.observe.master_data import (
     observe_master_data,
 )
 from twin.observe.records import Expected, Observed
-from twin.observe.supply_expectations import SUPPLY, SUPPLY_TARGETS, supply_expectations
+from twin.observe.supply_expectations import INVOICE, ON_HAND, SUPPLY, SUPPLY_TARGETS, supply_expectations
 from twin.observe.targets import observe_billing, observe_supply
 
 if TYPE_CHECKING:
@@ -42,13 +50,20 @@ class FlowCheck:
     observed: Callable[[Twin], Sequence[Observed]]
     # A flow whose records carry more than flat values (a KPI's lineage) judges them itself.
     judge: Callable[[Twin, float], FlowResult] | None = None
+    # Targets an outage cannot delay: state read at fixed instants, records a system makes itself.
+    unshifted: tuple[str, ...] = ()
 
     def check(self, twin: Twin, horizon: float) -> FlowResult:
         if self.judge is not None:
             return self.judge(twin, horizon)
+        expected = self.expected(twin)
+        plan = getattr(twin, "fault_plan", None)
+        if plan is not None:  # what a system could not receive while down is due when it came back
+            windows = plan.outage_windows(horizon)
+            expected = shift_for_outages(expected, windows, self.unshifted)
         return check_flow(
             self.name,
-            self.expected(twin),
+            expected,
             self.observed(twin),
             allowed_lag=self.allowed_lag(twin),
             horizon=horizon,
@@ -63,6 +78,7 @@ def _billing_expected(twin: Twin) -> Sequence[Expected]:
         twin.network,
         coding_deadline=billing.coding_deadline_hours * 60,
         allowed_lag=billing.allowed_lag_minutes,
+        outages=outage_windows(twin),
     )
 
 
@@ -78,8 +94,11 @@ SUPPLY_CHECK = FlowCheck(
     SUPPLY,
     SUPPLY_TARGETS,
     lambda twin: twin.scenario.supply.allowed_lag_minutes,
-    lambda twin: supply_expectations(twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario),
+    lambda twin: supply_expectations(
+        twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario, outage_windows(twin)
+    ),
     lambda twin: observe_supply(twin.erp.supply, twin.snapshots, twin.integration.exceptions()),
+    unshifted=(ON_HAND, INVOICE),
 )
 
 
@@ -103,6 +122,7 @@ LABOR_CHECK = FlowCheck(
     lambda twin: twin.scenario.labor.allowed_lag_minutes,
     lambda twin: labor_expectations(twin.truth, twin.network, twin.scenario, twin.timebase),
     lambda twin: observe_labor(twin.erp.finance, twin.systems.hcm, twin.integration.exceptions()),
+    unshifted=(PAYROLL_REGISTER,),
 )
 
 REPORTING_CHECK = FlowCheck(

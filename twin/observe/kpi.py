@@ -40,6 +40,7 @@ from twin.domain.events import (
 from twin.domain.kpis import kpi_key
 from twin.network import inventory_location, stock_policies
 from twin.observe.expectations import CLAIM, RECEIVABLE, billing_expectations
+from twin.observe.fault_truth import outage_windows, shift_for_outages
 from twin.observe.labor_expectations import LABOR_JOURNAL, PATIENT_DAYS, labor_expectations
 from twin.observe.records import Expected
 from twin.observe.supply_expectations import ISSUE, supply_expectations
@@ -232,8 +233,16 @@ class KpiTruth:
             twin.network,
             coding_deadline=twin.scenario.billing.coding_deadline_hours * 60,
             allowed_lag=twin.scenario.billing.allowed_lag_minutes,
+            outages=outage_windows(twin),
         )
-        supply = supply_expectations(twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario)
+        supply = supply_expectations(
+            twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario, outage_windows(twin)
+        )
+        plan = getattr(twin, "fault_plan", None)
+        if plan is not None:  # outages hold what a system could not receive, as in the flows' own checks
+            windows = plan.outage_windows(horizon)
+            billing = shift_for_outages(billing, windows)
+            supply = shift_for_outages(supply, windows)
         issues = [e for e in supply if e.target == ISSUE and e.ready_at < math.inf]
         billed = {e.key: e.ready_at for e in billing if e.target == RECEIVABLE}
         self._billing(billed, {e.key: e.ready_at for e in billing if e.target == CLAIM}, last)
@@ -280,6 +289,8 @@ class KpiTruth:
                 self._member("dnfb_amount", hospital[visit], index, visit, amount, amount, required=bill >= midnight)
         lag_days = self.twin.scenario.billing.allowed_lag_minutes / 1440
         for visit, ready in claimed.items():
+            if not math.isfinite(ready):  # never due (a problem nobody fixed): the billing check reports it
+                continue
             days = (ready - discharged[visit]) / 1440
             low, high = days - SECOND / 1440, days + lag_days + SECOND / 1440
             spanned = calendar.spanned(ready, margin)
@@ -299,6 +310,8 @@ class KpiTruth:
         cases: dict[tuple[str, int, str], tuple[float, list[float]]] = {}  # -> (certain cost, racing costs)
         for issue in sorted(issues, key=lambda e: e.ready_at):  # stable: same-time issues keep truth order
             value, at = issue.value, issue.ready_at
+            if not math.isfinite(at):  # never due: the supply check reports it
+                continue
             key = (str(value["location"]), str(value["item"]))
             shelf = stock.get(key) or stock.setdefault(key, _Stock(opening.get(key, 0), []))
             shelf.issue(at, int(value["quantity"]))

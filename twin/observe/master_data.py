@@ -23,6 +23,7 @@ from twin.governance import Problem, problem_of
 from twin.integration.contract import IntegrationException
 from twin.network import Network
 from twin.observe.checker import percentile
+from twin.observe.fault_truth import fault_facts
 from twin.observe.records import Expected, Observed
 from twin.observe.truth import TruthLedger
 
@@ -42,8 +43,13 @@ def master_data_expectations(
 
     ``bites``: when scheduled flows first hit a problem, which the truth alone cannot say (the
     labor sync posts a work date at the first nightly sync after it, ``labor_bites``).
+
+    A department alias the EHR sent (``DepartmentAliased``, a fault) is a problem of its own: it
+    bites when a supply line carrying it arrives, or when a bill that includes such a line falls due.
     """
     first: dict[Problem, SimTime] = dict(bites or {})
+    faults = fault_facts(truth)
+    aliased = faults.aliased
     retired: dict[str, CostCenterRetired] = {}
     centers = {d.ehr_code: d.cost_center for h in network.hospitals for d in h.departments}
     charged: dict[str, set[str]] = {}  # visit -> departments charged
@@ -54,14 +60,20 @@ def master_data_expectations(
         if isinstance(fact, ChargesPosted):
             departments = charged.setdefault(fact.visit, set())
             for line in fact.lines:
-                departments.add(line.department)
+                alias = aliased.get(line.txn_id) if aliased else None
+                departments.add(line.department if alias is None else alias.alias)
+                if line.location and alias is not None:
+                    _bit(first, ("department", alias.alias), max(fact.at, alias.at))
                 if line.location and line.code in network.missing_items:
                     _bit(first, ("item", line.code), fact.at)
-                center = centers.get(line.department, "")
+                center = centers.get(line.department, "") if alias is None else ""
                 if line.location and center in retired and retired[center].at <= fact.at:
                     _bit(first, ("retired", center), fact.at)
         elif isinstance(fact, CodingCompleted):  # the bill falls due: every department charged posts
             for department in charged.get(fact.visit, ()):
+                if department not in centers and aliased:  # an alias: the integration learns of it with the coding
+                    _bit(first, ("department", department), max(fact.at, faults.coding_hold(fact.visit)))
+                    continue
                 center = centers.get(department, "")
                 if center in retired and retired[center].at <= fact.at:
                     _bit(first, ("retired", center), fact.at)

@@ -19,6 +19,7 @@ from twin.domain.events import CodingCompleted, PatientAdmitted, PatientDischarg
 from twin.domain.pseudonym import pseudonym
 from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
+from twin.observe.fault_report import print_resilience, resilience_summary
 from twin.observe.kpi_check import reporting_summary
 from twin.observe.master_data import governance_summary
 from twin.observe.records import DIFFERENCE_CLASSES, Difference
@@ -79,9 +80,10 @@ def build_summary(result: Any) -> dict[str, Any]:
     exceptions = twin.integration.exceptions()
     finance, supply = twin.erp.finance, twin.erp.supply
     by_reason = Counter(e.reason_code for e in exceptions)
-    return {
+    summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": scenario.seed,
+        "design": scenario.integration.design,  # the integration design the run went through
         "days": scenario.days,
         "hospitals": len(twin.network.hospitals),
         "staffed_beds": sum(h.beds for h in twin.network.hospitals),
@@ -136,13 +138,20 @@ def build_summary(result: Any) -> dict[str, Any]:
         "differences": [_difference(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
         "in_sync": result.in_sync,
     }
+    resilience = resilience_summary(twin, result.horizon)
+    if resilience is not None:  # only a run with faults has it: one without keeps its summary as it was
+        summary["resilience"] = resilience
+    return summary
 
 
 def print_summary(
     summary: dict[str, Any], console: Console, wall_seconds: float | None = None, *, show_kpis: bool = False
 ) -> None:
     """The summary as tables: workload, traffic, postings, then one line per flow."""
-    overview = Table(title=f"Scenario {summary['scenario']} (seed {summary['seed']})", show_header=False)
+    overview = Table(
+        title=f"Scenario {summary['scenario']} (seed {summary['seed']}, design {summary.get('design', '-')})",
+        show_header=False,
+    )
     overview.add_column("what")
     overview.add_column("figure", justify="right")
     overview.add_row("hospitals / staffed beds", f"{summary['hospitals']} / {summary['staffed_beds']}")
@@ -180,6 +189,8 @@ def print_summary(
     )
     overview.add_row("dead letters", str(summary["dead_letters"]))
     console.print(overview)
+    if "resilience" in summary:
+        print_resilience(summary["resilience"], console)
 
     names = list(summary["flows"])
     for first in range(0, len(names), FLOWS_PER_TABLE):  # an 80-column console fits three flows

@@ -18,7 +18,9 @@ from collections.abc import Sequence
 
 from mocks.erp.supply_chain import ErpSupplyChain
 from twin.domain.events import ChargesPosted, CostCenterRetired, GoodsReceived, MappingPublished
+from twin.faults import OutageWindow, shift_ready
 from twin.network import Network
+from twin.observe.fault_truth import arrival, fault_facts
 from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger
 from twin.scenario import Scenario
@@ -47,13 +49,22 @@ def supply_expectations(
     erp: ErpSupplyChain,
     snapshots: Sequence[Snapshot],
     scenario: Scenario,
+    outages: Sequence[OutageWindow] = (),
 ) -> list[Expected]:
     """What ERP inventory, purchasing and payables must hold.
 
     A usage the ERP cannot know yet - its item is missing from the ERP item master, or its
     service line's cost center was retired - becomes due when governance published the mapping
-    that lets it post (``MappingPublished``); never, if it was not published.
+    that lets it post (``MappingPublished``); never, if it was not published. Faults hold records
+    the same way (``fault_truth``): a usage whose charge message was spoiled is known when it was
+    repaired, one sent under a department alias when the alias was governed; an invoice whose
+    document drifted is payable when it was repaired. Outages (``outages``): a charge message sent
+    while the integration was down arrives when the window ended; a usage known while the ERP was
+    down is issued when that window ended - for the on-hand at a quiet point too.
     """
+    arrives = arrival(outages)
+    erp_down = [(w.start, w.end) for w in outages if w.system == "erp"]
+    faults = fault_facts(truth)
     lag = scenario.supply.allowed_lag_minutes
     items = {item.ehr_code: item for item in network.supply_items}
     locations = network.location_crosswalk()
@@ -75,14 +86,24 @@ def supply_expectations(
                     continue
                 item = items[line.code]
                 key = (locations[line.location], item.erp_item)
-                known = fact.at
+                known = arrives(fact.at)
                 if line.code in network.missing_items:
                     known = max(known, published.get(("item", line.code), never))
                 center = centers[line.department]
                 retirement = retired.get(center)
-                if retirement is not None and retirement.at <= fact.at:
+                alias = faults.aliased.get(line.txn_id) if faults.aliased else None
+                if alias is not None:  # the department's own cost center, once the alias is governed
+                    since = -1.0
+                    if retirement is not None and retirement.at <= fact.at:
+                        center, since = retirement.replacement, retirement.at
+                    known = max(known, faults.alias_published(alias.alias, since))
+                elif retirement is not None and retirement.at <= fact.at:
                     center = retirement.replacement
                     known = max(known, published.get(("department", line.department), never))
+                if not faults.empty:
+                    known = max(known, faults.line_hold(line.txn_id))
+                if erp_down:
+                    known = shift_ready(known, erp_down)
                 expected.append(
                     Expected(
                         SUPPLY,
@@ -108,7 +129,7 @@ def supply_expectations(
                     INVOICE,
                     fact.po,
                     {"status": "paid", "matched": True, "amount": fact.quantity * unit_price},
-                    fact.at,
+                    max(fact.at, faults.document_hold(fact.po)) if not faults.empty else fact.at,
                 )
             )
     set_up = {

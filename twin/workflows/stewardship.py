@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 
 import simpy
 
@@ -46,6 +46,7 @@ class DataSteward:
         publish: Callable[[MappingPublished], None],
         witness: Callable[[Fact], None],
         rng: random.Random,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.env = env
         self.network = network
@@ -55,6 +56,7 @@ class DataSteward:
         self.publish = publish
         self.witness = witness
         self.rng = rng
+        self.aliases = aliases if aliases is not None else {}  # new EHR department codes -> the department
         self.taken: dict[Problem, float] = {}  # problem -> when the steward took it
         self.fixed: dict[Problem, float] = {}  # problem -> when its fix was published
         self.unresolvable: set[Problem] = set()
@@ -100,7 +102,7 @@ class DataSteward:
         spec = self.scenario.governance.steward_delay_hours
         yield self.env.timeout(spec.median * math.exp(self.rng.gauss(0.0, spec.sigma)) * 60)
         now = self.env.now
-        entries = governed_mappings(self.network, problem, now)
+        entries = governed_mappings(self.network, problem, now, self.aliases)
         if not entries:
             self.unresolvable.add(problem)
             return

@@ -1,0 +1,355 @@
+"""Compare integration designs: the same scenario and seed through each design, side by side.
+
+An architect choosing between a nightly batch, event-driven middleware and a hybrid wants the
+business consequences, not message counts: how long revenue waits to be billed, how far the
+ERP's stock drifts from the shelf, how much the systems disagree, how much work lands on people.
+``compare`` runs the scenario once per design (``twin.integration.designs``: only *when* requests
+leave differs) and measures each run the same way:
+
+- business outcomes: days to bill (claim received by the clearinghouse - discharge, over accepted
+  claims), DNFB (the calibration's DNFB days, and the amount discharged but not final billed in
+  the ERP when the workload ends), stock accuracy (share of the ERP's cycle counts without
+  variance), stock-outs in the ERP, reconciliation gaps (the checker's differences by class and by
+  flow), exceptions raised and still open, and the dead-letter backlog with its oldest letter's age;
+- integration health: time to consistency p50/p95 per flow, retries, breaker trips and the
+  requests the design's schedules held (from the integration's optional ``health()``).
+
+The results are plain: ``Comparison.rows()`` is one flat dict per design (a notebook turns it into
+a DataFrame with ``Comparison.frame()`` when pandas is installed); ``Comparison.document()`` is
+what ``compare.json`` holds - no wall-clock figures, so the same scenario and seed give the same
+file. A comparison is not a verdict: ``twin compare`` exits 0 whichever design looks worse.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import importlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twin.domain.events import ChargesPosted, PatientDischarged
+from twin.integration.designs import DESIGNS, UnknownDesign, design_named, known_designs
+from twin.observe.checker import percentile
+from twin.observe.records import DIFFERENCE_CLASSES
+from twin.scenario import Scenario
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from twin.sim import RunResult
+
+DAY = 1440.0
+BUSINESS, HEALTH = "business outcomes", "integration health"
+DEFAULT_DESIGNS = ("point-to-point-batch", "event-driven", "hybrid")
+Progress = Callable[[str, float, float], None]  # (design, simulated minutes done, minutes in the workload)
+
+
+@dataclass(slots=True)
+class DesignResult:
+    """One design's figures (``metrics``: flat, JSON-ready) and its wall time (console only)."""
+
+    design: str
+    metrics: dict[str, Any]
+    wall_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class Comparison:
+    """Every design's figures on one scenario and seed."""
+
+    scenario: str
+    seed: int
+    days: float
+    results: list[DesignResult] = field(default_factory=list)
+
+    @property
+    def designs(self) -> list[str]:
+        return [result.design for result in self.results]
+
+    @property
+    def flows(self) -> list[str]:
+        """The flows the runs were checked on, in the order the harness checks them."""
+        first = self.results[0].metrics if self.results else {}
+        return [key.removeprefix("gaps_in_") for key in first if key.startswith("gaps_in_")]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat record per design (``design`` first, then every figure): a table for notebooks."""
+        return [{"design": result.design, **result.metrics} for result in self.results]
+
+    def frame(self) -> Any:
+        """``rows()`` as a pandas DataFrame indexed by design; pandas is not a dependency of the
+        twin, so this raises ``ImportError`` (saying to use ``rows()``) when it is not installed."""
+        try:
+            pandas = importlib.import_module("pandas")
+        except ImportError:
+            raise ImportError("Comparison.frame() needs pandas (pip install pandas); rows() needs nothing") from None
+        return pandas.DataFrame(self.rows()).set_index("design")
+
+    def document(self) -> dict[str, Any]:
+        """What ``compare.json`` holds: deterministic for scenario + seed (no wall-clock figures)."""
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "days": self.days,
+            "designs": {
+                result.design: {"description": design_named(result.design).description, **result.metrics}
+                for result in self.results
+            },
+        }
+
+    def write(self, out: Path) -> list[Path]:
+        """``compare.json`` and ``compare.csv`` (one row per design) in ``out``; returns their paths."""
+        out.mkdir(parents=True, exist_ok=True)
+        document = out / "compare.json"
+        document.write_text(json.dumps(self.document(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        table = out / "compare.csv"
+        rows = self.rows()
+        columns = list(rows[0]) if rows else ["design"]
+        with open(table, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({key: "" if value is None else value for key, value in row.items()})
+        return [document, table]
+
+
+def parse_designs(text: str) -> list[str]:
+    """``"a,b,c"`` as design names in column order; ``UnknownDesign`` (naming the designs there
+    are) for an unknown name, an empty list or a name given twice (two columns would be one)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise UnknownDesign(f"no integration design given in {text!r}; the designs are {known_designs()}")
+    unknown = [name for name in names if name not in DESIGNS]
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        raise UnknownDesign(f"unknown integration design(s) {listed} in --designs; the designs are {known_designs()}")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UnknownDesign(f"design(s) {', '.join(twice)} given more than once in {text!r}: each design is one column")
+    return names
+
+
+def compare(
+    scenario: Scenario,
+    designs: Sequence[str] = DEFAULT_DESIGNS,
+    *,
+    progress: Progress | None = None,
+    done: Callable[[DesignResult], None] | None = None,
+) -> Comparison:
+    """Run ``scenario`` (same seed) through each design and measure every run the same way.
+
+    ``progress`` hears each design's simulated time; ``done`` each design's figures as soon as
+    they are in. Unknown design names raise ``UnknownDesign`` before anything runs.
+    """
+    from twin.sim import run
+
+    for name in designs:
+        design_named(name)
+    comparison = Comparison(scenario.name, scenario.seed, scenario.days)
+    for name in designs:
+        variant = scenario.with_overrides(design=name)
+        started = time.perf_counter()
+        report = None if progress is None else (lambda now, total, name=name: progress(name, now, total))
+        result = run(variant, progress=report, keep_traffic=False)
+        measured = DesignResult(name, measure(result), time.perf_counter() - started)
+        # A run holds its whole network in reference cycles, and the driver keeps the cyclic
+        # collector off while it runs: free this one now, or every later run carries it along.
+        del result
+        gc.collect()
+        comparison.results.append(measured)
+        if done is not None:
+            done(measured)
+    return comparison
+
+
+def compare_rows(scenario: Scenario, designs: Sequence[str] = DEFAULT_DESIGNS) -> list[dict[str, Any]]:
+    """For notebooks: ``compare(...).rows()``, one flat dict per design."""
+    return compare(scenario, designs).rows()
+
+
+# -- measuring one run --------------------------------------------------------------------------
+def measure(result: RunResult) -> dict[str, Any]:
+    """Every figure of one run, flat and rounded (deterministic for scenario + seed + design)."""
+    twin = result.twin
+    metrics: dict[str, Any] = {}
+    metrics.update(_billing(result))
+    metrics.update(_inventory(result))
+    metrics.update(_gaps(result))
+    exceptions = twin.integration.exceptions()
+    metrics["exceptions_raised"] = len(exceptions)
+    metrics["exceptions_open"] = sum(1 for e in exceptions if e.resolved_at is None)
+    letters = twin.integration.dead_letters()
+    metrics["dlq_backlog"] = len(letters)
+    oldest = min((letter.received_at for letter in letters), default=None)
+    metrics["dlq_oldest_age_hours"] = None if oldest is None else _round((result.horizon - oldest) / 60)
+    for flow in result.flows:
+        lags = flow.percentiles()
+        metrics[f"lag_p50_minutes_{flow.flow}"] = _round(lags["p50"])
+        metrics[f"lag_p95_minutes_{flow.flow}"] = _round(lags["p95"])
+    # ``health()`` is optional in the contract; the reference one counts only what happened
+    # (no "retries" key before the first retry), so a missing counter is a zero.
+    health = getattr(twin.integration, "health", None)
+    counters: dict[str, int] | None = health() if callable(health) else None
+    for name, key in (("retries", "retries"), ("breaker_trips", "breaker_trips"), ("held_by_schedule", "held")):
+        metrics[name] = None if counters is None else int(counters.get(key, 0))
+    metrics["waiting"] = None if counters is None else int(counters.get("waiting", 0))
+    metrics["in_sync"] = result.in_sync
+    return metrics
+
+
+def _billing(result: RunResult) -> dict[str, Any]:
+    """Days to bill over accepted claims, DNFB days (calibration) and DNFB amount at workload end."""
+    from twin.observe.calibration import calibrate
+
+    twin = result.twin
+    discharged: dict[str, float] = {}
+    charges: dict[str, list[tuple[float, int]]] = {}
+    for fact in twin.truth:
+        if isinstance(fact, PatientDischarged):
+            discharged[fact.visit] = fact.at
+        elif isinstance(fact, ChargesPosted):
+            charges.setdefault(fact.visit, []).extend((fact.at, line.amount) for line in fact.lines)
+    received: dict[str, float] = {}
+    for claim in twin.clearinghouse.accepted:  # in the order received: the first acceptance counts
+        received.setdefault(claim.claim_number, claim.received_at)
+    days = [(at - discharged[visit]) / DAY for visit, at in received.items() if visit in discharged]
+    end = twin.scenario.days * DAY
+    billed = {item.invoice: item.posted_at for item in twin.erp.finance.ar_items}
+    waiting = sorted(visit for visit, out in discharged.items() if out <= end and billed.get(visit, end + 1) > end)
+    amount = sum(amount for visit in waiting for at, amount in charges.get(visit, ()) if at <= end)
+    dnfb_days = next((row.value for row in calibrate(twin) if row.reference.statistic == "DNFB days"), None)
+    return {
+        "claims_accepted": len(days),
+        "days_to_bill_mean": _round(sum(days) / len(days)) if days else None,
+        "days_to_bill_p90": _round(percentile(days, 90)),
+        "dnfb_days": _round(dnfb_days),
+        "dnfb_amount_usd": round(amount / 100, 2),
+        "dnfb_encounters": len(waiting),
+    }
+
+
+def _inventory(result: RunResult) -> dict[str, Any]:
+    supply = result.twin.erp.supply
+    exact = sum(1 for count in supply.counts if count.variance == 0)
+    return {
+        "cycle_counts": len(supply.counts),
+        "stock_accuracy": _round(exact / len(supply.counts)) if supply.counts else None,
+        "stock_outs": len(supply.stock_outs),
+    }
+
+
+def _gaps(result: RunResult) -> dict[str, Any]:
+    """The checker's differences: all, per class summed over flows, per flow."""
+    by_class = dict.fromkeys(DIFFERENCE_CLASSES, 0)
+    per_flow: dict[str, int] = {}
+    for flow in result.flows:
+        for kind, count in flow.counts.items():
+            by_class[kind] = by_class.get(kind, 0) + count
+        per_flow[flow.flow] = len(flow.differences)
+    return {
+        "gaps": sum(by_class.values()),
+        **{f"gaps_{kind}": count for kind, count in by_class.items()},
+        **{f"gaps_in_{flow}": count for flow, count in per_flow.items()},
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+# -- the console table --------------------------------------------------------------------------
+def print_comparison(comparison: Comparison, console: Console) -> None:
+    """Business outcomes, then integration health: one row per figure, one column per design."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"Integration designs on scenario {comparison.scenario} (seed {comparison.seed}, "
+        f"{comparison.days:g} days of workload)"
+    )
+    table.add_column("figure", no_wrap=True)
+    for design in comparison.designs:
+        table.add_column(design, justify="right", no_wrap=True)
+    metrics = [result.metrics for result in comparison.results]
+    for group, rows in ((BUSINESS, _business_rows(comparison)), (HEALTH, _health_rows(comparison))):
+        table.add_row(f"[bold]{group}[/bold]", *("" for _ in metrics))
+        for label, show in rows:
+            table.add_row(label, *(show(m) for m in metrics))
+    console.print(table)
+
+
+Row = tuple[str, Callable[[dict[str, Any]], str]]
+
+
+def _business_rows(comparison: Comparison) -> list[Row]:
+    rows: list[Row] = [
+        ("days to bill, mean / p90", lambda m: f"{_num(m['days_to_bill_mean'])} / {_num(m['days_to_bill_p90'])}"),
+        ("  claims accepted", lambda m: str(m["claims_accepted"])),
+        ("DNFB days (calibration)", lambda m: _num(m["dnfb_days"])),
+        ("DNFB $ at end of workload", lambda m: f"{m['dnfb_amount_usd']:,.0f} ({m['dnfb_encounters']} enc.)"),
+        (
+            "stock accuracy (counts exact)",
+            lambda m: "-" if m["stock_accuracy"] is None else f"{m['stock_accuracy']:.1%} of {m['cycle_counts']}",
+        ),
+        ("stock-outs (ERP)", lambda m: str(m["stock_outs"])),
+        ("reconciliation gaps", lambda m: str(m["gaps"])),
+    ]
+    rows += [(f"  {kind.replace('_', ' ')}", _figure(f"gaps_{kind}")) for kind in DIFFERENCE_CLASSES]
+    rows += [(f"  in {flow}", _figure(f"gaps_in_{flow}")) for flow in comparison.flows]
+    rows += [
+        ("exceptions raised / open", lambda m: f"{m['exceptions_raised']} / {m['exceptions_open']}"),
+        (
+            "DLQ backlog (oldest, h)",
+            lambda m: (
+                str(m["dlq_backlog"])
+                + ("" if m["dlq_oldest_age_hours"] is None else f" ({m['dlq_oldest_age_hours']:.1f})")
+            ),
+        ),
+    ]
+    return rows
+
+
+def _health_rows(comparison: Comparison) -> list[Row]:
+    rows: list[Row] = [(f"lag p50 / p95 {flow}", _lags(flow)) for flow in comparison.flows]
+    rows += [
+        ("retries", lambda m: _num(m["retries"])),
+        ("breaker trips", lambda m: _num(m["breaker_trips"])),
+        ("held by the design's schedules", lambda m: _num(m["held_by_schedule"])),
+        ("still waiting at the end", lambda m: _num(m["waiting"])),
+        ("every target in sync", lambda m: "yes" if m["in_sync"] else "no"),
+    ]
+    return rows
+
+
+def _figure(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda metrics: _num(metrics[key])
+
+
+def _lags(flow: str) -> Callable[[dict[str, Any]], str]:
+    def show(metrics: dict[str, Any]) -> str:
+        return f"{_duration(metrics[f'lag_p50_minutes_{flow}'])} / {_duration(metrics[f'lag_p95_minutes_{flow}'])}"
+
+    return show
+
+
+def _num(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
+
+
+def _duration(minutes: float | None) -> str:
+    """Seconds under a minute, minutes under two hours, hours under two days, then days."""
+    if minutes is None:
+        return "-"
+    if minutes < 1:
+        return f"{minutes * 60:.1f} s"
+    if minutes < 120:
+        return f"{minutes:.1f} min"
+    if minutes < 2 * DAY:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / DAY:.1f} d"

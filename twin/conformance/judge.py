@@ -1,0 +1,258 @@
+"""Judgements Then steps make, each returning ``Evidence``: pure functions of a run.
+
+They read only what the harness may judge an integration by (DESIGN.md, "plug-in"): what the
+target systems hold (through the flow checks of ``twin.observe.flows``: expectations from the
+truth, observations from the targets), the acknowledgements the sources got (``twin.records``,
+``twin.traffic``), the exchanges on the wire, and the dead-letter queue the integration exposes.
+Never the reference integration's internals, so a user's integration is judged the same way.
+
+Identifiers are pseudonymised before they reach evidence (``masked_key``), as in every report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from twin.conformance.context import Evidence, ScenarioUnderTest
+from twin.conformance.steps.parsers import Records
+from twin.domain.pseudonym import pseudonym
+from twin.observe.checker import FlowResult
+from twin.observe.checker import percentile as nearest_rank
+from twin.observe.flows import FLOW_CHECKS, flow_check
+from twin.observe.records import Difference, Expected, Observed
+from twin.sim import RunResult
+
+Row = tuple[str, ...]  # one row of an evidence table
+MAX_ROWS = 10  # differences shown per evidence table: the first ones tell the story
+DIFFERENCE_COLUMNS = ("class", "target", "key", "detail")
+
+
+def flow_result(result: RunResult, flow: str) -> FlowResult:
+    for found in result.flows:
+        if found.flow == flow:
+            return found
+    raise KeyError(f"the run has no flow {flow!r}; flows: {', '.join(f.flow for f in result.flows)}")
+
+
+def expected_records(ctx: ScenarioUnderTest, flow: str) -> Sequence[Expected]:
+    """What the truth says the flow's targets must hold (computed once per run)."""
+    key = ("expected", flow)
+    if key not in ctx.memo:
+        ctx.memo[key] = list(flow_check(flow).expected(ctx.result.twin))
+    found: Sequence[Expected] = ctx.memo[key]
+    return found
+
+
+def observed_records(ctx: ScenarioUnderTest, flow: str) -> Sequence[Observed]:
+    key = ("observed", flow)
+    if key not in ctx.memo:
+        ctx.memo[key] = list(flow_check(flow).observed(ctx.result.twin))
+    found: Sequence[Observed] = ctx.memo[key]
+    return found
+
+
+_PATIENT_ID = re.compile(r"\b([A-Z][A-Z0-9]{1,5})([VM])(\d{5,})")  # visit numbers H01V0000007, MRNs H01M0000007
+
+
+def mask(text: str) -> str:
+    """``text`` with every visit number and MRN replaced by its stable pseudonym (``enc-…``, ``pat-…``).
+
+    A visit becomes what ``twin.observe.report.masked_key`` makes of it, so one encounter reads the
+    same in every report; everything else in a key (cost centers, items, dates, KPI names) is
+    master data, not a person, and stays readable.
+    """
+    return _PATIENT_ID.sub(lambda m: pseudonym(m.group(0), "enc" if m.group(2) == "V" else "pat"), text)
+
+
+def shown_key(difference: Difference) -> str:
+    """A difference's key as reports may show it."""
+    return mask(difference.key)
+
+
+def difference_rows(differences: Iterable[Difference], limit: int = MAX_ROWS) -> list[Row]:
+    rows: list[Row] = []
+    for difference in differences:
+        if len(rows) >= limit:
+            break
+        rows.append((difference.kind, difference.target, shown_key(difference), mask(difference.detail)))
+    return rows
+
+
+def _by(differences: Iterable[Difference]) -> str:
+    counts = Counter(f"{d.kind} at {d.target}" for d in differences)
+    return ", ".join(f"{count} {what}" for what, count in sorted(counts.items()))
+
+
+def judge_differences(
+    ctx: ScenarioUnderTest,
+    records: Records,
+    kinds: Sequence[str],
+    phrase: str,
+    *,
+    need_work: bool = True,
+    where: Callable[[Difference], bool] | None = None,
+) -> Evidence:
+    """No difference of ``kinds`` at the targets ``records`` names.
+
+    With ``need_work`` the flow must also have had records of that kind to judge: a scenario
+    whose network produced none proves nothing, and says so instead of passing. ``where`` narrows
+    the differences further (e.g. a KPI's lineage, not its value).
+    """
+    result = flow_result(ctx.result, records.flow)
+    due = [e for e in expected_records(ctx, records.flow) if records.covers(e.target) and not e.optional]
+    found = [
+        d for d in result.differences if d.kind in kinds and records.covers(d.target) and (where is None or where(d))
+    ]
+    title = f"{records.noun}: {', '.join(k.replace('_', ' ') for k in kinds)} ({records.flow})"
+    if need_work and not due:
+        return Evidence(
+            title,
+            False,
+            f"nothing to judge: the truth expected no {records.noun} in this run - the scenario is too small, or "
+            "the integration never did the work that leads to one",
+        )
+    if not found:
+        return Evidence(
+            title,
+            True,
+            f"none of the {len(due)} {records.noun} record(s) the truth expects was {phrase}",
+            DIFFERENCE_COLUMNS,
+        )
+    return Evidence(
+        title,
+        False,
+        f"{len(found)} {records.noun} difference(s) ({_by(found)}) among {len(due)} expected; "
+        f"first: {shown_key(found[0])} at {found[0].target}: {mask(found[0].detail)}",
+        DIFFERENCE_COLUMNS,
+        difference_rows(found),
+    )
+
+
+def _minutes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 60:.1f} s" if value < 1 else f"{value:.1f} min"
+
+
+def lag_rows(result: FlowResult, limit: float | None = None) -> list[Row]:
+    """Time to consistency p50/p95/p99 beside the allowed lag (and the scenario's own limit)."""
+    bound = result.allowed_lag if limit is None else limit
+    rows: list[Row] = []
+    for name, value in result.percentiles().items():
+        within = "yes" if value is not None and value <= bound else ("-" if value is None else "NO")
+        rows.append((name, _minutes(value), _minutes(bound), within))
+    return rows
+
+
+LAG_COLUMNS = ("percentile", "time to consistency", "allowed", "within")
+
+
+def judge_on_time(ctx: ScenarioUnderTest, records: Records) -> Evidence:
+    """Nothing of ``records`` landed later than the flow's allowed lag after it was due, or never."""
+    result = flow_result(ctx.result, records.flow)
+    late = [d for d in result.differences if d.kind in ("stale", "lost") and records.covers(d.target)]
+    rows = lag_rows(result)
+    title = f"{records.noun}: on time ({records.flow})"
+    if not result.lags:
+        return Evidence(title, False, f"nothing to judge: no {records.noun} landed in this run", LAG_COLUMNS, rows)
+    if late:
+        return Evidence(
+            title,
+            False,
+            f"{len(late)} {records.noun} record(s) landed later than the allowed lag of "
+            f"{_minutes(result.allowed_lag)}, or never ({_by(late)}); "
+            f"first: {shown_key(late[0])}: {mask(late[0].detail)}",
+            LAG_COLUMNS,
+            rows + [("", "", "", "")] + _as_lag(late),
+        )
+    return Evidence(
+        title,
+        True,
+        f"{len(result.lags)} key(s) consistent, none later than {_minutes(result.allowed_lag)}; "
+        f"p99 {_minutes(result.percentiles()['p99'])}",
+        LAG_COLUMNS,
+        rows,
+    )
+
+
+def judge_percentile(ctx: ScenarioUnderTest, records: Records, percentile: int, limit: float) -> Evidence:
+    """The flow's time to consistency at ``percentile`` is within ``limit`` minutes."""
+    result = flow_result(ctx.result, records.flow)
+    name = f"p{percentile}"
+    measured = result.percentiles().get(name)
+    if measured is None and result.lags:
+        measured = nearest_rank(result.lags, percentile)
+    rows = lag_rows(result, limit)
+    if name not in result.percentiles():
+        rows.append(
+            (name, _minutes(measured), _minutes(limit), "yes" if measured is not None and measured <= limit else "NO")
+        )
+    title = f"{records.noun}: {name} time to consistency ({records.flow})"
+    if measured is None:
+        return Evidence(title, False, f"nothing to judge: no {records.noun} landed in this run", LAG_COLUMNS, rows)
+    passed = measured <= limit
+    verb = "within" if passed else "exceeds"
+    return Evidence(
+        title,
+        passed,
+        f"{name} time to consistency {_minutes(measured)} {verb} {_minutes(limit)} ({len(result.lags)} key(s))",
+        LAG_COLUMNS,
+        rows,
+    )
+
+
+def _as_lag(differences: Sequence[Difference]) -> list[Row]:
+    return [(d.kind, d.target, shown_key(d), mask(d.detail)) for d in differences[:MAX_ROWS]]
+
+
+def judge_in_sync(ctx: ScenarioUnderTest, flows: Sequence[str] | None = None) -> Evidence:
+    """Every difference class is empty for the named flows (default: every registered flow)."""
+    names = list(flows) if flows is not None else [check.name for check in FLOW_CHECKS]
+    results = [flow_result(ctx.result, name) for name in names]
+    rows = [
+        (
+            r.flow,
+            str(r.expected),
+            ", ".join(f"{k} {v}" for k, v in r.counts.items() if v) or "none",
+            _minutes(r.percentiles()["p95"]),
+            _minutes(r.allowed_lag),
+        )
+        for r in results
+    ]
+    columns = ("flow", "records checked", "differences", "p95 time to consistency", "allowed lag")
+    differences = [d for r in results for d in r.differences]
+    title = "synchronization: " + ", ".join(names)
+    if not differences:
+        return Evidence(title, True, f"{len(names)} flow(s) in sync", columns, rows)
+    summary = f"{len(differences)} difference(s): {_by(differences)}; first: {shown_key(differences[0])} " + (
+        f"at {differences[0].target}: {mask(differences[0].detail)}"
+    )
+    return Evidence(
+        title, False, summary, columns, rows + [("", "", "", "", "")] + [(*r, "") for r in difference_rows(differences)]
+    )
+
+
+def dead_letter_rows(result: RunResult) -> list[Row]:
+    """The integration's DLQ as a table: id (pseudonymised where it embeds a visit), channel, reason, attempts."""
+    rows: list[Row] = []
+    for letter in result.twin.integration.dead_letters()[:MAX_ROWS]:
+        rows.append(
+            (
+                mask(letter.message_id),
+                letter.channel,
+                mask(letter.reason),
+                str(letter.attempts),
+                f"{letter.received_at:.1f}",
+            )
+        )
+    return rows
+
+
+DEAD_LETTER_COLUMNS = ("message", "channel", "reason", "attempts", "parked at (min)")
+
+
+def as_text(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)

@@ -1,0 +1,68 @@
+"""The integration under test: ``reference`` or a user's ``package.module:factory``.
+
+A factory is the plug-in contract's entry point (``twin.sim.IntegrationFactory``): it gets the
+``Twin`` of one run - its network's reference data, its timebase, its scenario - and returns an
+object implementing ``twin.integration.contract.Integration``. ``--sut`` names it the way
+``python -m`` and WSGI servers name things: a module path, a colon, an attribute. The current
+working directory is put on ``sys.path`` first (as ``python -m`` does), so a team runs
+``twin conform --sut mypkg.integration:factory`` from its repository root without installing
+its package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+
+from twin.sim import IntegrationFactory, reference_integration
+
+REFERENCE = "reference"
+
+
+class SutError(Exception):
+    """A ``--sut`` that cannot be loaded; the message says what was tried and what is expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sut:
+    """A named integration factory (the name shows in every report)."""
+
+    name: str
+    factory: IntegrationFactory
+
+
+def load_sut(spec: str) -> Sut:
+    """``reference`` or ``package.module:factory`` -> the factory, imported from the working directory too."""
+    if spec == REFERENCE:
+        return Sut(REFERENCE, reference_integration)
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name or not attribute:
+        raise SutError(
+            f"--sut {spec!r} is neither 'reference' nor 'package.module:factory' "
+            "(a module path, a colon, the name of a function that takes the Twin and returns an Integration)"
+        )
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)  # as ``python -m`` does: the team's own package, from its checkout
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SutError(
+            f"--sut {spec!r}: cannot import module {module_name!r} ({exc}); run from the folder that holds "
+            "the package, or install it"
+        ) from None
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        raise SutError(f"--sut {spec!r}: module {module_name!r} has no attribute {attribute!r}")
+    if not callable(factory):
+        raise SutError(f"--sut {spec!r}: {attribute!r} is not callable; expected a factory(twin) -> Integration")
+    try:
+        inspect.signature(factory).bind(object())
+    except TypeError:
+        raise SutError(f"--sut {spec!r}: {attribute!r} must take exactly one argument, the Twin of the run") from None
+    except ValueError:
+        pass  # a builtin or C callable without a signature: trust it
+    return Sut(spec, factory)

@@ -1,0 +1,192 @@
+"""What the truth says faults made impossible, and until when: the oracle's allowances for faults.
+
+The checker stays strict: a fault never excuses a difference, it only moves the moment a record
+*can* exist to the moment the truth says it first could.
+
+- A poison HL7 message (``MessageCorrupted``) carried an event no receiver could read until the
+  support team repaired it (``MessageRepaired``): the visit's bill, when the message was its
+  admission, discharge, final coding or one of the charge postings the bill includes; the supply
+  issue of each line a spoiled charge message carried. Never repaired: never due.
+- A vendor invoice in a drifted schema becomes payable when it was repaired.
+- A charge line sent under a department alias (``DepartmentAliased``) posts when governance
+  published the alias (``MappingPublished``; after a retirement of its cost center, the first
+  publication since): the truth keeps the real department, only the message carried the alias.
+- Outage windows: a record a target could not receive while its system was down is due at the
+  window's end (``shift_for_outages``, generic, by the target's system). An ``integration`` window
+  delays what the sources send - a message sent during it arrives when it ends - but not what the
+  integration does on its own (its timers, a mapping governance publishes, a repaired message the
+  support team replays): only the expectation functions know which moment is which, so they
+  apply it to the moments messages arrive (``arrival``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from twin.domain.events import DepartmentAliased, MappingPublished, MessageCorrupted, MessageRepaired
+from twin.faults import OutageWindow, shift_ready
+from twin.observe.records import Expected
+from twin.observe.truth import TruthLedger
+
+NEVER = math.inf
+BILL_EVENTS = ("ADT^A01", "ADT^A03", "BAR^")  # messages every bill needs (BAR^P05, or P01 from a 2.3 feed)
+INTEGRATION = "integration"
+
+
+@dataclass(slots=True)
+class FaultFacts:
+    """The fault-related facts of one truth ledger, indexed for the expectation functions."""
+
+    corrupted: list[MessageCorrupted] = field(default_factory=list)
+    repaired: dict[str, float] = field(default_factory=dict)  # message id -> first repair
+    aliased: dict[str, DepartmentAliased] = field(default_factory=dict)  # txn id -> the alias it was sent under
+    published: dict[str, list[float]] = field(default_factory=dict)  # alias -> publications of its mapping
+    _by_visit: dict[str, list[MessageCorrupted]] = field(default_factory=dict)
+    _by_line: dict[str, list[MessageCorrupted]] = field(default_factory=dict)
+    _by_po: dict[str, list[MessageCorrupted]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.corrupted and not self.aliased
+
+    def repair(self, message: MessageCorrupted) -> float:
+        return self.repaired.get(message.message_id, NEVER)
+
+    def bill_hold(self, visit: str, billed_lines: Iterable[str]) -> float:
+        """When the last spoiled message a visit's bill needs was repaired (0: none was spoiled)."""
+        spoiled = self._by_visit.get(visit)
+        if not spoiled:
+            return 0.0
+        lines = set(billed_lines)
+        hold = 0.0
+        for message in spoiled:
+            if message.message_type.startswith(BILL_EVENTS) or lines.intersection(message.lines):
+                hold = max(hold, self.repair(message))
+        return hold
+
+    def coding_hold(self, visit: str) -> float:
+        """When the integration could first learn that coding completed (its BAR repaired), 0 if not spoiled."""
+        return max(
+            (self.repair(m) for m in self._by_visit.get(visit, ()) if m.message_type.startswith("BAR^")),
+            default=0.0,
+        )
+
+    def line_hold(self, txn_id: str) -> float:
+        """When a charge line's spoiled message was repaired (0: it was not spoiled)."""
+        return max((self.repair(m) for m in self._by_line.get(txn_id, ())), default=0.0)
+
+    def document_hold(self, po: str) -> float:
+        """When a purchase order's drifted invoice was repaired (0: it did not drift)."""
+        return max((self.repair(m) for m in self._by_po.get(po, ())), default=0.0)
+
+    def alias_published(self, alias: str, since: float = -math.inf) -> float:
+        """The first publication of an alias's mapping at or after ``since`` (``NEVER``: none)."""
+        return min((at for at in self.published.get(alias, ()) if at >= since), default=NEVER)
+
+
+_FACTS: WeakKeyDictionary[TruthLedger, tuple[int, FaultFacts]] = WeakKeyDictionary()
+
+
+def fault_facts(truth: TruthLedger) -> FaultFacts:
+    """The ledger's fault facts, gathered once per ledger length (several oracles ask)."""
+    known = _FACTS.get(truth)
+    if known is not None and known[0] == len(truth):
+        return known[1]
+    facts = FaultFacts()
+    publications: list[MappingPublished] = []
+    for fact in truth:
+        if isinstance(fact, MessageCorrupted):
+            facts.corrupted.append(fact)
+            if fact.channel == "document":
+                facts._by_po.setdefault(fact.key, []).append(fact)
+            else:
+                facts._by_visit.setdefault(fact.key, []).append(fact)
+                for line in fact.lines:
+                    facts._by_line.setdefault(line, []).append(fact)
+        elif isinstance(fact, MessageRepaired):
+            facts.repaired.setdefault(fact.message_id, fact.at)
+        elif isinstance(fact, DepartmentAliased):
+            facts.aliased.setdefault(fact.txn_id, fact)
+        elif isinstance(fact, MappingPublished) and fact.domain == "department":
+            publications.append(fact)
+    aliases = {a.alias for a in facts.aliased.values()}
+    for change in publications:
+        if change.code in aliases:
+            facts.published.setdefault(change.code, []).append(change.at)
+    _FACTS[truth] = (len(truth), facts)
+    return facts
+
+
+def outage_windows(twin: Any) -> list[OutageWindow]:
+    """A run's outage windows up to where its clock stands (none without faults)."""
+    plan = getattr(twin, "fault_plan", None)
+    return [] if plan is None else list(plan.outage_windows(float(twin.env.now)))
+
+
+def arrival(windows: Sequence[OutageWindow]) -> Callable[[float], float]:
+    """When a message a source sent at ``t`` could reach the integration: ``t``, or the end of the
+    integration outage it was sent in (the sender resends until it gets its ACK)."""
+    down = [(w.start, w.end) for w in windows if w.system == INTEGRATION]
+    if not down:
+        return _same
+    return lambda at: shift_ready(at, down)
+
+
+def _same(at: float) -> float:
+    return at
+
+
+def shift_for_outages(
+    expected: Sequence[Expected], windows: Sequence[OutageWindow], unshifted: Iterable[str] = ()
+) -> list[Expected]:
+    """Each record ready while its target's system was down becomes ready when the window ended.
+
+    The system is the target's prefix (``erp`` in ``erp.gl_journal``); ``integration`` windows
+    are the expectation functions' to apply (``arrival``). ``unshifted`` names targets no outage
+    can delay: state read at fixed instants, records a system makes itself (an on-hand snapshot,
+    the HCM's payroll register, an invoice the ERP pays when the goods are counted in).
+    """
+    if not windows:
+        return list(expected)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for window in windows:
+        spans.setdefault(window.system, []).append((window.start, window.end))
+    skip = set(unshifted)
+    shifted = []
+    moved: set[str] = set()
+    for record in expected:
+        if record.target in skip:
+            shifted.append(record)
+            continue
+        system = record.target.partition(".")[0]
+        relevant = spans.get(system, []) if system != INTEGRATION else []
+        ready = shift_ready(record.ready_at, relevant) if relevant else record.ready_at
+        if ready == record.ready_at:
+            shifted.append(record)
+        else:
+            shifted.append(dataclasses.replace(record, ready_at=ready))
+            moved.add(record.key)
+    return _in_sequence(shifted, moved) if moved else shifted
+
+
+def _in_sequence(expected: list[Expected], keys: set[str]) -> list[Expected]:
+    """A record that must follow another of its key (a higher ``seq``: the claim after the journal)
+    cannot be ready before that one is: a delay of the first holds the next as well."""
+    ready: dict[str, dict[int, float]] = {}
+    for record in expected:
+        if record.key in keys:
+            by_seq = ready.setdefault(record.key, {})
+            by_seq[record.seq] = max(by_seq.get(record.seq, -math.inf), record.ready_at)
+    out = []
+    for record in expected:
+        if record.seq > 0 and record.key in keys:
+            before = max((at for seq, at in ready[record.key].items() if seq < record.seq), default=-math.inf)
+            if before > record.ready_at:
+                record = dataclasses.replace(record, ready_at=before)
+        out.append(record)
+    return out
