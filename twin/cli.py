@@ -32,17 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_non_negative, help="override the scenario's seed")
     run.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
     run.add_argument("--out", type=Path, help="write summary.json, messages/, fhir/ and records/ here")
-    run.add_argument(
-        "--kpis", action="store_true", help="also print the last day's executive KPIs beside the truth"
-    )
+    run.add_argument("--kpis", action="store_true", help="also print the last day's executive KPIs beside the truth")
     run.add_argument(
         "--calibration",
         action="store_true",
         help="also print each operating statistic beside a published reference range and its source",
     )
-    run.add_argument(
-        "--design", metavar="NAME", help=f"override the scenario's integration design ({known_designs()})"
-    )
+    run.add_argument("--design", metavar="NAME", help=f"override the scenario's integration design ({known_designs()})")
     compare = commands.add_parser(
         "compare",
         help="run a scenario through several integration designs on one seed and compare their outcomes",
@@ -51,9 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "(lag percentiles per flow, retries, breaker trips) side by side. A comparison is not a verdict: exit 0, "
         "or 2 on bad input.",
     )
-    compare.add_argument(
-        "--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario YAML (default: %(default)s)"
-    )
+    compare.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario YAML (default: %(default)s)")
     compare.add_argument(
         "--designs",
         default="point-to-point-batch,event-driven,hybrid",

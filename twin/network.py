@@ -175,9 +175,7 @@ def _org_unit(hospital_number: int, index: int) -> str:
     return f"ORG-{hospital_number:02d}{41 + index:02d}"
 
 
-def _build_hospital(
-    number: int, scenario: Scenario, rng: random.Random, fake: Faker, legacy: bool = False
-) -> Hospital:
+def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: Faker, legacy: bool = False) -> Hospital:
     """One hospital; ``legacy``: the acquired one, whose EHR codes departments its own way."""
     code = f"H{number:02d}"
     entity = _entity(code)

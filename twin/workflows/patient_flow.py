@@ -72,6 +72,10 @@ SERVICE_MIX = (("lab", 0.45), ("pharmacy", 0.25), ("imaging", 0.12), ("therapy",
 DISPOSITIONS = (("01", 0.78), ("06", 0.11), ("03", 0.08), ("20", 0.03))  # home, home health, SNF, expired
 FINANCIAL_CLASSES = ("MCR", "MCD", "COM", "SP")  # in the order of the scenario's payer mix
 LATE_CHARGE_SHARE = 0.15
+# Charges the coder finds missing while abstracting the chart (a therapy session, an imaging study)
+# go into the charge feed moments before the final coding: the pair a reordering transport can swap.
+CODER_CHARGE_SHARE = 0.08
+CODER_CHARGE_KINDS = ("imaging", "therapy", "respiratory")
 MIN_STAY_MINUTES = 240.0
 
 Happen = Callable[[DomainEvent], None]
@@ -158,6 +162,8 @@ class PatientFlow:
         self.spec = scenario.workload
         self.days = scenario.days
         self.rng = rng
+        # a stream of its own, so coder-added charges leave every other draw of the workload as it was
+        self.coder_rng = random.Random(f"{scenario.seed}/{hospital.code}/coder-charges")
         self.fake = fake
         self.names = NameDraws(fake)
         self.happen = happen
@@ -331,6 +337,8 @@ class PatientFlow:
         principal, secondary, drg = assign_codes(unit.kind, rng)
         if surgery is not None:
             principal, drg = surgery[0].principal_dx, surgery[0].drg
+        if self.coder_rng.random() < CODER_CHARGE_SHARE:
+            self._post_service(stay, self.coder_rng.choice(CODER_CHARGE_KINDS), self.coder_rng, credits=False)
         self.happen(CodingCompleted(env.now, self.hospital.code, visit, principal, secondary, drg, queried))
 
     def _plan(self, unit: Unit, los: float) -> list[tuple[float, str, object]]:
@@ -354,8 +362,9 @@ class PatientFlow:
         stay.charges += 1
         return f"{stay.visit}-{stay.charges:03d}"
 
-    def _post_service(self, stay: Stay, kind: str) -> None:
-        rng, now = self.rng, self.env.now
+    def _post_service(self, stay: Stay, kind: str, rng: random.Random | None = None, *, credits: bool = True) -> None:
+        """Charge one service event of ``kind`` (one to three codes); some are credited later."""
+        rng, now = rng or self.rng, self.env.now
         codes = rng.sample(self.services[kind], k=min(len(self.services[kind]), rng.choice((1, 1, 2, 3))))
         department = self.department_codes[kind]
         lines = []
@@ -363,7 +372,7 @@ class PatientFlow:
             quantity = 1 if kind != "pharmacy" else rng.randint(1, 4)
             lines.append(ChargeLine(self.next_txn(stay), code.code, department, quantity, code.price * quantity, now))
         self.happen(ChargesPosted(now, self.hospital.code, stay.visit, tuple(lines)))
-        for line in lines:
+        for line in lines if credits else ():
             if rng.random() < self.spec.credit_share:
                 self.env.process(self._reverse_later(stay, line))
 

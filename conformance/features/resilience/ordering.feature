@@ -2,7 +2,9 @@
 Feature: Order is kept, whatever the transport does
   A feed whose messages overtake each other must still be processed in the order the EHR wrote
   it, and a claim must never reach the clearinghouse before its journal is posted in the ERP -
-  not even when the ERP is slower to answer than the clearinghouse.
+  not even when the ERP is slower to answer than the clearinghouse. (A charge the coder adds while
+  abstracting the chart leaves the EHR moments before the final coding: overtaken, the encounter
+  would be billed without it.)
 
   Background:
     Given a network of 1 hospital with 120 staffed beds each
