@@ -33,7 +33,7 @@ from twin.faults import FAULT_KINDS, OutageWindow
 from twin.integration.contract import DeadLetter, Integration, Outcome
 from twin.integration.hl7_reader import Hl7Reader
 from twin.observe.checker import check_flow
-from twin.observe.expectations import CLAIM, JOURNAL, billing_expectations
+from twin.observe.expectations import CLAIM, EXCEPTION, JOURNAL, billing_expectations
 from twin.observe.fault_truth import arrival, shift_for_outages
 from twin.observe.flows import FlowCheck
 from twin.observe.master_data import master_data_expectations
@@ -382,6 +382,43 @@ def test_what_a_spoiled_message_carried_is_due_once_it_was_repaired(clean: Twin)
         truth = _ledger(clean, drift, MessageRepaired(receipt.at + 50.0, "vendor:INV", "document", receipt.po))
         supply = supply_expectations(truth, clean.network, clean.erp.supply, clean.snapshots, clean.scenario)
         assert next(e.ready_at for e in supply if e.target == INVOICE and e.key == receipt.po) == receipt.at + 50.0
+
+
+def _bill(twin: Twin, truth: TruthLedger, visit: str) -> list[Expected]:
+    billing = twin.scenario.billing
+    found = billing_expectations(
+        truth,
+        twin.network,
+        coding_deadline=billing.coding_deadline_hours * 60,
+        allowed_lag=billing.allowed_lag_minutes,
+        outages=[],
+    )
+    return [e for e in found if e.key == visit or e.key.startswith(f"{visit}:")]
+
+
+@pytest.mark.parametrize("readable", [True, False])
+def test_a_charge_spoiled_past_telling_its_encounter_is_a_late_charge_if_repaired_after_the_bill(
+    clean: Twin, readable: bool
+) -> None:
+    coding = next(f for f in clean.truth if isinstance(f, CodingCompleted))
+    posting = next(f for f in clean.truth if isinstance(f, ChargesPosted) and f.visit == coding.visit)
+    [journal] = [e for e in _bill(clean, clean.truth, coding.visit) if e.target == JOURNAL]
+    amount = sum(line.amount for line in posting.lines)
+    lines = tuple(line.txn_id for line in posting.lines)
+    variant = "missing_pid" if readable else "truncated"
+    spoiled = MessageCorrupted(posting.at, "MSGZ", "hl7", coding.visit, "DFT^P03", variant, lines, readable)
+    late = MessageRepaired(journal.ready_at + 90.0, "MSGZ", "hl7", coding.visit)
+    found = {e.target: e for e in _bill(clean, _ledger(clean, spoiled, late), coding.visit)}
+    if readable:  # the integration can tell whose it is: the bill waits for it, whole
+        assert found[JOURNAL].ready_at == journal.ready_at + 90.0
+        assert found[JOURNAL].value["total"] == journal.value["total"] and EXCEPTION not in found
+    else:  # nobody can: the bill goes without it, and its late arrival must be raised
+        assert found[JOURNAL].ready_at == journal.ready_at
+        assert found[JOURNAL].value["total"] == journal.value["total"] - amount
+        assert found[EXCEPTION].key.endswith(":late_charge") and found[EXCEPTION].ready_at == journal.ready_at + 90.0
+    early = MessageRepaired(journal.ready_at - 1.0, "MSGZ", "hl7", coding.visit)
+    found = {e.target: e for e in _bill(clean, _ledger(clean, spoiled, early), coding.visit)}
+    assert found[JOURNAL].value["total"] == journal.value["total"] and EXCEPTION not in found
 
 
 def test_an_aliased_line_posts_once_governed_and_is_a_master_data_problem_of_its_own(clean: Twin) -> None:

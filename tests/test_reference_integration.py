@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from mocks.ehr.hl7_writer import Ft1, PatientIdentity, VisitInfo, adt, bar_p05, dft_p03, in1
+from twin.domain.events import MappingPublished
 from twin.domain.exchange import TargetResponse
 from twin.domain.timebase import Timebase
 from twin.integration.contract import Outcome
@@ -169,6 +170,26 @@ def test_unmapped_department_is_an_exception_not_a_posting() -> None:
     outcomes = _feed(integration, department="H01-NOPE")
     assert not outcomes[3].requests
     assert [e.reason_code for e in integration.exceptions()] == ["unmapped_department"]
+
+
+def test_every_unmapped_department_of_a_bill_is_raised_at_once_and_it_posts_when_all_are_mapped() -> None:
+    integration = _integration()
+    integration.config.crosswalk.forget("department", "H01-MEDS")
+    outcomes = _feed(integration, department="H01-NOPE")
+    assert not outcomes[3].requests
+    raised = integration.exceptions()
+    assert sorted((e.reason_code, e.code) for e in raised) == [
+        ("unmapped_department", "H01-MEDS"),
+        ("unmapped_department", "H01-NOPE"),
+    ]
+    assert all(e.raised_at == 3000.0 for e in raised)  # both with the coding, not one after the other's fix
+    first = integration.receive_master_data(MappingPublished(3100.0, "department", "H01-NOPE", "101-7010"), 3100.0)
+    assert not first.requests  # still waiting for the other
+    second = integration.receive_master_data(MappingPublished(3200.0, "department", "H01-MEDS", "101-6030"), 3200.0)
+    [journal] = second.requests
+    assert journal.path == "/finance/journals"
+    integration.receive_response(journal, TargetResponse(201, {"id": "J1"}), 3201.0)
+    assert all(e.resolved_at == 3201.0 for e in integration.exceptions())  # resolved when the journal posted
 
 
 def test_target_refusal_becomes_an_exception_with_the_targets_reasons() -> None:

@@ -262,6 +262,24 @@ def test_a_reordered_feed_is_billed_in_the_order_the_ehr_wrote_it(ordering: bool
         assert [e.reason_code for e in integration.exceptions()] == ["late_charge"]
 
 
+def test_a_bill_waits_for_a_dead_lettered_charge_of_its_encounter_and_goes_out_with_it() -> None:
+    from tests.test_reference_integration import _integration
+
+    integration = _integration()
+    feed = _late_charge_feed()
+    charge = feed[3]
+    spoiled = "\r".join(s for s in charge.split("\r") if not s.startswith("PID"))  # poison: no PID, PV1 intact
+    requests = []
+    for at, payload in zip((0.0, 60.0, 2000.0, 2999.0, 3000.0), (*feed[:3], spoiled, feed[4]), strict=True):
+        requests += integration.receive_hl7(payload, at).requests
+    [letter] = integration.dead_letters()
+    assert [r for r in requests if r.path == "/finance/journals"] == []  # coded, but its charge is parked
+    assert integration.health()["bills_waiting_for_dead_letters"] == 1
+    [journal] = [r for r in integration.replay(letter.message_id, 3100.0, charge).requests]
+    assert journal.path == "/finance/journals" and journal.body["receivable"]["amount"] == 5500
+    assert integration.health()["bills_waiting_for_dead_letters"] == 0 and integration.exceptions() == []
+
+
 def test_a_drifted_vendor_document_is_parked_with_the_reason_and_replayed_once_repaired() -> None:
     from tests.test_reference_integration import _integration
 

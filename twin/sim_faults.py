@@ -194,7 +194,14 @@ class FaultInjector:
         if spoiled is not None:
             self.twin.witness(
                 MessageCorrupted(
-                    now, spoiled.key, "hl7", message.visit, message.message_type, spoiled.variant, spoiled.lines
+                    now,
+                    spoiled.key,
+                    "hl7",
+                    message.visit,
+                    message.message_type,
+                    spoiled.variant,
+                    spoiled.lines,
+                    spoiled.visit_readable,
                 )
             )
         for alias in fate.aliases:

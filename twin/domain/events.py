@@ -172,6 +172,7 @@ class MessageCorrupted(NamedTuple):
     message_type: str  # "ADT^A01", "DFT^P03", ..., "invoice"
     variant: str  # the poison variant, or "schema_drift"
     lines: tuple[str, ...] = ()  # charge lines (FT1-2) the message carried
+    visit_readable: bool = True  # False: spoiled past telling its encounter (cut before PV1, PV1-19 broken)
 
 
 class MessageRepaired(NamedTuple):

@@ -86,6 +86,12 @@ def _truncated(payload: str, rng: random.Random) -> tuple[str, str]:
     raise AssertionError("unreachable: the pick falls in one of the ranges")
 
 
+def keeps_visit(variant: str, how: str) -> bool:
+    """Can a receiver still tell the spoiled message's encounter (PV1-19 intact)? Not when it was cut
+    before PV1 or the escape broke the visit number itself."""
+    return variant != "truncated" and not how.startswith("PV1-19")
+
+
 def alias_code(department: str) -> str:
     """The new EHR code a department is sent under (a code nobody has governed yet)."""
     return department + ALIAS_SUFFIX

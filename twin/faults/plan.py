@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from twin.domain.exchange import TargetRequest, TargetResponse
-from twin.faults.corrupt import alias_department, canonical, charge_lines, drift, poison
+from twin.faults.corrupt import alias_department, canonical, charge_lines, drift, keeps_visit, poison
 from twin.faults.outages import OutageLog, OutageWindow
 from twin.faults.specs import (
     ActiveWindow,
@@ -73,6 +73,7 @@ class Corruption:
     how: str
     lines: tuple[str, ...]  # charge lines the message carried (DFT)
     at: float
+    visit_readable: bool = True  # can a receiver still tell its encounter (``keeps_visit``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +230,15 @@ class FaultPlan:
                     spoiled, how = poison(payload, variant, rng)
                     fate.payload = spoiled
                     fate.corruption = Corruption(
-                        control_id, "hl7", message_type, visit, variant, how, charge_lines(payload), now
+                        control_id,
+                        "hl7",
+                        message_type,
+                        visit,
+                        variant,
+                        how,
+                        charge_lines(payload),
+                        now,
+                        keeps_visit(variant, how),
                     )
             elif isinstance(spec, ReorderSpec):
                 fate.reorder = fate.reorder or can_reorder

@@ -14,6 +14,7 @@ responses with ``now``; outputs are requests, timers and exceptions.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from dataclasses import dataclass, field
 
 from twin.domain.events import (
@@ -48,6 +49,7 @@ class Account:
     discharged_at: SimTime | None = None
     charges: dict[str, ChargeLine] = field(default_factory=dict)
     coding: CodingCompleted | None = None
+    billed: tuple[str, ...] = ()  # the charge lines the journal carried: the claim carries the same
     status: str = "open"
     exceptions: list[IntegrationException] = field(default_factory=list)
 
@@ -61,6 +63,27 @@ class BillingOrchestrator:
         self.raised: list[IntegrationException] = []
         self._deadlines: list[tuple[SimTime, str]] = []
         self._held_for: dict[tuple[str, str], set[str]] = {}  # (code set, code) -> accounts waiting for it
+        self._parked: Counter[str] = Counter()  # visit -> its messages waiting in the dead-letter queue
+
+    def park(self, visit: str) -> None:
+        """A message of ``visit`` was dead-lettered: its bill waits for the repair rather than go out
+        without what the message carried (a coder's charge rejected moments before the final coding)."""
+        self._parked[visit] += 1
+
+    def unpark(self, visit: str, now: SimTime) -> Outcome:
+        """A dead letter of ``visit`` was replayed and processed: bill if nothing else holds it."""
+        outcome = Outcome()
+        self._parked[visit] -= 1
+        if self._parked[visit] <= 0:
+            del self._parked[visit]
+            account = self.accounts.get(visit)
+            if account is not None:
+                self._try_bill(account, now, outcome)
+        return outcome
+
+    def parked(self) -> int:
+        """Encounters whose bill waits for a dead letter (for ``health()``)."""
+        return len(self._parked)
 
     def apply(self, event: DomainEvent, now: SimTime) -> Outcome:
         account = self.accounts.get(event.visit)
@@ -72,7 +95,7 @@ class BillingOrchestrator:
         elif isinstance(event, ChargesPosted):
             for line in event.lines:
                 account.charges.setdefault(line.txn_id, line)
-            if account.status not in ("open", "discharged"):
+            if account.status not in ("open", "discharged", "held"):  # a held bill takes them when it goes
                 self._raise(account, "late_charge", f"charges arrived after billing started ({account.status})", now)
         elif isinstance(event, PatientDischarged):
             account.discharged_at = event.at
@@ -132,6 +155,18 @@ class BillingOrchestrator:
                 self._try_bill(account, now, outcome)
         return outcome
 
+    def _every_unmapped(self, account: Account, first: Unmapped) -> list[Unmapped]:
+        """``first`` and every other department of the account the crosswalk does not know yet."""
+        problems = [first]
+        for department in sorted({line.department for line in account.charges.values()}):
+            if first.domain == "department" and department == first.code:
+                continue
+            try:
+                self.crosswalk.cost_center(department)
+            except Unmapped as unmapped:
+                problems.append(unmapped)
+        return problems
+
     def _raise_rejection(
         self, account: Account, request: TargetRequest, response: TargetResponse, now: SimTime, outcome: Outcome
     ) -> None:
@@ -168,6 +203,8 @@ class BillingOrchestrator:
             return
         if account.discharged_at is None or account.admitted_at is None:
             return  # coded before the discharge arrived: bill when it does (ordering is the transport's job)
+        if account.visit in self._parked:
+            return  # a message of the encounter waits in the dead-letter queue: bill with it, when replayed
         problem = self._validate_charges(account)
         if problem:
             account.status = "held"
@@ -180,16 +217,18 @@ class BillingOrchestrator:
             )
         except Unmapped as unmapped:
             account.status = "held"
-            self._raise(
-                account,
-                f"unmapped_{unmapped.domain.replace(' ', '_')}",
-                str(unmapped),
-                now,
-                domain=unmapped.domain,
-                code=unmapped.code,
-            )
+            for gap in self._every_unmapped(account, unmapped):  # all at once: the steward fixes them together
+                self._raise(
+                    account,
+                    f"unmapped_{gap.domain.replace(' ', '_')}",
+                    str(gap),
+                    now,
+                    domain=gap.domain,
+                    code=gap.code,
+                )
             return
         account.status = "journal_sent"
+        account.billed = tuple(account.charges)
         outcome.requests.append(
             TargetRequest("erp", "POST", "/finance/journals", body, f"journal:{account.visit}", account.visit)
         )
@@ -211,7 +250,7 @@ class BillingOrchestrator:
             principal_dx=coding.principal_dx,
             secondary_dx=coding.secondary_dx,
             drg=coding.drg,
-            lines=account.charges.values(),
+            lines=[account.charges[txn] for txn in account.billed],
             created_at=now,
             timebase=self.timebase,
         )
@@ -242,7 +281,7 @@ class BillingOrchestrator:
         if domain:
             self._held_for.setdefault((domain, code), set()).add(account.visit)
         for existing in account.exceptions:
-            if existing.reason_code == reason_code and existing.resolved_at is None:
+            if (existing.reason_code, existing.code) == (reason_code, code) and existing.resolved_at is None:
                 return
         exception = IntegrationException(FLOW, account.visit, reason_code, reason, now, domain=domain, code=code)
         account.exceptions.append(exception)

@@ -349,6 +349,17 @@ def _sender(payload: str) -> Header | None:
         return None
 
 
+def salvage_visit(payload: str) -> str | None:
+    """The visit number (PV1-19) of a message the reader rejected, read without judging it, so the
+    billing of its encounter can wait for the repair; ``None`` when no PV1 can be found."""
+    for line in payload.replace("\r\n", "\r").replace("\n", "\r").split("\r"):
+        if line.startswith("PV1") and len(line) > 3:
+            fields = line.split(line[3])
+            if len(fields) > 19 and fields[19]:
+                return fields[19].split("^")[0] or None
+    return None
+
+
 @lru_cache(maxsize=64)
 def _message_type(msh_9: str) -> tuple[str, str, str]:
     """MSH-9 as (type^trigger, trigger, type): a feed repeats a handful of values, so it is cached."""

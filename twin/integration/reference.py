@@ -32,7 +32,7 @@ from twin.integration.billing import BillingOrchestrator
 from twin.integration.contract import DeadLetter, FhirOutcome, IntegrationException, Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.fhir_reader import FhirReader, operation_outcome
-from twin.integration.hl7_reader import Header, Hl7Reader, build_ack
+from twin.integration.hl7_reader import Header, Hl7Reader, build_ack, salvage_visit
 from twin.integration.labor import LaborSync
 from twin.integration.outbox import Outbox, ReleaseAt
 from twin.integration.reporting import KpiService, ReportingConfig
@@ -130,6 +130,9 @@ class ReferenceIntegration:
         if read.rejected is not None:
             message_id = header.control_id if header else ""
             self._dead.append(DeadLetter(message_id, payload, read.rejected.reason, now, history=[(now, "rejected")]))
+            visit = salvage_visit(payload)
+            if visit is not None:  # its encounter is not billed without it
+                self.billing.park(visit)
             outcome = Outcome(ack=build_ack(header, read.rejected.ack_code, timestamp, read.rejected))
             if header is not None and header.sequence.isdigit() and self.config.resilience.ordering:
                 for released in self.sequencer.passed(header.sending_facility, int(header.sequence), now):
@@ -254,6 +257,10 @@ class ReferenceIntegration:
             letter.reason = failed.reason
             letter.history.append((now, f"replay failed: {failed.reason}"))
             self._dead.insert(index, letter)
+        elif letter.channel == "hl7" and (visit := salvage_visit(letter.payload)) is not None:
+            released = self._dispatch(self.billing.unpark(visit, now), now)  # the bill it held may go now
+            outcome.requests.extend(released.requests)
+            outcome.timers.extend(released.timers)
         return outcome
 
     def exceptions(self) -> list[IntegrationException]:
@@ -269,6 +276,7 @@ class ReferenceIntegration:
             "duplicates_ignored": self.duplicates_ignored,
             "held_for_sequence": self.sequencer.held,
             "sequence_gaps_skipped": self.sequencer.gaps_skipped,
+            "bills_waiting_for_dead_letters": self.billing.parked(),
         }
 
     # -- inside --------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ any integration's code, so the oracle does not inherit an integration's bugs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from twin.domain.events import (
+    ChargeLine,
     ChargesPosted,
     CodingCompleted,
     CostCenterRetired,
@@ -86,12 +88,9 @@ def billing_expectations(
             published.setdefault((event.domain, event.code), event.at)
 
     accounts: dict[str, str] = {}  # charge code -> revenue account, worked out once per code
-    expected: list[Expected] = []
-    for visit, coding in coded.items():
-        admission = admitted[visit]
-        billed = [posting for posting in postings.get(visit, ()) if posting.at <= coding.at]
-        lines = [line for posting in billed for line in posting.lines]
-        ready = arrives(max([coding.at, discharged[visit].at] + [posting.at for posting in billed]))
+
+    def bill(visit: str, lines: list[ChargeLine], ready: float) -> tuple[dict[str, int], float]:
+        """Revenue per account/cost-center slot of a bill of ``lines``, and when it is due."""
         revenue: dict[str, int] = {}
         # (account, retired cost center) -> [net amount, when its departments' mappings were
         # published]: a retired center's revenue that nets to zero posts nothing the ERP could refuse
@@ -120,7 +119,31 @@ def billing_expectations(
         due = max([due] + [mapped for amount, mapped in retired_slots.values() if amount])
         if not faults.empty:
             due = max(due, faults.bill_hold(visit, [line.txn_id for line in lines]))
-        ready = due
+        return revenue, due
+
+    expected: list[Expected] = []
+    for visit, coding in coded.items():
+        admission = admitted[visit]
+        billed = [posting for posting in postings.get(visit, ()) if posting.at <= coding.at]
+        lines = [line for posting in billed for line in posting.lines]
+        arrived = arrives(max([coding.at, discharged[visit].at] + [posting.at for posting in billed]))
+        revenue, ready = bill(visit, lines, arrived)
+        unattributed = faults.unattributed(visit) if not faults.empty else {}
+        late = {txn: at for txn, at in unattributed.items() if at > ready}
+        if late:  # billed without them; their repair brings them late, and the integration must say so
+            lines = [line for line in lines if line.txn_id not in late]
+            revenue, ready = bill(visit, lines, arrived)
+            first = min(late.values())
+            if first < math.inf:
+                expected.append(
+                    Expected(
+                        BILLING,
+                        EXCEPTION,
+                        exception_key(visit, "late_charge"),
+                        {"reason_code": "late_charge"},
+                        first,
+                    )
+                )
         total = sum(revenue.values())
         payer = payer_of[admission.plan_code]
         hospital = network.hospital(admission.hospital)

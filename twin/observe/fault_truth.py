@@ -6,7 +6,10 @@ The checker stays strict: a fault never excuses a difference, it only moves the 
 - A poison HL7 message (``MessageCorrupted``) carried an event no receiver could read until the
   support team repaired it (``MessageRepaired``): the visit's bill, when the message was its
   admission, discharge, final coding or one of the charge postings the bill includes; the supply
-  issue of each line a spoiled charge message carried. Never repaired: never due.
+  issue of each line a spoiled charge message carried. Never repaired: never due. A charge message
+  spoiled past telling its encounter (cut before PV1, a broken visit number) cannot hold a bill no
+  receiver can tie it to: when its repair comes after the bill was due, the bill is due without its
+  lines and their arrival is a late charge the integration must raise (``unattributed``).
 - A vendor invoice in a drifted schema becomes payable when it was repaired.
 - A charge line sent under a department alias (``DepartmentAliased``) posts when governance
   published the alias (``MappingPublished``; after a retirement of its cost center, the first
@@ -65,9 +68,21 @@ class FaultFacts:
         lines = set(billed_lines)
         hold = 0.0
         for message in spoiled:
-            if message.message_type.startswith(BILL_EVENTS) or lines.intersection(message.lines):
+            if message.message_type.startswith(BILL_EVENTS) or (
+                message.visit_readable and lines.intersection(message.lines)
+            ):
                 hold = max(hold, self.repair(message))
         return hold
+
+    def unattributed(self, visit: str) -> dict[str, float]:
+        """Charge lines of ``visit`` whose spoiled message no receiver could tie to it, with the
+        moment each was repaired (and so reached the integration)."""
+        return {
+            line: self.repair(message)
+            for message in self._by_visit.get(visit, ())
+            if not message.visit_readable and not message.message_type.startswith(BILL_EVENTS)
+            for line in message.lines
+        }
 
     def coding_hold(self, visit: str) -> float:
         """When the integration could first learn that coding completed (its BAR repaired), 0 if not spoiled."""
