@@ -33,13 +33,10 @@ from twin.domain.model import Patient
 from twin.domain.timebase import Timebase
 from twin.faults import FaultPlan
 from twin.integration.contract import Integration, Outcome
-from twin.integration.crosswalk import Crosswalk
-from twin.integration.designs import design_named
-from twin.integration.reference import ReferenceConfig, ReferenceIntegration
-from twin.integration.reporting import ReportingConfig
-from twin.network import Network, build_network, business_office, inventory_location
+from twin.network import Network, build_network, inventory_location
 from twin.observe.checker import FlowResult
 from twin.observe.truth import TruthLedger
+from twin.reference_factory import reference_integration
 from twin.scenario import Scenario
 from twin.sim_faults import FaultInjector
 from twin.systems import Systems, build_systems
@@ -50,13 +47,13 @@ from twin.workflows.perioperative import Perioperative
 from twin.workflows.receiving import ReceivingDock
 from twin.workflows.staffing import Staffing, run_payroll
 from twin.workflows.stewardship import DataSteward
-from twin.workforce import org_unit_crosswalk
 
 QUIET_POINT = 3 * 60  # 03:00: no surgery, inventory snapshots are compared with the truth
 SETTLE_GRACE = 26 * 60  # minutes daemons keep firing once the workflows are done: each daily schedule runs again
 
 Progress = Callable[[float, float], None]  # (simulated minutes done, minutes in the workload)
 IntegrationFactory = Callable[["Twin"], Integration]
+__all__ = ["IntegrationFactory", "RunResult", "Twin", "reference_integration", "run"]
 
 
 class MessageRecord(NamedTuple):
@@ -93,38 +90,6 @@ class RunResult:
     @property
     def in_sync(self) -> bool:
         return all(flow.in_sync for flow in self.flows)
-
-
-def reference_integration(twin: Twin) -> Integration:
-    """The reference integration, configured from the network's governed reference data and released
-    on the schedules of the scenario's integration design (``integration.design``)."""
-    network = twin.network
-    crosswalk = Crosswalk(
-        departments=network.department_crosswalk(),
-        payers=network.payer_crosswalk(),
-        business_offices={h.code: business_office(h) for h in network.hospitals},
-        items=network.published_item_crosswalk(),
-        locations=network.location_crosswalk(),
-        org_units=org_unit_crosswalk(network),
-    )
-    for hospital in network.hospitals:  # a hospital joining later is onboarded by governance then
-        if hospital.joins_at > 0:
-            for domain, code, _target in network.onboarding(hospital):
-                crosswalk.forget(domain, code)
-    return ReferenceIntegration(
-        ReferenceConfig(
-            twin.timebase,
-            crosswalk,
-            twin.scenario.billing.coding_deadline_hours * 60,
-            labor_sync_minute_of_day=twin.scenario.labor.sync_hour * 60,
-            reporting=ReportingConfig(
-                tuple(h.code for h in network.hospitals),
-                {inventory_location(h): h.code for h in network.hospitals},
-                twin.scenario.reporting.publish_hour * 60,
-            ),
-            release_at=design_named(twin.scenario.integration.design).release_at(twin.timebase),
-        )
-    )
 
 
 @dataclass(slots=True)
