@@ -352,15 +352,7 @@ def _ledger(twin: Twin, *extra: Any) -> TruthLedger:
 
 
 def _billing(twin: Twin, truth: TruthLedger, visit: str, outages: list[OutageWindow] | None = None) -> float:
-    billing = twin.scenario.billing
-    found = billing_expectations(
-        truth,
-        twin.network,
-        coding_deadline=billing.coding_deadline_hours * 60,
-        allowed_lag=billing.allowed_lag_minutes,
-        outages=outages or [],
-    )
-    return next(e.ready_at for e in found if e.target == JOURNAL and e.key == visit)
+    return next(e.ready_at for e in _bill(twin, truth, visit, outages) if e.target == JOURNAL)
 
 
 def test_what_a_spoiled_message_carried_is_due_once_it_was_repaired(clean: Twin) -> None:
@@ -384,14 +376,15 @@ def test_what_a_spoiled_message_carried_is_due_once_it_was_repaired(clean: Twin)
         assert next(e.ready_at for e in supply if e.target == INVOICE and e.key == receipt.po) == receipt.at + 50.0
 
 
-def _bill(twin: Twin, truth: TruthLedger, visit: str) -> list[Expected]:
+def _bill(twin: Twin, truth: TruthLedger, visit: str, outages: list[OutageWindow] | None = None) -> list[Expected]:
+    """What the oracle expects of ``visit``'s bill (journal, receivable, claim, exceptions)."""
     billing = twin.scenario.billing
     found = billing_expectations(
         truth,
         twin.network,
         coding_deadline=billing.coding_deadline_hours * 60,
         allowed_lag=billing.allowed_lag_minutes,
-        outages=[],
+        outages=outages or [],
     )
     return [e for e in found if e.key == visit or e.key.startswith(f"{visit}:")]
 

@@ -174,20 +174,6 @@ class UnmappedSpec(_Rated):
     domain: Literal["department"] = "department"
 
 
-FaultSpec = Annotated[
-    OutageSpec
-    | LatencySpec
-    | ErrorSpec
-    | TimeoutSpec
-    | LostResponseSpec
-    | DuplicateSpec
-    | ReorderSpec
-    | PoisonSpec
-    | SchemaDriftSpec
-    | ExpiredTokenSpec
-    | UnmappedSpec,
-    Field(discriminator="kind"),
-]
 AnySpec = (
     OutageSpec
     | LatencySpec
@@ -201,6 +187,7 @@ AnySpec = (
     | ExpiredTokenSpec
     | UnmappedSpec
 )
+FaultSpec = Annotated[AnySpec, Field(discriminator="kind")]
 
 
 def clock_window(text: str) -> tuple[float, float]:
