@@ -1,6 +1,6 @@
 # The two set-up commands: `make run` and `make test`. Both create .venv if missing and install
 # the project into it; `make test` also runs ruff, mypy, the whole pytest suite and the conformance suite
-# (`twin conform` against the reference integration; reports in .conformance/).
+# (`twin conform --slow` against the reference integration, every scenario; reports in .conformance/).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check twin mocks tests examples
 	$(BIN)/mypy twin mocks
 	$(BIN)/python -m pytest
-	$(BIN)/twin conform --junit .conformance/junit.xml --json .conformance/results.json --html .conformance/report.html
+	$(BIN)/twin conform --slow --junit .conformance/junit.xml --json .conformance/results.json --html .conformance/report.html
 
 bench: $(STAMP)
 	$(BIN)/twin bench

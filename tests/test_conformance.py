@@ -188,6 +188,26 @@ Feature: Verdicts
     assert not run.ok
 
 
+def test_slow_variants_run_with_slow_whatever_the_tags(tmp_path: Path) -> None:
+    _feature(
+        tmp_path,
+        "slow.feature",
+        """\
+Feature: A larger variant
+  @req-discharge-billing-exactly-once @slow
+  Scenario: Run when asked
+    Given a network of 1 hospital with 120 staffed beds each
+    And 2 days of patient activity
+    When the integration under test runs the network
+    Then no charge is lost and none is posted twice
+""",
+    )
+    [skipped] = run_conformance(ConformOptions(features=tmp_path)).results
+    assert skipped.verdict == "skip"
+    [ran] = run_conformance(ConformOptions(features=tmp_path, slow=True)).results
+    assert ran.verdict == "pass" and ran.steps
+
+
 def forgetful(twin: object) -> object:
     """A user's factory: the reference integration, but it invents a supply exception (for the test)."""
     from twin.integration.contract import IntegrationException

@@ -100,7 +100,10 @@ def _conform_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "--tags",
         metavar="EXPR",
         help="select scenarios by tag, pytest -m syntax: 'req-resilience-outage or resilience', 'not slow'; "
-        "@slow variants run only when EXPR names slow",
+        "@slow variants run only when EXPR names slow (or with --slow)",
+    )
+    conform.add_argument(
+        "--slow", action="store_true", help="also run the @slow larger variants (make test does: 43 scenarios)"
     )
     conform.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML for CI")
     conform.add_argument("--json", type=Path, metavar="FILE", help="write every verdict with its evidence as JSON")
@@ -286,7 +289,7 @@ def _conform(args: argparse.Namespace, console: Console, errors: Console) -> int
     if args.list_requirements:
         print_requirements(console)
         return 0
-    options = ConformOptions(args.sut, args.features, args.tags, args.junit, args.json, args.html)
+    options = ConformOptions(args.sut, args.features, args.tags, args.junit, args.json, args.html, args.slow)
     try:
         result = run_conformance(options)
     except (ConformError, SutError) as exc:

@@ -53,6 +53,7 @@ class ConformOptions:
     junit: Path | None = None
     json: Path | None = None
     html: Path | None = None
+    slow: bool = False  # also run the @slow larger variants, whatever ``tags`` says
 
 
 @dataclass(slots=True)
@@ -213,7 +214,7 @@ def run_conformance(options: ConformOptions) -> ConformRun:
     started = time.perf_counter()
     run = ConformRun(sut.name, root, options.tags, datetime.now(UTC).isoformat(timespec="seconds"))
     session = ConformanceSession(sut)
-    run_slow = options.tags is not None and re.search(r"\bslow\b", options.tags) is not None
+    run_slow = options.slow or (options.tags is not None and re.search(r"\bslow\b", options.tags) is not None)
     plugin = ConformancePlugin(session, root, run_slow=run_slow)
     step_modules = [importlib.import_module(name) for name in STEP_MODULES]
     pytest_bdd.feature.features.clear()  # pytest-bdd caches parsed features by path for the process
