@@ -310,6 +310,20 @@ def test_a_record_ready_during_an_outage_is_due_when_the_window_ended_and_not_be
     assert _kinds(expected[:2], planted) == ["out_of_order", "out_of_order"]  # before ready, before its journal
 
 
+def test_a_window_opening_within_the_allowed_lag_lengthens_it_by_its_minutes_down() -> None:
+    windows = [OutageWindow("clearinghouse", "hang", 110.0, 155.0)]  # opens 10 min after the claim is due
+    [claim] = shift_for_outages([_exp(CLAIM, 100.0)], windows, allowed_lag=LAG)
+    assert claim.ready_at == 100.0 and claim.grace == 45.0
+    assert _kinds([claim], [_obs(CLAIM, 105.0)]) == []  # before the window: fine
+    assert _kinds([claim], [_obs(CLAIM, 100.0 + LAG + 40.0)]) == []  # after it, within lag + minutes down
+    assert _kinds([claim], [_obs(CLAIM, 100.0 + LAG + 46.0)]) == ["stale"]  # late even so
+    assert _kinds([_exp(CLAIM, 100.0)], [_obs(CLAIM, 100.0 + LAG + 40.0)]) == ["stale"]  # no window, no grace
+    [later] = shift_for_outages(
+        [_exp(CLAIM, 100.0)], [OutageWindow("clearinghouse", "hang", 140.0, 150.0)], allowed_lag=LAG
+    )
+    assert later.grace == 0.0  # it opened after the deadline: nothing to excuse
+
+
 def test_an_integration_outage_delays_what_the_sources_send_and_nothing_else(clean: Twin) -> None:
     down = [OutageWindow("integration", "hang", 100.0, 130.0)]
     records = [_exp(JOURNAL, 110.0), _exp("integration.exception", 110.0)]

@@ -92,7 +92,7 @@ def check_flow(
         if not records:
             if exp.optional:
                 continue
-            if exp.ready_at + allowed_lag <= horizon:
+            if exp.ready_at + allowed_lag + exp.grace <= horizon:
                 result.expected += 1
                 result.differences.append(
                     Difference(
@@ -148,14 +148,15 @@ def check_flow(
                     {"ref": first.ref},
                 )
             )
-        elif lag > allowed_lag:
+        elif lag > allowed_lag + exp.grace:
             result.differences.append(
                 Difference(
                     flow,
                     exp.target,
                     "stale",
                     exp.key,
-                    f"landed {lag:.1f} min after it was ready; allowed {allowed_lag:g} min",
+                    f"landed {lag:.1f} min after it was ready; allowed {allowed_lag + exp.grace:g} min"
+                    + (f" ({exp.grace:g} of them its target was down)" if exp.grace else ""),
                     {"ref": first.ref},
                 )
             )

@@ -157,9 +157,14 @@ def _same(at: float) -> float:
 
 
 def shift_for_outages(
-    expected: Sequence[Expected], windows: Sequence[OutageWindow], unshifted: Iterable[str] = ()
+    expected: Sequence[Expected],
+    windows: Sequence[OutageWindow],
+    unshifted: Iterable[str] = (),
+    allowed_lag: float = 0.0,
 ) -> list[Expected]:
-    """Each record ready while its target's system was down becomes ready when the window ended.
+    """Each record ready while its target's system was down becomes ready when the window ended;
+    one ready before a window that opens within its allowed lag gets the window's length as
+    ``grace`` (it may land before the window or after it, and the minutes down are nobody's lag).
 
     The system is the target's prefix (``erp`` in ``erp.gl_journal``); ``integration`` windows
     are the expectation functions' to apply (``arrival``). ``unshifted`` names targets no outage
@@ -181,12 +186,24 @@ def shift_for_outages(
         system = record.target.partition(".")[0]
         relevant = spans.get(system, []) if system != INTEGRATION else []
         ready = shift_ready(record.ready_at, relevant) if relevant else record.ready_at
-        if ready == record.ready_at:
-            shifted.append(record)
-        else:
+        if ready != record.ready_at:
             shifted.append(dataclasses.replace(record, ready_at=ready))
             moved.add(record.key)
+        elif relevant and allowed_lag > 0 and (grace := _downtime_within(ready, allowed_lag, relevant)):
+            shifted.append(dataclasses.replace(record, grace=grace))
+        else:
+            shifted.append(record)
     return _in_sequence(shifted, moved) if moved else shifted
+
+
+def _downtime_within(ready: float, allowed_lag: float, windows: list[tuple[float, float]]) -> float:
+    """Minutes of the windows opening after ``ready`` and before its deadline, the deadline moving
+    on by each window's length."""
+    grace = 0.0
+    for start, end in sorted(windows):
+        if ready < start <= ready + allowed_lag + grace:
+            grace += end - start
+    return grace
 
 
 def _in_sequence(expected: list[Expected], keys: set[str]) -> list[Expected]:

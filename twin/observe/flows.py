@@ -60,7 +60,7 @@ class FlowCheck:
         plan = getattr(twin, "fault_plan", None)
         if plan is not None:  # what a system could not receive while down is due when it came back
             windows = plan.outage_windows(horizon)
-            expected = shift_for_outages(expected, windows, self.unshifted)
+            expected = shift_for_outages(expected, windows, self.unshifted, self.allowed_lag(twin))
         return check_flow(
             self.name,
             expected,

@@ -16,7 +16,8 @@ class Expected:
 
     ``ready_at`` is when the truth made it due (e.g. coding completed); ``seq`` orders the
     records of one key (a claim must not reach the clearinghouse before the journal reaches the
-    ERP); an ``optional`` record may or may not appear (a race the truth cannot decide).
+    ERP); an ``optional`` record may or may not appear (a race the truth cannot decide); ``grace``
+    lengthens the allowed lag by the time its target was down after it was ready.
     """
 
     flow: str
@@ -26,6 +27,7 @@ class Expected:
     ready_at: SimTime
     seq: int = 0
     optional: bool = False
+    grace: float = 0.0  # minutes added to the allowed lag: its target was down for them meanwhile
 
 
 @dataclass(frozen=True, slots=True)
