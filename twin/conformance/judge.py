@@ -39,18 +39,18 @@ def flow_result(result: RunResult, flow: str) -> FlowResult:
 
 def expected_records(ctx: ScenarioUnderTest, flow: str) -> Sequence[Expected]:
     """What the truth says the flow's targets must hold (computed once per run)."""
-    key = ("expected", flow)
-    if key not in ctx.memo:
-        ctx.memo[key] = list(flow_check(flow).expected(ctx.result.twin))
-    found: Sequence[Expected] = ctx.memo[key]
-    return found
+    return _memo(ctx, ("expected", flow), lambda: list(flow_check(flow).expected(ctx.result.twin)))
 
 
 def observed_records(ctx: ScenarioUnderTest, flow: str) -> Sequence[Observed]:
-    key = ("observed", flow)
+    """What the flow's targets hold (read once per run)."""
+    return _memo(ctx, ("observed", flow), lambda: list(flow_check(flow).observed(ctx.result.twin)))
+
+
+def _memo(ctx: ScenarioUnderTest, key: tuple[str, str], compute: Callable[[], list[Any]]) -> list[Any]:
     if key not in ctx.memo:
-        ctx.memo[key] = list(flow_check(flow).observed(ctx.result.twin))
-    found: Sequence[Observed] = ctx.memo[key]
+        ctx.memo[key] = compute()
+    found: list[Any] = ctx.memo[key]
     return found
 
 
