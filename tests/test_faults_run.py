@@ -317,6 +317,10 @@ def test_a_window_opening_within_the_allowed_lag_lengthens_it_by_its_minutes_dow
         [_exp(CLAIM, 100.0)], [OutageWindow("clearinghouse", "hang", 140.0, 150.0)], allowed_lag=LAG
     )
     assert later.grace == 0.0  # it opened after the deadline: nothing to excuse
+    erp_down = [OutageWindow("erp", "refused", 110.0, 230.0)]  # the journal waits: so must its claim
+    journal, claim = shift_for_outages([_exp(JOURNAL, 100.0), _exp(CLAIM, 100.0, seq=1)], erp_down, allowed_lag=LAG)
+    assert journal.grace == claim.grace == 120.0
+    assert _kinds([journal, claim], [_obs(JOURNAL, 100.0 + LAG + 110.0), _obs(CLAIM, 100.0 + LAG + 115.0)]) == []
 
 
 def test_an_integration_outage_delays_what_the_sources_send_and_nothing_else(clean: Twin) -> None:

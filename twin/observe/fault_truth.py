@@ -191,6 +191,7 @@ def shift_for_outages(
             moved.add(record.key)
         elif relevant and allowed_lag > 0 and (grace := _downtime_within(ready, allowed_lag, relevant)):
             shifted.append(dataclasses.replace(record, grace=grace))
+            moved.add(record.key)
         else:
             shifted.append(record)
     return _in_sequence(shifted, moved) if moved else shifted
@@ -208,17 +209,23 @@ def _downtime_within(ready: float, allowed_lag: float, windows: list[tuple[float
 
 def _in_sequence(expected: list[Expected], keys: set[str]) -> list[Expected]:
     """A record that must follow another of its key (a higher ``seq``: the claim after the journal)
-    cannot be ready before that one is: a delay of the first holds the next as well."""
-    ready: dict[str, dict[int, float]] = {}
+    cannot be ready before that one is, nor be due before it: a delay or a grace of the first holds
+    the next as well."""
+    known: dict[str, dict[int, tuple[float, float]]] = {}  # key -> seq -> (ready, ready + grace)
     for record in expected:
         if record.key in keys:
-            by_seq = ready.setdefault(record.key, {})
-            by_seq[record.seq] = max(by_seq.get(record.seq, -math.inf), record.ready_at)
+            by_seq = known.setdefault(record.key, {})
+            ready, until = by_seq.get(record.seq, (-math.inf, -math.inf))
+            by_seq[record.seq] = (max(ready, record.ready_at), max(until, record.ready_at + record.grace))
     out = []
     for record in expected:
         if record.seq > 0 and record.key in keys:
-            before = max((at for seq, at in ready[record.key].items() if seq < record.seq), default=-math.inf)
+            earlier = [times for seq, times in known[record.key].items() if seq < record.seq]
+            before = max((ready for ready, _ in earlier), default=-math.inf)
             if before > record.ready_at:
                 record = dataclasses.replace(record, ready_at=before)
+            until = max((until for _, until in earlier), default=-math.inf)
+            if until > record.ready_at + record.grace:
+                record = dataclasses.replace(record, grace=until - record.ready_at)
         out.append(record)
     return out
