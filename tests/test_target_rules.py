@@ -123,3 +123,19 @@ def test_invalid_claims_are_rejected_with_every_reason() -> None:
     assert any("does not equal the sum" in r for r in reasons)
     assert any("principal diagnosis" in r for r in reasons)
     assert house.accepted == [] and len(house.submissions) == 1
+
+
+def test_a_reporting_query_with_a_bad_bound_is_answered_422_not_a_crash() -> None:
+    erp, house = _erp(), Clearinghouse(("CMS-A01",))
+    _post(erp, _journal())
+    _submit(house, _claim())
+    good = erp.handle(
+        TargetRequest("erp", "GET", "/finance/journals", {"posted_from": "0", "posted_before": 20}, ""), 30.0
+    )
+    assert good.status == 200 and len(good.body["journals"]) == 1
+    for bad in ({"posted_from": "yesterday"}, {"posted_before": [1]}, {"posted_from": True}):
+        answer = erp.handle(TargetRequest("erp", "GET", "/finance/journals", bad, ""), 30.0)
+        assert answer.status == 422 and next(iter(bad)) in answer.body["errors"][0]
+    claims = house.handle(TargetRequest("clearinghouse", "GET", "/claims", {"received_before": "soon"}, ""), 5.0)
+    assert claims.status == 422 and "received_before" in claims.body["errors"][0]
+    assert house.handle(TargetRequest("clearinghouse", "GET", "/claims", {}, ""), 5.0).body["claims"]

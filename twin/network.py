@@ -115,9 +115,6 @@ class Network:
         entries.append(("facility", hospital.code, business_office(hospital)))
         return entries
 
-    def joined(self, hospital: Hospital, at: float) -> bool:
-        return hospital.joins_at <= at
-
 
 def department_of_kind(hospital: Hospital, kind: str) -> Department:
     """A department by kind: a nursing unit's kind (``"icu"``) names the department running it."""

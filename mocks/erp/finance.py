@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
+from mocks.queries import answer_query, window_bounds
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.timebase import Timebase
 
@@ -52,9 +53,9 @@ Posting = TypeVar("Posting", bound=_Posted)
 def in_window(postings: Sequence[Posting], query: dict[str, Any]) -> Sequence[Posting]:
     """The postings (kept in posting order) inside the query's window: ``posted_from`` inclusive,
     ``posted_before`` exclusive, simulated minutes; a bound left out is open."""
-    start, end = query.get("posted_from"), query.get("posted_before")
-    low = 0 if start is None else bisect_left(postings, float(start), key=_posted_at)
-    high = len(postings) if end is None else bisect_left(postings, float(end), key=_posted_at)
+    start, end = window_bounds(query, "posted_from", "posted_before")
+    low = 0 if start is None else bisect_left(postings, start, key=_posted_at)
+    high = len(postings) if end is None else bisect_left(postings, end, key=_posted_at)
     return postings[low:high]
 
 
@@ -133,7 +134,7 @@ class ErpFinance:
         if request.method == "GET" and request.path == "/finance/cost-centers":
             return TargetResponse(200, self.cost_center_list())
         if request.method == "GET" and request.path in QUERIES:
-            return TargetResponse(200, self.query(request.path, request.body))
+            return answer_query(lambda: self.query(request.path, request.body))
         if request.method != "POST" or request.path not in ("/finance/journals", "/finance/statistics"):
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         if request.idempotency_key and request.idempotency_key in self._replies:

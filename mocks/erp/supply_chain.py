@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mocks.erp.finance import ErpFinance, in_window
+from mocks.queries import answer_query
 from twin.domain.exchange import TargetRequest, TargetResponse
 
 INVENTORY_ACCOUNT = "1400"
@@ -221,7 +222,7 @@ class ErpSupplyChain:
 
     def handle(self, request: TargetRequest, now: float) -> TargetResponse:
         if request.method == "GET" and request.path in QUERIES:
-            return TargetResponse(200, self.query(request.path, request.body))
+            return answer_query(lambda: self.query(request.path, request.body))
         if request.idempotency_key and request.idempotency_key in self._replies:
             return self._replies[request.idempotency_key]
         route = {

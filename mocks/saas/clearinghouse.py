@@ -17,6 +17,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
+from mocks.queries import answer_query, window_bounds
 from twin.domain.exchange import TargetRequest, TargetResponse
 
 CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
@@ -54,8 +55,8 @@ class Clearinghouse:
         high = len(self.submissions) if end is None else bisect_left(self.submissions, end, key=_received_at)
         return [s for s in self.submissions[low:high] if s.accepted]
 
-    def _claims_report(self, query: dict[str, Any]) -> TargetResponse:
-        start, end = query.get("received_from"), query.get("received_before")
+    def _claims_report(self, query: dict[str, Any]) -> dict[str, Any]:
+        start, end = window_bounds(query, "received_from", "received_before")
         claims = [
             {
                 "submission_id": s.submission_id,
@@ -66,13 +67,13 @@ class Clearinghouse:
                 "billable_period_end": str((s.claim.get("billablePeriod") or {}).get("end", "")),
                 "received_at": s.received_at,
             }
-            for s in self.accepted_between(None if start is None else float(start), None if end is None else float(end))
+            for s in self.accepted_between(start, end)
         ]
-        return TargetResponse(200, {"claims": claims})
+        return {"claims": claims}
 
     def handle(self, request: TargetRequest, now: float) -> TargetResponse:
         if request.method == "GET" and request.path == "/claims":
-            return self._claims_report(request.body)
+            return answer_query(lambda: self._claims_report(request.body))
         if request.method != "POST" or request.path != "/claims":
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         if request.idempotency_key and request.idempotency_key in self._replies:

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from mocks.erp.finance import ErpFinance
 from mocks.hcm.hcm import Hcm
@@ -161,8 +162,21 @@ class LaborTruth:
         return rows
 
 
+_LABOR: WeakKeyDictionary[TruthLedger, tuple[tuple[int, int, int, int], LaborTruth]] = WeakKeyDictionary()
+
+
+def labor_truth(truth: TruthLedger, network: Network, scenario: Scenario, timebase: Timebase) -> LaborTruth:
+    """The ledger's labor facts, gathered once per ledger length: the labor check, the master-data
+    check (its bites) and the KPI oracle all ask."""
+    key = (len(truth), id(network), id(scenario), id(timebase))
+    known = _LABOR.get(truth)
+    if known is None or known[0] != key:
+        known = _LABOR[truth] = (key, LaborTruth(truth, network, scenario, timebase))
+    return known[1]
+
+
 def labor_expectations(truth: TruthLedger, network: Network, scenario: Scenario, timebase: Timebase) -> list[Expected]:
-    facts = LaborTruth(truth, network, scenario, timebase)
+    facts = labor_truth(truth, network, scenario, timebase)
     journals: dict[str, tuple[int, int, SimTime, bool]] = {}  # key -> cents, minutes, ready, optional
     census: dict[str, tuple[int, SimTime, bool]] = {}
     expected: list[Expected] = []
@@ -233,7 +247,7 @@ def per_day(cents: int, patient_days: int) -> int:
 
 def labor_bites(truth: TruthLedger, network: Network, scenario: Scenario, timebase: Timebase) -> dict[str, SimTime]:
     """When a retired cost center first bit this flow (for the master-data check)."""
-    return LaborTruth(truth, network, scenario, timebase).bites()
+    return labor_truth(truth, network, scenario, timebase).bites()
 
 
 def observe_labor(finance: ErpFinance, hcm: Hcm, exceptions: Sequence[IntegrationException]) -> list[Observed]:

@@ -21,6 +21,7 @@ from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
 from twin.observe.fault_report import print_resilience, resilience_summary
 from twin.observe.kpi_check import reporting_summary
+from twin.observe.labor_expectations import LABOR_SOURCE, PATIENT_DAY_STAT
 from twin.observe.master_data import governance_summary
 from twin.observe.records import DIFFERENCE_CLASSES, Difference
 
@@ -118,8 +119,8 @@ def build_summary(result: Any) -> dict[str, Any]:
             "timecards": len(twin.systems.hcm.timecards),
             "labor_hours": sum(card.quarter_hours for card in twin.systems.hcm.timecards) / 4,
             "payroll_runs": len(twin.systems.hcm.payroll_runs),
-            "labor_journals": sum(1 for j in finance.journals if j.source == "labor-allocation"),
-            "patient_day_statistics": sum(1 for st in finance.statistics if st.account == "9100"),
+            "labor_journals": sum(1 for j in finance.journals if j.source == LABOR_SOURCE),
+            "patient_day_statistics": sum(1 for st in finance.statistics if st.account == PATIENT_DAY_STAT),
         },
         "exceptions": {
             "raised": len(exceptions),
