@@ -48,3 +48,14 @@ def test_replay_by_filter_then_all_posts_each_repaired_message_once_and_keeps_th
     again = integration.receive_hl7(originals["C7"], 3300.0)  # the sender resends the fixed one too
     assert again.requests == [] and "MSA|AA|C7" in (again.ack or "")  # acknowledged, never processed twice
     assert replay_dead_letters(integration, 3400.0, LetterFilter(message_ids=frozenset({"C7"}))).replayed == []
+
+
+def test_a_document_from_an_unknown_source_is_parked_as_a_document_and_replayed_through_its_door() -> None:
+    integration = _integration()
+    integration.receive_webhook("courier", {"type": "invoice", "id": "X1"}, 5.0)
+    [letter] = integration.dead_letters()
+    assert (letter.channel, letter.source, letter.message_id) == ("document", "courier", "doc:X1")
+    assert "no route" in letter.reason
+    again = replay_dead_letters(integration, 10.0, LetterFilter(channel="document"))
+    assert again.replayed == ["doc:X1"] and again.still_dead == ["doc:X1"]  # still nobody's: back in the queue
+    assert integration.dead_letters()[0].attempts == 2

@@ -200,6 +200,21 @@ def test_target_refusal_becomes_an_exception_with_the_targets_reasons() -> None:
     assert exception.reason_code == "erp_rejected" and "period closed" in exception.reason
 
 
+def test_a_refused_business_office_center_is_an_exception_not_a_journal_sent_for_ever() -> None:
+    integration = _integration()
+    journal = _feed(integration)[3].requests[0]
+    refused = TargetResponse(
+        422,
+        {
+            "errors": ["cost center 101-8010 is inactive"],
+            "problems": [{"code": "inactive_cost_center", "cost_center": "101-8010"}],
+        },
+    )
+    again = integration.receive_response(journal, refused, 3001.0)
+    assert [r for r in again.requests if r.path == "/finance/journals"] == []  # not resent as it was
+    assert [e.reason_code for e in integration.exceptions()] == ["erp_rejected"]
+
+
 @pytest.mark.parametrize("credit_amount", [-4500, -100])
 def test_credits_must_reverse_a_known_charge_for_its_amount(credit_amount: int) -> None:
     integration = _integration()

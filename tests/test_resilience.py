@@ -211,6 +211,15 @@ def test_resequencer_gives_up_on_a_gap_and_counts_a_rejected_number_as_passed() 
     assert sequencer.release_due(3.0) == ["e"] and sequencer.gaps_skipped == 1
 
 
+def test_a_rejected_number_ahead_of_a_gap_is_no_gap_once_the_gap_fills() -> None:
+    sequencer: Resequencer[str] = Resequencer(gap_wait=2.0)
+    sequencer.offer("H01", 1, "a", 0.0)
+    assert sequencer.passed("H01", 3, 0.1) == []  # rejected, but 2 has not come yet
+    assert sequencer.offer("H01", 4, "d", 0.2)[0] == []
+    assert sequencer.offer("H01", 2, "b", 0.3) == (["b", "d"], None)  # 3 is no gap: 4 follows at once
+    assert sequencer.gaps_skipped == 0
+
+
 # -- the reference integration ---------------------------------------------------------------------
 
 

@@ -180,7 +180,8 @@ class BillingOrchestrator:
             center = str(problem["cost_center"])
             departments = self.crosswalk.codes_for("department", center)
             used = sorted({line.department for line in account.charges.values()} & set(departments))
-            if not used and problem.get("code") in ("inactive_cost_center", "unknown_cost_center"):
+            remapped = center != self.crosswalk.business_office(account.hospital)  # no department maps to it now
+            if not used and remapped and problem.get("code") in ("inactive_cost_center", "unknown_cost_center"):
                 self._try_bill(account, now, outcome)  # already remapped: bill with the new mapping
                 return
             if used:

@@ -64,6 +64,7 @@ class DeadLetter:
     attempts: int = 1
     channel: str = "hl7"  # how it came in, so a replay goes back the same way: "hl7" | "fhir" | "request" | "document"
     history: list[tuple[SimTime, str]] = field(default_factory=list)  # every attempt: when, and what happened
+    source: str = ""  # who pushed it ("vendor"), for a document: a replay goes back through the same door
 
 
 class Integration(Protocol):

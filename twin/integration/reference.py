@@ -182,27 +182,24 @@ class ReferenceIntegration:
         return outcome
 
     def receive_webhook(self, source: str, body: dict[str, Any], now: SimTime) -> Outcome:
-        if source == "vendor":
-            problem = self.supply.document_problem(body)
-            if problem:
-                self._dead.append(
-                    DeadLetter(
-                        _document_id(body),
-                        json.dumps(body, sort_keys=True),
-                        problem,
-                        now,
-                        channel="document",
-                        history=[(now, "rejected")],
-                    )
-                )
-                return Outcome()
-            return self._dispatch(self.supply.on_vendor_document(body, now), now)
-        self._dead.append(
-            DeadLetter(
-                _document_id(body), json.dumps(body, sort_keys=True), f"no route for documents from {source!r}", now
-            )
+        problem = (
+            self.supply.document_problem(body) if source == "vendor" else f"no route for documents from {source!r}"
         )
-        return Outcome()
+        if problem:
+            text = json.dumps(body, sort_keys=True)
+            self._dead.append(
+                DeadLetter(
+                    _document_id(body),
+                    text,
+                    problem,
+                    now,
+                    channel="document",
+                    history=[(now, "rejected")],
+                    source=source,
+                )
+            )
+            return Outcome()
+        return self._dispatch(self.supply.on_vendor_document(body, now), now)
 
     def on_timer(self, now: SimTime) -> Outcome:
         outcome = self.billing.on_timer(now)
@@ -248,7 +245,7 @@ class ReferenceIntegration:
         if letter.channel == "fhir":
             outcome = self.receive_fhir(text, now)
         elif letter.channel == "document":
-            outcome = self.receive_webhook("vendor", json.loads(text), now)
+            outcome = self.receive_webhook(letter.source or "vendor", json.loads(text), now)
         else:
             outcome = self._replay_hl7(text, now)
         if len(self._dead) > parked:  # it failed again: keep the original, count the attempt

@@ -27,6 +27,7 @@ class _Sender(Generic[Item]):
     next: int
     waiting: list[tuple[int, int, Item]] = field(default_factory=list)  # heap: (sequence, arrival, item)
     gap_since: SimTime | None = None
+    passed: set[int] = field(default_factory=set)  # numbers ahead of ``next`` consumed without an item
 
 
 class Resequencer(Generic[Item]):
@@ -65,13 +66,13 @@ class Resequencer(Generic[Item]):
         if state is None:
             state = self._senders[sender] = _Sender(sequence + 1)
             return []
-        if sequence == state.next:
-            state.next += 1
-            released = list(self._drain(state))
-            if not state.waiting:
-                state.gap_since = None
-            return released
-        return []
+        if sequence < state.next:
+            return []
+        state.passed.add(sequence)  # ahead of a gap too: when the gap fills, this number is no gap
+        released = list(self._drain(state))
+        if not state.waiting:
+            state.gap_since = None
+        return released
 
     def release_due(self, now: SimTime) -> list[Item]:
         """Give up on gaps older than ``gap_wait``: what waited behind them goes, in order."""
@@ -80,6 +81,7 @@ class Resequencer(Generic[Item]):
             if state.waiting and state.gap_since is not None and now >= state.gap_since + self.gap_wait:
                 self.gaps_skipped += 1
                 state.next = state.waiting[0][0]
+                state.passed = {number for number in state.passed if number > state.next}
                 released.extend(self._drain(state))
                 state.gap_since = now if state.waiting else None
         return released
@@ -90,7 +92,12 @@ class Resequencer(Generic[Item]):
 
     @staticmethod
     def _drain(state: _Sender[Item]) -> Iterator[Item]:
-        while state.waiting and state.waiting[0][0] <= state.next:
+        while True:
+            while state.next in state.passed:
+                state.passed.discard(state.next)
+                state.next += 1
+            if not (state.waiting and state.waiting[0][0] <= state.next):
+                return
             sequence, _, item = heapq.heappop(state.waiting)
             if sequence == state.next:
                 state.next += 1
