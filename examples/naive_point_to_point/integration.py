@@ -32,11 +32,8 @@ from twin.domain.exchange import TRANSPORT_FAILURE, TargetRequest, TargetRespons
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
 from twin.integration.contract import DeadLetter, IntegrationException, Outcome
+from twin.integration.crosswalk import RECEIVABLE_ACCOUNT, revenue_account
 from twin.integration.hl7_reader import Hl7Reader, build_ack
-
-RECEIVABLES = "1200"
-ROUTINE_REVENUE = "4000"  # UB-04 revenue codes 0100-0219: room and board
-ANCILLARY_REVENUE = "4100"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +66,8 @@ class NaivePointToPoint:
         self.reader = Hl7Reader(timebase)
         self.visits: dict[str, _Visit] = {}
         self.log: list[str] = []  # where failures go: a log file nobody reads
-        self._resent: set[int] = set()  # requests already sent a second time after a read timeout
+        # requests already sent a second time after a read timeout, kept alive so their ids stay theirs
+        self._resent: dict[int, TargetRequest] = {}
 
     # -- the contract ----------------------------------------------------------------------------
     def start(self, now: SimTime) -> Outcome:
@@ -101,7 +99,7 @@ class NaivePointToPoint:
             return Outcome()
         if response.status == TRANSPORT_FAILURE and id(request) not in self._resent:
             again = TargetRequest(request.system, request.method, request.path, request.body, "", request.correlation)
-            self._resent.add(id(again))
+            self._resent[id(again)] = again
             return Outcome(requests=[again])  # the HTTP client's read-timeout retry
         self.log.append(f"{now:.1f} {request.method} {request.path} failed with {response.status}: dropped")
         return Outcome()
@@ -143,11 +141,11 @@ class NaivePointToPoint:
         total = sum(line.amount for line in visit.lines)
         revenue: dict[tuple[str, str], int] = {}
         for line in visit.lines:
-            account = ROUTINE_REVENUE if _revenue_code(line.code) < 220 else ANCILLARY_REVENUE
+            account = revenue_account(line.code)
             center = self.mappings.cost_centers.get(line.department, line.department)
             revenue[(account, center)] = revenue.get((account, center), 0) + line.amount
         office = self.mappings.business_offices.get(visit.hospital, visit.hospital)
-        lines = [{"account": RECEIVABLES, "cost_center": office, "debit": total, "credit": 0}]
+        lines = [{"account": RECEIVABLE_ACCOUNT, "cost_center": office, "debit": total, "credit": 0}]
         lines += [
             {"account": account, "cost_center": center, "debit": 0, "credit": amount}
             for (account, center), amount in sorted(revenue.items())
@@ -208,7 +206,3 @@ class NaivePointToPoint:
             "total": {"value": sum(line.amount for line in visit.lines) / 100, "currency": "USD"},
         }
 
-
-def _revenue_code(charge_code: str) -> int:
-    prefix = charge_code.split("-", 1)[0]
-    return int(prefix) if prefix.isdigit() else 999

@@ -14,7 +14,6 @@ Runs are deterministic for a scenario and seed, so the session keeps the last fe
 from __future__ import annotations
 
 import copy
-import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -164,10 +163,6 @@ class ScenarioUnderTest:
         return self._run.result
 
     @property
-    def ran(self) -> bool:
-        return self._run is not None
-
-    @property
     def result(self) -> RunResult:
         if self._run is None:
             raise RuntimeError("no run yet: a When step must run the network before Then steps judge it")
@@ -212,8 +207,3 @@ class ScenarioUnderTest:
             f"{data['network']['hospitals']} hospital(s), {data['days']:g} day(s), seed {data['seed']}, "
             f"design {data.get('integration', {}).get('design', 'event-driven')}, faults: {faults}"
         )
-
-
-def scenario_json(data: dict[str, Any]) -> str:
-    """The built scenario as JSON (for the JSON report), dates as ISO text."""
-    return json.dumps(data, sort_keys=True, default=str)

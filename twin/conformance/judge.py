@@ -23,6 +23,7 @@ from twin.observe.checker import FlowResult
 from twin.observe.checker import percentile as nearest_rank
 from twin.observe.flows import FLOW_CHECKS, flow_check
 from twin.observe.records import Difference, Expected, Observed
+from twin.observe.report import format_minutes
 from twin.sim import RunResult
 
 Row = tuple[str, ...]  # one row of an evidence table
@@ -131,19 +132,13 @@ def judge_differences(
     )
 
 
-def _minutes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 60:.1f} s" if value < 1 else f"{value:.1f} min"
-
-
 def lag_rows(result: FlowResult, limit: float | None = None) -> list[Row]:
     """Time to consistency p50/p95/p99 beside the allowed lag (and the scenario's own limit)."""
     bound = result.allowed_lag if limit is None else limit
     rows: list[Row] = []
     for name, value in result.percentiles().items():
         within = "yes" if value is not None and value <= bound else ("-" if value is None else "NO")
-        rows.append((name, _minutes(value), _minutes(bound), within))
+        rows.append((name, format_minutes(value), format_minutes(bound), within))
     return rows
 
 
@@ -163,16 +158,16 @@ def judge_on_time(ctx: ScenarioUnderTest, records: Records) -> Evidence:
             title,
             False,
             f"{len(late)} {records.noun} record(s) landed later than the allowed lag of "
-            f"{_minutes(result.allowed_lag)}, or never ({_by(late)}); "
+            f"{format_minutes(result.allowed_lag)}, or never ({_by(late)}); "
             f"first: {shown_key(late[0])}: {mask(late[0].detail)}",
             LAG_COLUMNS,
-            rows + [("", "", "", "")] + _as_lag(late),
+            rows + [("", "", "", "")] + difference_rows(late),
         )
     return Evidence(
         title,
         True,
-        f"{len(result.lags)} key(s) consistent, none later than {_minutes(result.allowed_lag)}; "
-        f"p99 {_minutes(result.percentiles()['p99'])}",
+        f"{len(result.lags)} key(s) consistent, none later than {format_minutes(result.allowed_lag)}; "
+        f"p99 {format_minutes(result.percentiles()['p99'])}",
         LAG_COLUMNS,
         rows,
     )
@@ -182,13 +177,16 @@ def judge_percentile(ctx: ScenarioUnderTest, records: Records, percentile: int, 
     """The flow's time to consistency at ``percentile`` is within ``limit`` minutes."""
     result = flow_result(ctx.result, records.flow)
     name = f"p{percentile}"
-    measured = result.percentiles().get(name)
-    if measured is None and result.lags:
-        measured = nearest_rank(result.lags, percentile)
+    measured = nearest_rank(result.lags, percentile)  # None when nothing landed
     rows = lag_rows(result, limit)
-    if name not in result.percentiles():
+    if percentile not in (50, 95, 99):  # lag_rows shows those three
         rows.append(
-            (name, _minutes(measured), _minutes(limit), "yes" if measured is not None and measured <= limit else "NO")
+            (
+                name,
+                format_minutes(measured),
+                format_minutes(limit),
+                "yes" if measured is not None and measured <= limit else "NO",
+            )
         )
     title = f"{records.noun}: {name} time to consistency ({records.flow})"
     if measured is None:
@@ -198,14 +196,11 @@ def judge_percentile(ctx: ScenarioUnderTest, records: Records, percentile: int, 
     return Evidence(
         title,
         passed,
-        f"{name} time to consistency {_minutes(measured)} {verb} {_minutes(limit)} ({len(result.lags)} key(s))",
+        f"{name} time to consistency {format_minutes(measured)} {verb} {format_minutes(limit)} "
+        f"({len(result.lags)} key(s))",
         LAG_COLUMNS,
         rows,
     )
-
-
-def _as_lag(differences: Sequence[Difference]) -> list[Row]:
-    return [(d.kind, d.target, shown_key(d), mask(d.detail)) for d in differences[:MAX_ROWS]]
 
 
 def judge_in_sync(ctx: ScenarioUnderTest, flows: Sequence[str] | None = None) -> Evidence:
@@ -217,8 +212,8 @@ def judge_in_sync(ctx: ScenarioUnderTest, flows: Sequence[str] | None = None) ->
             r.flow,
             str(r.expected),
             ", ".join(f"{k} {v}" for k, v in r.counts.items() if v) or "none",
-            _minutes(r.percentiles()["p95"]),
-            _minutes(r.allowed_lag),
+            format_minutes(r.percentiles()["p95"]),
+            format_minutes(r.allowed_lag),
         )
         for r in results
     ]
@@ -252,7 +247,3 @@ def dead_letter_rows(result: RunResult) -> list[Row]:
 
 
 DEAD_LETTER_COLUMNS = ("message", "channel", "reason", "attempts", "parked at (min)")
-
-
-def as_text(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)

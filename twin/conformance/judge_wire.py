@@ -243,7 +243,7 @@ def judge_fhir_claims(ctx: ScenarioUnderTest) -> Evidence:
     (``fhir.resources``, R4B models); up to ``FHIR_SAMPLE`` of them, evenly spread."""
     submissions = ctx.result.twin.clearinghouse.submissions
     step = max(1, len(submissions) // FHIR_SAMPLE)
-    chosen = submissions[::step]
+    chosen = submissions[::step][:FHIR_SAMPLE]
     model = _claim_model()
     problems: list[tuple[str, ...]] = []
     for submission in chosen:

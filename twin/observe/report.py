@@ -224,8 +224,8 @@ def _print_flows(names: list[str], summary: dict[str, Any], console: Console) ->
     for kind in DIFFERENCE_CLASSES:
         flows.add_row(kind.replace("_", " "), *(_count(f["differences"][kind]) for f in data))
     for p in ("p50", "p95", "p99"):
-        flows.add_row(f"time to consistency {p}", *(_duration(f["time_to_consistency_minutes"][p]) for f in data))
-    flows.add_row("allowed lag", *(_duration(f["allowed_lag_minutes"]) for f in data))
+        flows.add_row(f"time to consistency {p}", *(format_minutes(f["time_to_consistency_minutes"][p]) for f in data))
+    flows.add_row("allowed lag", *(format_minutes(f["allowed_lag_minutes"]) for f in data))
     flows.add_row("verdict", *("[green]in sync[/green]" if f["in_sync"] else "[red]OUT OF SYNC[/red]" for f in data))
     console.print(flows)
 
@@ -276,7 +276,8 @@ def _count(value: int) -> str:
     return f"[red]{value}[/red]" if value else "0"
 
 
-def _duration(minutes: float | None) -> str:
+def format_minutes(minutes: float | None) -> str:
+    """A lag for people: seconds under a minute, else minutes; ``-`` for none."""
     if minutes is None:
         return "-"
     return f"{minutes * 60:.1f} s" if minutes < 1 else f"{minutes:.1f} min"

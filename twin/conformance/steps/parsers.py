@@ -47,13 +47,9 @@ class ParseType(Generic[T]):
         self.pattern = pattern
         self.convert = convert
         self.describe = describe
-        self._full = re.compile(pattern, re.IGNORECASE)
 
     def __call__(self, text: str) -> T:
         return self.convert(text.strip())
-
-    def matches(self, text: str) -> bool:
-        return self._full.fullmatch(text) is not None
 
 
 def _alternatives(words: Mapping[str, object]) -> str:
