@@ -8,9 +8,9 @@ import random
 
 import pytest
 
-from twin.domain.exchange import TRANSPORT_FAILURE, TargetRequest, TargetResponse
+from twin.domain.exchange import TOKEN_PATH, TRANSPORT_FAILURE, TargetRequest, TargetResponse
 from twin.integration.contract import Outcome
-from twin.integration.outbox import TOKEN_PATH, Outbox
+from twin.integration.outbox import Outbox
 from twin.integration.resilience import CircuitBreaker, RetryPolicy
 from twin.integration.sequencing import Resequencer
 

@@ -31,6 +31,7 @@ class TargetRequest:
 
 
 TRANSPORT_FAILURE = 0  # status of a request that got no answer (timeout, refused connection)
+TOKEN_PATH = "/oauth/token"  # where a client gets a bearer token from a target (OAuth2 client credentials)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 
-from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.exchange import TOKEN_PATH, TargetRequest, TargetResponse
 from twin.faults.specs import DAY, ExpiredTokenSpec
-
-TOKEN_PATH = "/oauth/token"
 
 
 def is_token_request(request: TargetRequest) -> bool:

@@ -54,8 +54,8 @@ from typing import Any, NamedTuple
 
 from twin.domain.events import ChargeLine, ChargesPosted, DomainEvent, PatientAdmitted, PatientDischarged
 from twin.domain.timebase import Timebase
+from twin.integration.claim import CHARGEMASTER_SYSTEM
 
-CHARGEMASTER_SYSTEM = "urn:twin:chargemaster"
 MRN_SYSTEM = "urn:twin:mrn"
 VISIT_SYSTEM = "urn:twin:visit-number"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"

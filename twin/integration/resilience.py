@@ -14,10 +14,10 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
+from twin.domain.exchange import TRANSPORT_FAILURE
 from twin.domain.model import SimTime
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-TIMEOUT = 0  # the status a request gets when no answer came within its timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class RetryPolicy:
 
     def retryable(self, status: int) -> bool:
         """A timeout or a transient status; 4xx other than 408/425/429 will fail the same way again."""
-        return status == TIMEOUT or status in RETRYABLE_STATUSES
+        return status == TRANSPORT_FAILURE or status in RETRYABLE_STATUSES
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float | None:
         """Minutes to wait before attempt ``attempt + 1`` after attempt ``attempt`` failed; ``None``
