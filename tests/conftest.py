@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from twin.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from twin.sim import RunResult, Twin
+
+if TYPE_CHECKING:
+    from twin.conformance.runner import ConformRun
 
 
 def small_scenario(**overrides: Any) -> Scenario:
@@ -34,3 +37,11 @@ def small_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run")
     write_outputs(result, build_summary(result), out)
     return out
+
+
+def conform(sut: str = "reference", **options: Any) -> ConformRun:
+    """``twin conform`` in process: the suite (or ``features=``) against ``sut``, in simulated time."""
+    from twin.conformance.runner import ConformOptions, run_conformance
+    from twin.suts import load_sut, simulate
+
+    return run_conformance(ConformOptions(load_sut(sut), simulate, **options))

@@ -29,40 +29,40 @@ def acquired() -> RunResult:
 
 
 def _legacy(run: RunResult) -> str:
-    [hospital] = [h for h in run.twin.network.hospitals if h.joins_at > 0]
+    [hospital] = [h for h in run.view.network.hospitals if h.joins_at > 0]
     return hospital.code
 
 
 def test_the_acquired_hospital_joins_on_its_day_with_its_own_codes(acquired: RunResult) -> None:
-    network = acquired.twin.network
+    network = acquired.view.network
     legacy = next(h for h in network.hospitals if h.joins_at > 0)
     assert legacy.joins_at == 1440 and legacy.hl7_version == "2.3"
     founding = next(h for h in network.hospitals if h.joins_at == 0)
     assert {d.ehr_code for d in legacy.departments}.isdisjoint(d.ehr_code for d in founding.departments)
     assert "LAB" in {d.ehr_code for d in legacy.departments}  # its EHR's own department codes
     assert {p.plan_code for p in legacy.payers}.isdisjoint(p.plan_code for p in network.payers)
-    admissions = [e for e in acquired.twin.truth if isinstance(e, PatientAdmitted) and e.hospital == legacy.code]
+    admissions = [e for e in acquired.view.truth if isinstance(e, PatientAdmitted) and e.hospital == legacy.code]
     assert admissions and min(e.at for e in admissions) >= legacy.joins_at
 
 
 def test_onboarding_is_published_before_go_live_and_covers_every_code(acquired: RunResult) -> None:
-    network: Network = acquired.twin.network
+    network: Network = acquired.view.network
     legacy = next(h for h in network.hospitals if h.joins_at > 0)
-    published = [f for f in acquired.twin.truth if isinstance(f, MappingPublished) and "onboarding" in f.reason]
+    published = [f for f in acquired.view.truth if isinstance(f, MappingPublished) and "onboarding" in f.reason]
     assert published and max(f.at for f in published) < legacy.joins_at
     assert {(f.domain, f.code, f.target) for f in published} == set(network.onboarding(legacy))
     domains = {f.domain for f in published}
     assert {"department", "insurance plan", "location", "facility", "org unit"} <= domains
     # and no master-data exception was needed for it
     onboarded = {f.code for f in published}
-    assert not [e for e in acquired.twin.integration.exceptions() if e.domain and e.code in onboarded]
+    assert not [e for e in acquired.view.exceptions if e.domain and e.code in onboarded]
 
 
 def test_its_feed_is_hl7_2_3_that_hl7apy_accepts_strictly_and_reads_like_2_5_1(acquired: RunResult) -> None:
     legacy = _legacy(acquired)
-    reader = Hl7Reader(acquired.twin.timebase)
+    reader = Hl7Reader(acquired.view.timebase)
     seen = set()
-    for message_type, payloads in acquired.twin.traffic.items():
+    for message_type, payloads in acquired.view.traffic.items():
         for payload in payloads:
             if f"|{legacy}|" not in payload.split("\r", 1)[0] or message_type == "ACK":
                 continue

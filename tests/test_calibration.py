@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,19 +33,18 @@ def run() -> Any:
 
 
 def test_statistics_follow_the_planted_facts(run: Any) -> None:
-    twin = run.twin
-    beds = sum(h.beds for h in twin.network.hospitals)
+    view = run.view
+    beds = sum(h.beds for h in view.network.hospitals)
     truth = TruthLedger()
     # two stays from the first hour to day 4, in house over the whole measured window (days 1-4);
     # a third, of the starting census (admitted at 0), does not count towards the length of stay
     _stay(truth, "V1", 60.0, 4 * DAY, amount=400_000)
     _stay(truth, "V2", 60.0, 4 * DAY)
     _stay(truth, "V0", 0.0, 30.0)
-    rooms = sum(h.or_rooms for h in twin.network.hospitals)
+    rooms = sum(h.or_rooms for h in view.network.hospitals)
     for number in range(rooms * 3):
         truth.append(CaseCompleted(DAY, "H01", "V1", f"C{number}", "TKA", "ortho", "R1", DAY - 60))
-    planted = SimpleNamespace(truth=truth, scenario=twin.scenario, network=twin.network, erp=twin.erp)
-    values = _by_name(calibrate(planted))  # type: ignore[arg-type]
+    values = _by_name(calibrate(dataclasses.replace(view, truth=truth)))
     assert values["average length of stay"] == pytest.approx((4 * DAY - 60) / DAY)
     assert values["bed occupancy"] == pytest.approx(100 * 2 / beds)
     weekdays = 4  # the default scenario starts on a Monday; four days of workload
@@ -52,24 +52,21 @@ def test_statistics_follow_the_planted_facts(run: Any) -> None:
 
 
 def test_dnfb_days_counts_discharged_encounters_the_erp_has_not_billed(run: Any) -> None:
-    twin = run.twin
     truth = TruthLedger()
     _stay(truth, "V1", 0.0, 1.5 * DAY, amount=100_000)  # discharged, never billed: DNFB at every midnight after
     _stay(truth, "V2", 0.0, 0.5 * DAY, amount=300_000)  # discharged and billed at once below
     finance = SimpleNamespace(ar_items=[SimpleNamespace(invoice="V2", posted_at=0.5 * DAY)], journals=[])
-    planted = SimpleNamespace(
-        truth=truth, scenario=twin.scenario, network=twin.network, erp=SimpleNamespace(finance=finance)
-    )
-    values = _by_name(calibrate(planted))  # type: ignore[arg-type]
+    planted = dataclasses.replace(run.view, truth=truth, erp=SimpleNamespace(finance=finance))
+    values = _by_name(calibrate(planted))
     daily_gross = 400_000 / 4
     assert values["DNFB days"] == pytest.approx(100_000 / daily_gross)
 
 
 def test_expense_shares_come_from_the_erp_ledger(run: Any) -> None:
-    values = _by_name(calibrate(run.twin))
+    values = _by_name(calibrate(run.view))
     supply, labor = values["supply share of operating expense"], values["labor share of operating expense"]
     assert supply is not None and labor is not None and 0 < supply < 100 and 0 < labor < 100
-    journals = run.twin.erp.finance.journals
+    journals = run.view.erp.finance.journals
     totals = {
         a: sum(x.debit - x.credit for j in journals for x in j.lines if x.account == a)
         for a in ("5200", "6000", "7000")

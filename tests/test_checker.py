@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import run_small
 from twin.observe.checker import check_flow, percentile
 from twin.observe.expectations import CLAIM, JOURNAL
+from twin.observe.flows import check_all
 from twin.observe.records import Expected, Observed
 
 LAG = 30.0
@@ -100,37 +101,37 @@ def run():  # type: ignore[no-untyped-def]
 
 
 def _recheck(run):  # type: ignore[no-untyped-def]
-    return run.twin.check(run.horizon)[0].counts
+    return check_all(run.view)[0].counts
 
 
 def test_planted_dropped_posting_is_lost(run) -> None:  # type: ignore[no-untyped-def]
-    journals = run.twin.erp.finance.journals
+    journals = run.view.erp.finance.journals
     journals.pop(next(i for i, j in enumerate(journals) if j.source == "patient-billing"))
     assert _recheck(run)["lost"] == 1
 
 
 def test_planted_double_posting_is_duplicated(run) -> None:  # type: ignore[no-untyped-def]
-    erp = run.twin.erp.finance
+    erp = run.view.erp.finance
     first = next(j for j in erp.journals if j.source == "patient-billing")
     erp.journals.append(dataclasses.replace(first, journal_id="JE-COPY", posted_at=first.posted_at + 1))
     assert _recheck(run)["duplicated"] == 1
 
 
 def test_planted_altered_amount_is_wrong_value(run) -> None:  # type: ignore[no-untyped-def]
-    erp = run.twin.erp.finance
+    erp = run.view.erp.finance
     item = erp.ar_items[5]
     erp.ar_items[5] = dataclasses.replace(item, amount=item.amount + 1)
     assert _recheck(run)["wrong_value"] == 1
 
 
 def test_planted_invented_claim_is_unexpected(run) -> None:  # type: ignore[no-untyped-def]
-    house = run.twin.clearinghouse
+    house = run.view.clearinghouse
     house.submissions.append(dataclasses.replace(house.accepted[0], submission_id="CH-X", claim_number="H99V0000001"))
     assert _recheck(run)["unexpected"] == 1
 
 
 def test_planted_late_posting_is_stale(run) -> None:  # type: ignore[no-untyped-def]
-    house = run.twin.clearinghouse
+    house = run.view.clearinghouse
     index = house.submissions.index(house.accepted[2])
     late = house.submissions[index]
     house.submissions[index] = dataclasses.replace(late, received_at=late.received_at + LAG * 3)
@@ -138,13 +139,13 @@ def test_planted_late_posting_is_stale(run) -> None:  # type: ignore[no-untyped-
 
 
 def test_planted_claim_before_journal_is_out_of_order(run) -> None:  # type: ignore[no-untyped-def]
-    twin = run.twin
-    claim = twin.clearinghouse.accepted[1]
-    index = next(i for i, j in enumerate(twin.erp.finance.journals) if j.reference == claim.claim_number)
+    view = run.view
+    claim = view.clearinghouse.accepted[1]
+    index = next(i for i, j in enumerate(view.erp.finance.journals) if j.reference == claim.claim_number)
     # the journal now lands after the claim: both after coding completed and within the allowed
     # lag, so only the order between them is wrong
-    journal = twin.erp.finance.journals[index]
-    twin.erp.finance.journals[index] = dataclasses.replace(journal, posted_at=claim.received_at + 0.1)
+    journal = view.erp.finance.journals[index]
+    view.erp.finance.journals[index] = dataclasses.replace(journal, posted_at=claim.received_at + 0.1)
     counts = _recheck(run)
     assert counts["out_of_order"] == 1
     assert sum(counts.values()) == 1

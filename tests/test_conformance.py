@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from pytest_bdd.parser import FeatureParser
 
+from tests.conftest import conform
 from twin.cli import main
 from twin.conformance.plugin import ScenarioResult
 from twin.conformance.requirements import BY_ID, REQUIREMENTS, is_requirement_tag
-from twin.conformance.runner import ConformError, ConformOptions, default_features, run_conformance
+from twin.conformance.runner import ConformError, default_features
 from twin.conformance.steps import given, then, when  # noqa: F401 - importing declares the steps
 from twin.conformance.steps.vocabulary import VOCABULARY
 
@@ -101,13 +102,8 @@ Feature: Our own checks, written outside the project
 def test_a_feature_written_outside_the_project_runs_with_the_shipped_steps(tmp_path: Path) -> None:
     _feature(tmp_path / "features" / "ours", "ours.feature", OUTSIDE)
     out = tmp_path / "out"
-    run = run_conformance(
-        ConformOptions(
-            features=tmp_path / "features",
-            junit=out / "junit.xml",
-            json=out / "results.json",
-            html=out / "report.html",
-        )
+    run = conform(
+        features=tmp_path / "features", junit=out / "junit.xml", json=out / "results.json", html=out / "report.html"
     )
     assert run.ok and [r.verdict for r in run.results] == ["pass", "pass"]
     assert run.runs_simulated == 1 and run.runs_reused == 1  # identical scenarios share one run
@@ -177,7 +173,7 @@ Feature: Verdicts
     And no charge is lost and none is posted twice
 """,
     )
-    run = run_conformance(ConformOptions(features=tmp_path, sut="tests.test_conformance:forgetful"))
+    run = conform(features=tmp_path, sut="tests.test_conformance:forgetful")
     verdicts = {r.scenario: r for r in run.results}
     assert verdicts["A step nobody defined"].verdict == "error"
     assert "Step definition is not found" in verdicts["A step nobody defined"].message
@@ -202,19 +198,19 @@ Feature: A larger variant
     Then no charge is lost and none is posted twice
 """,
     )
-    [skipped] = run_conformance(ConformOptions(features=tmp_path)).results
+    [skipped] = conform(features=tmp_path).results
     assert skipped.verdict == "skip"
-    [ran] = run_conformance(ConformOptions(features=tmp_path, slow=True)).results
+    [ran] = conform(features=tmp_path, slow=True).results
     assert ran.verdict == "pass" and ran.steps
 
 
-def forgetful(twin: object) -> object:
+def forgetful(context: object) -> object:
     """A user's factory: the reference integration, but it invents a supply exception (for the test)."""
-    from twin.integration.contract import IntegrationException
-    from twin.sim import Twin, reference_integration
+    from twin.domain.contract import IntegrationException, RunContext
+    from twin.reference_factory import reference_integration
 
-    assert isinstance(twin, Twin)
-    integration = reference_integration(twin)
+    assert isinstance(context, RunContext)
+    integration = reference_integration(context)
     invented = IntegrationException("usage_inventory", "H01V9999999-001", "unmapped_item", "made up", 1.0)
     original = integration.exceptions
     integration.exceptions = lambda: [*original(), invented]  # type: ignore[method-assign]
@@ -229,7 +225,7 @@ def test_an_unregistered_requirement_tag_is_bad_input_naming_file_and_line(tmp_p
         "    When the integration under test runs the network\n",
     )
     with pytest.raises(ConformError, match=r"typo\.feature, line 3 .*@req-discharge-biling-sequencing"):
-        run_conformance(ConformOptions(features=tmp_path))
+        conform(features=tmp_path)
     assert main(["conform", "--features", str(path.parent)]) == 2
     assert main(["conform", "--sut", "no.such.module:factory"]) == 2
     assert main(["conform", "--sut", "reference-but-wrong"]) == 2
@@ -258,7 +254,7 @@ EXPECTED_FAILURES = {
 
 @pytest.fixture(scope="module")
 def naive_results() -> dict[str, ScenarioResult]:
-    run = run_conformance(ConformOptions(sut=NAIVE, tags=SELECTED))
+    run = conform(sut=NAIVE, tags=SELECTED)
     return {r.scenario: r for r in run.results}
 
 
@@ -285,7 +281,7 @@ def test_the_naive_outage_evidence_shows_what_never_came_back(naive_results: dic
 
 
 def test_the_reference_integration_passes_the_same_scenarios() -> None:
-    run = run_conformance(ConformOptions(tags=SELECTED))
+    run = conform(tags=SELECTED)
     verdicts = {r.scenario: r.verdict for r in run.results}
     assert set(EXPECTED_FAILURES) <= set(verdicts)
     assert {v for v in verdicts.values()} <= {"pass", "skip"}, [r.message for r in run.results if r.message]

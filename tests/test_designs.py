@@ -12,6 +12,7 @@ import yaml
 
 from tests.conftest import small_scenario
 from twin.cli import main
+from twin.domain.designs import UnknownDesign
 from twin.domain.exchange import TargetRequest
 from twin.domain.timebase import Timebase
 from twin.integration.designs import (
@@ -23,7 +24,6 @@ from twin.integration.designs import (
     NIGHTLY_BATCH,
     REVENUE_JOURNAL,
     SUPPLY_USAGE,
-    UnknownDesign,
     design_named,
     request_kind,
 )

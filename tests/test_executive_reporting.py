@@ -24,6 +24,7 @@ from twin.domain.pseudonym import pseudonym
 from twin.domain.timebase import Timebase
 from twin.integration.reporting import KpiService, ReportingConfig
 from twin.observe.checker import FlowResult
+from twin.observe.flows import check_all
 from twin.observe.kpi import REPORTING, TruthKpi
 from twin.observe.kpi_check import judge, kpi_truth
 from twin.observe.records import Observed
@@ -433,7 +434,7 @@ def test_racing_members_may_be_in_or_out_but_nothing_else_may() -> None:
 def run() -> RunResult:
     result = Twin(small_scenario(days=3)).run()
     assert result.in_sync, [d for f in result.flows for d in f.differences[:3]]
-    shown = {p.kpi for p in result.twin.systems.dashboard.kpis}
+    shown = {p.kpi for p in result.view.dashboard.kpis}
     assert shown == {
         "dnfb_amount",
         "days_to_bill",
@@ -446,13 +447,13 @@ def run() -> RunResult:
 
 
 def _reporting(run: RunResult) -> FlowResult:
-    return next(f for f in run.twin.check(run.horizon) if f.flow == REPORTING)
+    return next(f for f in check_all(run.view) if f.flow == REPORTING)
 
 
 @pytest.fixture()
 def dashboard(run: RunResult) -> Iterator[Dashboard]:
     """The run's dashboard, restored after a test planted something in it."""
-    board = run.twin.systems.dashboard
+    board = run.view.dashboard
     saved = list(board.kpis)
     yield board
     board.kpis[:] = saved
@@ -460,8 +461,8 @@ def dashboard(run: RunResult) -> Iterator[Dashboard]:
 
 def _pick(run: RunResult, kpi: str, required: int = 1) -> tuple[int, KpiPublication, TruthKpi]:
     """A due publication of ``kpi`` with at least ``required`` required members."""
-    truth = kpi_truth(run.twin, run.horizon)
-    for index, shown in enumerate(run.twin.systems.dashboard.kpis):
+    truth = kpi_truth(run.view, run.horizon)
+    for index, shown in enumerate(run.view.dashboard.kpis):
         value = truth.values[shown.key]
         if shown.kpi == kpi and not value.optional and len(value.required) >= required:
             return index, shown, value
@@ -528,7 +529,7 @@ def test_planted_late_and_early_publications_are_stale_and_out_of_order(run: Run
 
 
 def test_cycle_counts_are_facts_and_leave_erp_stock_alone(run: RunResult) -> None:
-    twin = run.twin
+    twin = run.view
     counted = [fact for fact in twin.truth if isinstance(fact, StockCounted)]
     documents = {c.count_id: c for c in twin.erp.supply.counts}
     assert counted and {c.count_id for c in counted} == set(documents)
@@ -576,12 +577,12 @@ def test_the_report_shows_the_flow_without_patient_identifiers(run: RunResult, d
     removed = sorted(value.required)[0]
     lineage = tuple(i for i in shown.lineage if i != removed)
     dashboard.kpis[index] = dataclasses.replace(shown, lineage=lineage)  # one difference to list
-    run.flows[:] = run.twin.check(run.horizon)
+    run.flows[:] = check_all(run.view)
     try:
         summary = build_summary(run)
     finally:
         dashboard.kpis[index] = shown
-        run.flows[:] = run.twin.check(run.horizon)
+        run.flows[:] = check_all(run.view)
     reporting = summary["reporting"]
     assert reporting["kpis_shown"] == len(dashboard.kpis) and sum(reporting["by_kpi"].values()) == len(dashboard.kpis)
     assert {row["kpi"] for row in reporting["last_period"]} >= {"dnfb_amount", "stock_outs"}
@@ -595,6 +596,6 @@ def test_the_report_shows_the_flow_without_patient_identifiers(run: RunResult, d
     brief = io.StringIO()
     print_summary(summary, Console(file=brief, width=200))
     assert ": dashboard vs truth" not in brief.getvalue() and "twin run --kpis shows them" in brief.getvalue()
-    visits = {f.visit for f in run.twin.truth if isinstance(f, PatientAdmitted)}
+    visits = {f.visit for f in run.view.truth if isinstance(f, PatientAdmitted)}
     assert not any(visit in text or visit in out.getvalue() for visit in visits)
     assert pseudonym(removed) in listed["detail"]

@@ -37,9 +37,7 @@ def _request(system: str = "erp", key: str = "k", **headers: str) -> TargetReque
 @pytest.fixture(scope="module")
 def traffic() -> dict[str, list[str]]:
     """Real EHR messages of each type (a few hours of one hospital)."""
-    twin = Twin(small_scenario(days=0.5))
-    twin.run()
-    return twin.traffic
+    return {kind: list(messages) for kind, messages in Twin(small_scenario(days=0.5)).run().view.traffic.items()}
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,12 @@ import math
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from tests.conftest import small_scenario
+from twin.domain.contract import DeadLetter, Integration, Outcome, RunContext
 from twin.domain.events import (
     ChargesPosted,
     CodingCompleted,
@@ -30,7 +31,6 @@ from twin.domain.events import (
 )
 from twin.domain.exchange import TRANSPORT_FAILURE, TargetRequest, TargetResponse
 from twin.faults import FAULT_KINDS, OutageWindow
-from twin.integration.contract import DeadLetter, Integration, Outcome
 from twin.integration.hl7_reader import Hl7Reader
 from twin.observe.checker import check_flow
 from twin.observe.expectations import CLAIM, EXCEPTION, JOURNAL, billing_expectations
@@ -43,6 +43,7 @@ from twin.observe.supply_expectations import INVOICE, ISSUE, supply_expectations
 from twin.observe.truth import TruthLedger
 from twin.scenario import load_scenario
 from twin.sim import RunResult, Twin, reference_integration, run
+from twin.sim.fault_transport import FaultTransport
 from twin.workflows.operations import MAX_REPLAYS, SupportTeam
 
 REDUCED = Path(__file__).resolve().parent / "stress-reduced.yaml"
@@ -96,25 +97,32 @@ class Recorder:
         return self._out(self.inner.replay(message_id, now, payload), now)
 
 
+class Reduced(NamedTuple):
+    result: RunResult
+    recorder: Recorder
+    twin: Twin  # the driver, to look at what the transport and the support team did
+
+
 @pytest.fixture(scope="module")
-def reduced() -> tuple[RunResult, Recorder]:
+def reduced() -> Reduced:
     recorders: list[Recorder] = []
 
-    def recorded(twin: Twin) -> Integration:
-        recorders.append(Recorder(reference_integration(twin)))
+    def recorded(context: RunContext) -> Integration:
+        recorders.append(Recorder(reference_integration(context)))
         return recorders[-1]
 
-    return run(load_scenario(REDUCED), integration=recorded), recorders[0]
+    twin = Twin(load_scenario(REDUCED), recorded)
+    return Reduced(twin.run(), recorders[0], twin)
 
 
-def _corrupted(twin: Twin, channel: str) -> list[MessageCorrupted]:
-    return [f for f in twin.truth if isinstance(f, MessageCorrupted) and f.channel == channel]
+def _corrupted(truth: TruthLedger, channel: str) -> list[MessageCorrupted]:
+    return [f for f in truth if isinstance(f, MessageCorrupted) and f.channel == channel]
 
 
 # -- the driver applies each fault at its boundary ------------------------------------------------
-def test_every_fault_kind_is_injected_and_reported(reduced: tuple[RunResult, Recorder]) -> None:
-    result, _ = reduced
-    plan = result.twin.fault_plan
+def test_every_fault_kind_is_injected_and_reported(reduced: Reduced) -> None:
+    result, _, twin = reduced
+    plan = twin.fault_plan
     assert plan is not None
     injected = plan.counter.by_kind()
     assert set(injected) == set(FAULT_KINDS), f"not injected: {set(FAULT_KINDS) - set(injected)}"
@@ -123,8 +131,8 @@ def test_every_fault_kind_is_injected_and_reported(reduced: tuple[RunResult, Rec
     assert {o["system"] for o in resilience["outage_windows"]} == {"erp", "clearinghouse", "vendor", "integration"}
 
 
-def test_targets_answer_the_integration_as_the_plan_says(reduced: tuple[RunResult, Recorder]) -> None:
-    _, recorder = reduced
+def test_targets_answer_the_integration_as_the_plan_says(reduced: Reduced) -> None:
+    _, recorder, _ = reduced
     statuses = Counter(response.status for _, _, response in recorder.answers)
     assert {TRANSPORT_FAILURE, 401, 429, 500, 502, 503} <= set(statuses), statuses
     for now, request, response in recorder.answers:
@@ -139,8 +147,8 @@ def test_targets_answer_the_integration_as_the_plan_says(reduced: tuple[RunResul
     assert tokens and all(r.body["access_token"] for r in tokens)
 
 
-def test_requests_time_out_at_their_deadline_and_late_answers_are_dropped(reduced: tuple[RunResult, Recorder]) -> None:
-    result, recorder = reduced
+def test_requests_time_out_at_their_deadline_and_late_answers_are_dropped(reduced: Reduced) -> None:
+    result, recorder, _ = reduced
     default = result.scenario.operations.request_timeout_seconds / 60
     timed_out = [(now, request) for now, request, response in recorder.answers if response.status == TRANSPORT_FAILURE]
     assert timed_out
@@ -148,13 +156,13 @@ def test_requests_time_out_at_their_deadline_and_late_answers_are_dropped(reduce
         sent, _ = recorder.sent[id(request)]
         assert now - sent == pytest.approx(request.timeout or default)
     assert max(Counter(id(request) for _, request, _ in recorder.answers).values()) == 1  # one answer per send
-    assert result.twin.faults is not None and result.twin.faults.stats["late_answers_dropped"] > 0
+    assert result.view.faults is not None and result.view.faults.transport["late_answers_dropped"] > 0
 
 
-def test_copies_overtakings_and_resends_reach_the_integration(reduced: tuple[RunResult, Recorder]) -> None:
-    result, recorder = reduced
-    twin = result.twin
-    assert twin.faults is not None and twin.fault_plan is not None
+def test_copies_overtakings_and_resends_reach_the_integration(reduced: Reduced) -> None:
+    result, recorder, twin = reduced
+    assert isinstance(twin.transport, FaultTransport) and twin.fault_plan is not None
+    stats = twin.transport.stats
     seen = Counter(payload.split("|", 10)[9] for _, payload in recorder.hl7)
     copies = sum(n - 1 for n in seen.values() if n > 1)
     assert 0 < copies <= twin.fault_plan.counter.counts["duplicate"]
@@ -167,66 +175,66 @@ def test_copies_overtakings_and_resends_reach_the_integration(reduced: tuple[Run
             overtaken += number < last.get(fields[3], 0)
             last[fields[3]] = max(number, last.get(fields[3], 0))
     assert overtaken >= twin.fault_plan.counter.counts["reorder"] > 0
-    assert twin.faults.stats["sender_resends"] > 0 and twin.faults.stats["sender_gave_up"] == 0
+    assert stats["sender_resends"] > 0 and stats["sender_gave_up"] == 0
 
 
 def test_poison_reaches_the_integration_spoiled_and_the_support_team_repairs_it(
-    reduced: tuple[RunResult, Recorder],
+    reduced: Reduced,
 ) -> None:
-    result, recorder = reduced
-    twin = result.twin
-    assert twin.fault_plan is not None and twin.faults is not None
+    result, recorder, twin = reduced
+    assert twin.fault_plan is not None and twin.support is not None
     reader = Hl7Reader(twin.timebase)
     delivered = {payload for _, payload in recorder.hl7}
     repaired = {f.message_id for f in twin.truth if isinstance(f, MessageRepaired) and f.repaired}
-    corrupted = _corrupted(twin, "hl7")
+    corrupted = _corrupted(twin.truth, "hl7")
     assert {f.variant for f in corrupted} == {"bad_msh", "missing_pid", "broken_escape", "wrong_encoding", "truncated"}
     for fact in corrupted:
         original = twin.fault_plan.originals[fact.message_id]
         spoiled = [p for p in delivered if p != original and fact.message_id in p[:200]]
         assert spoiled and all(reader.read(p).rejected is not None for p in spoiled), fact
         assert fact.message_id in repaired, fact
-    replays = {r.message_id: r for r in twin.faults.support.replays if r.repaired}
+    replays = {r.message_id: r for r in twin.support.replays if r.repaired}
     for fact in corrupted:
         letter = replays[fact.message_id]  # dead-lettered under its control id, with why, after few attempts
         assert letter.channel == "hl7" and letter.reason and letter.attempts <= 5
-    assert {f.message_id for f in _corrupted(twin, "document")} <= repaired
+    assert {f.message_id for f in _corrupted(twin.truth, "document")} <= repaired
 
 
-def test_the_reference_integration_keeps_its_guarantees_under_every_fault(reduced: tuple[RunResult, Recorder]) -> None:
+def test_the_reference_integration_keeps_its_guarantees_under_every_fault(reduced: Reduced) -> None:
     """The stress scenario's promise, on its reduced variant: nothing lost, nothing posted twice,
     nothing invented, order kept; every poison message dead-lettered and, once repaired, posted once."""
-    result, _ = reduced
-    twin = result.twin
+    result = reduced.result
+    view = result.view
     broken = {
         flow.flow: [f"{d.kind} {d.target} {d.key}: {d.detail}" for d in flow.differences][:5] for flow in result.flows
     }
     assert result.in_sync, broken  # no class at all: not even stale or wrong value
-    assert twin.integration.dead_letters() == []
-    journals = Counter(j.reference for j in twin.erp.finance.journals if j.source == "patient-billing")
-    issues = Counter(issue.reference for issue in twin.erp.supply.issues)
-    coded = {f.visit for f in twin.truth if isinstance(f, CodingCompleted)}
-    for fact in _corrupted(twin, "hl7"):
+    assert view.dead_letters == ()
+    journals = Counter(j.reference for j in view.erp.finance.journals if j.source == "patient-billing")
+    issues = Counter(issue.reference for issue in view.erp.supply.issues)
+    coded = {f.visit for f in view.truth if isinstance(f, CodingCompleted)}
+    for fact in _corrupted(view.truth, "hl7"):
         if fact.key in coded:
             assert journals[fact.key] == 1, fact
         for line in fact.lines:
             assert issues.get(line, 1) == 1, fact
-    invoices = Counter(invoice.po for invoice in twin.erp.supply.invoices)
-    assert all(invoices[f.key] == 1 for f in _corrupted(twin, "document"))
+    invoices = Counter(invoice.po for invoice in view.erp.supply.invoices)
+    assert all(invoices[f.key] == 1 for f in _corrupted(view.truth, "document"))
 
 
-def test_the_same_seed_gives_the_same_run(reduced: tuple[RunResult, Recorder]) -> None:
+def test_the_same_seed_gives_the_same_run(reduced: Reduced) -> None:
     again = run(load_scenario(REDUCED))
-    first = json.dumps(build_summary(reduced[0]), sort_keys=True)
+    first = json.dumps(build_summary(reduced.result), sort_keys=True)
     assert json.dumps(build_summary(again), sort_keys=True) == first
-    assert again.twin.records == reduced[0].twin.records
+    assert again.view.records == reduced.result.view.records
 
 
 def test_a_plan_that_never_strikes_changes_nothing() -> None:
     clean = Twin(small_scenario(days=1)).run()
-    idle = Twin(small_scenario(days=1, faults=[{"kind": "errors", "system": "erp", "from_day": 300}])).run()
-    assert idle.twin.fault_plan is not None and not idle.twin.fault_plan.counter.counts
-    assert idle.twin.records == clean.twin.records and idle.twin.traffic == clean.twin.traffic
+    idle_twin = Twin(small_scenario(days=1, faults=[{"kind": "errors", "system": "erp", "from_day": 300}]))
+    idle = idle_twin.run()
+    assert idle_twin.fault_plan is not None and not idle_twin.fault_plan.counter.counts
+    assert idle.view.records == clean.view.records and idle.view.traffic == clean.view.traffic
     summary = build_summary(idle)
     assert summary.pop("resilience")["faults_injected_total"] == 0
     assert summary == build_summary(clean) and "resilience" not in build_summary(clean)
@@ -344,10 +352,11 @@ def test_a_flow_check_allows_for_the_runs_outage_windows() -> None:
     check = FlowCheck(
         "f", (JOURNAL,), lambda _t: LAG, lambda _t: [_exp(JOURNAL, 150.0)], lambda _t: [_obs(JOURNAL, 190.0)]
     )
-    plain = check.check(SimpleNamespace(fault_plan=None), 1000.0)  # type: ignore[arg-type]
+    plain = check.check(SimpleNamespace(outages=()), 1000.0)  # type: ignore[arg-type]
     assert [d.kind for d in plain.differences] == ["stale"]
-    twin = SimpleNamespace(fault_plan=_plan({"kind": "outage", "system": "erp", "daily": "02:00-03:20"}))
-    assert [d.kind for d in check.check(twin, 1000.0).differences] == ["out_of_order"]  # type: ignore[arg-type]
+    windows = tuple(_plan({"kind": "outage", "system": "erp", "daily": "02:00-03:20"}).outage_windows(1000.0))
+    view = SimpleNamespace(outages=windows)
+    assert [d.kind for d in check.check(view, 1000.0).differences] == ["out_of_order"]  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

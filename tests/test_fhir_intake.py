@@ -20,9 +20,9 @@ from mocks.ehr.fhir_view import (
     encounter,
 )
 from tests.conftest import small_scenario
+from twin.domain.contract import FhirOutcome
 from twin.domain.events import ChargeLine, ChargesPosted, DomainEvent, PatientAdmitted, PatientDischarged
 from twin.domain.timebase import Timebase
-from twin.integration.contract import FhirOutcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.fhir_reader import FhirReader
 from twin.integration.hl7_reader import Hl7Reader

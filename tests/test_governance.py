@@ -8,15 +8,16 @@ import dataclasses
 
 import pytest
 
-from tests.conftest import run_small
+from tests.conftest import run_small, small_scenario
 from tests.test_reference_integration import _feed, _integration
 from tests.test_supply_flow import ITEM, _orchestrator, _usage
+from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import MappingPublished
 from twin.domain.exchange import TargetResponse
-from twin.integration.contract import IntegrationException, Outcome
+from twin.observe.flows import check_all
 from twin.observe.master_data import MASTER_DATA
 from twin.scenario import ScenarioError, parse_scenario
-from twin.sim import RunResult
+from twin.sim import RunResult, Twin
 
 INACTIVE = TargetResponse(
     422,
@@ -92,17 +93,18 @@ def governed() -> RunResult:
 
 
 def _master(run: RunResult) -> dict[str, int]:
-    return next(f for f in run.twin.check(run.horizon) if f.flow == MASTER_DATA).counts
+    return next(f for f in check_all(run.view) if f.flow == MASTER_DATA).counts
 
 
 def test_every_problem_is_raised_fixed_replayed_and_posted_to_the_governed_codes(governed: RunResult) -> None:
-    twin = governed.twin
+    twin = governed.view
     retirement = twin.network.retirement
     assert retirement is not None
     checked = next(f for f in governed.flows if f.flow == MASTER_DATA)
     assert checked.expected >= 2 and checked.matched == checked.expected
-    assert set(twin.steward.fixed) >= {("retired", retirement.cost_center)}
-    assert all(e.resolved_at is not None for e in twin.integration.exceptions() if e.domain)
+    fixes = {f.reason for f in twin.truth if isinstance(f, MappingPublished)}
+    assert f"cost center {retirement.cost_center} retired" in fixes  # the steward published the fix
+    assert all(e.resolved_at is not None for e in twin.exceptions if e.domain)
     after = [j for j in twin.erp.finance.journals if j.posted_at >= retirement.at]
     assert not any(line.cost_center == retirement.cost_center for j in after for line in j.lines)
     assert any(line.cost_center == retirement.replacement for j in after for line in j.lines)
@@ -111,7 +113,7 @@ def test_every_problem_is_raised_fixed_replayed_and_posted_to_the_governed_codes
 
 
 def _restore(run: RunResult) -> list[IntegrationException]:
-    return [e for e in run.twin.integration.exceptions() if e.domain]
+    return [e for e in run.view.exceptions if e.domain]
 
 
 def test_planted_unresolved_exception_is_wrong_value(governed: RunResult) -> None:
@@ -136,19 +138,16 @@ def test_planted_silence_is_lost(governed: RunResult) -> None:
 
 
 def test_planted_invented_problem_is_unexpected(governed: RunResult) -> None:
-    billing = governed.twin.integration.billing  # type: ignore[attr-defined]
-    billing.raised.append(
-        IntegrationException("discharge_billing", "V0", "unmapped_item", "?", 10.0, 11.0, "item", "X")
-    )
-    try:
-        assert _master(governed)["unexpected"] == 1
-    finally:
-        billing.raised.pop()
+    view = governed.view
+    invented = IntegrationException("discharge_billing", "V0", "unmapped_item", "?", 10.0, 11.0, "item", "X")
+    seen = dataclasses.replace(view.integration, exceptions=(*view.exceptions, invented))
+    planted = dataclasses.replace(view, integration=seen)
+    assert next(f for f in check_all(planted) if f.flow == MASTER_DATA).counts["unexpected"] == 1
 
 
 def test_planted_posting_to_the_retired_cost_center_is_wrong_value(governed: RunResult) -> None:
-    finance = governed.twin.erp.finance
-    retirement = governed.twin.network.retirement
+    finance = governed.view.erp.finance
+    retirement = governed.view.network.retirement
     assert retirement is not None
     index = next(
         i
@@ -164,34 +163,37 @@ def test_planted_posting_to_the_retired_cost_center_is_wrong_value(governed: Run
     )
     finance.journals[index] = dataclasses.replace(journal, lines=lines)
     try:
-        billing = next(f for f in governed.twin.check(governed.horizon) if f.flow == "discharge_billing")
+        billing = next(f for f in check_all(governed.view) if f.flow == "discharge_billing")
         assert billing.counts["wrong_value"] == 1
     finally:
         finance.journals[index] = journal
 
 
 def test_planted_dropped_replay_is_lost(governed: RunResult) -> None:
-    supply = governed.twin.erp.supply
+    supply = governed.view.erp.supply
     missing = {
-        i.erp_item for i in governed.twin.network.supply_items if i.ehr_code in governed.twin.network.missing_items
+        i.erp_item for i in governed.view.network.supply_items if i.ehr_code in governed.view.network.missing_items
     }
     index = next(i for i, issue in enumerate(supply.issues) if issue.item in missing)
     issue = supply.issues.pop(index)
     try:
-        flow = next(f for f in governed.twin.check(governed.horizon) if f.flow == "usage_inventory")
+        flow = next(f for f in check_all(governed.view) if f.flow == "usage_inventory")
         assert flow.counts["lost"] == 1
     finally:
         supply.issues.insert(index, issue)
 
 
 def test_a_retired_service_line_parks_supply_issues_and_replays_them_to_the_replacement() -> None:
-    result = run_small(days=3, governance={"retire_cost_center": {"hospital": 1, "department": "ortho", "day": 1}})
+    twin = Twin(
+        small_scenario(days=3, governance={"retire_cost_center": {"hospital": 1, "department": "ortho", "day": 1}})
+    )
+    result = twin.run()
     assert result.in_sync, [d for f in result.flows for d in f.differences[:3]]
-    retirement = result.twin.network.retirement
+    retirement = result.view.network.retirement
     assert retirement is not None
-    issues = result.twin.erp.supply.issues
+    issues = result.view.erp.supply.issues
     assert any(i.cost_center == retirement.replacement for i in issues)
     assert not any(i.cost_center == retirement.cost_center and i.posted_at >= retirement.at for i in issues)
-    supply = result.twin.integration.supply  # type: ignore[attr-defined]
+    supply = twin.integration.supply  # type: ignore[attr-defined]
     assert any(e.reason_code == "retired_cost_center" for e in supply.raised)
     assert not supply._parked.get(("department", "H01-ORTH"))

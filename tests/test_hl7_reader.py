@@ -21,9 +21,7 @@ TB = Timebase(datetime(2026, 1, 5))
 
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, list[str]]:
-    twin = Twin(small_scenario())
-    twin.run()
-    return twin.traffic
+    return {kind: list(messages) for kind, messages in Twin(small_scenario()).run().view.traffic.items()}
 
 
 def _segments(element: object, name: str) -> list:  # type: ignore[type-arg]

@@ -14,15 +14,16 @@ import pytest
 from mocks.erp.finance import ErpFinance
 from mocks.hcm.hcm import Hcm, OrgUnit
 from tests.conftest import run_small, small_scenario
+from twin.domain.contract import Outcome
 from twin.domain.events import ChargeLine, ChargesPosted, CostCenterRetired, MappingPublished, ShiftWorked
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import Employee, paid_quarter_hours, shift_pay
 from twin.domain.timebase import Timebase
-from twin.integration.contract import Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.reference import ReferenceConfig, ReferenceIntegration
 from twin.network import build_network
 from twin.observe.checker import FlowResult
+from twin.observe.flows import check_all
 from twin.observe.labor_expectations import (
     COST_PER_PATIENT_DAY,
     LABOR_EXCEPTION,
@@ -287,9 +288,9 @@ def real_run() -> RunResult:
 @pytest.fixture()
 def run(real_run: RunResult) -> Iterator[RunResult]:
     """The module's run, restored after each test plants its defect."""
-    finance, hcm = real_run.twin.erp.finance, real_run.twin.systems.hcm
+    finance, hcm = real_run.view.erp.finance, real_run.view.hcm
     journals, statistics, runs = list(finance.journals), list(finance.statistics), list(hcm.payroll_runs)
-    exceptions = [(e, e.resolved_at) for e in real_run.twin.integration.exceptions()]
+    exceptions = [(e, e.resolved_at) for e in real_run.view.exceptions]
     yield real_run
     finance.journals[:], finance.statistics[:], hcm.payroll_runs[:] = journals, statistics, runs
     for exception, resolved_at in exceptions:
@@ -297,7 +298,7 @@ def run(real_run: RunResult) -> Iterator[RunResult]:
 
 
 def _labor(run: RunResult) -> FlowResult:
-    return next(flow for flow in run.twin.check(run.horizon) if flow.flow == "labor_cost")
+    return next(flow for flow in check_all(run.view) if flow.flow == "labor_cost")
 
 
 def _found(run: RunResult) -> set[tuple[str, str]]:
@@ -307,7 +308,7 @@ def _found(run: RunResult) -> set[tuple[str, str]]:
 def _journal_index(run: RunResult, nursing: bool) -> int:
     """A labor journal of a nursing cost center and day with patient days (so with a KPI), or of
     an ancillary cost center (no patient days at all)."""
-    finance = run.twin.erp.finance
+    finance = run.view.erp.finance
     census = {f"{s.cost_center}@{s.day.isoformat()}" for s in finance.statistics if s.account == "9100"}
     centers = {key.partition("@")[0] for key in census}
     for index, journal in enumerate(finance.journals):
@@ -322,18 +323,18 @@ def _journal_index(run: RunResult, nursing: bool) -> int:
 def test_the_run_checks_every_target_of_the_flow(real_run: RunResult) -> None:
     labor = _labor(real_run)
     assert labor.matched == labor.expected and not labor.pending
-    assert real_run.twin.systems.hcm.payroll_runs and any(
-        e.flow == "labor_cost" and e.resolved_at is not None for e in real_run.twin.integration.exceptions()
+    assert real_run.view.hcm.payroll_runs and any(
+        e.flow == "labor_cost" and e.resolved_at is not None for e in real_run.view.exceptions
     ), "the retirement of the default governance must reach the labor flow"
 
 
 def test_planted_lost_journal_is_lost(run: RunResult) -> None:
-    del run.twin.erp.finance.journals[_journal_index(run, nursing=False)]
+    del run.view.erp.finance.journals[_journal_index(run, nursing=False)]
     assert _found(run) == {("lost", LABOR_JOURNAL)}
 
 
 def test_planted_double_posting_is_duplicated(run: RunResult) -> None:
-    journals = run.twin.erp.finance.journals
+    journals = run.view.erp.finance.journals
     original = journals[_journal_index(run, nursing=False)]
     journals.append(dataclasses.replace(original, journal_id="JE-COPY", posted_at=original.posted_at + 0.01))
     assert _found(run) == {("duplicated", LABOR_JOURNAL)}
@@ -341,7 +342,7 @@ def test_planted_double_posting_is_duplicated(run: RunResult) -> None:
 
 
 def test_planted_wrong_amount_is_wrong_value_and_spoils_the_kpi(run: RunResult) -> None:
-    journals = run.twin.erp.finance.journals
+    journals = run.view.erp.finance.journals
     index = _journal_index(run, nursing=True)
     lines = tuple(
         dataclasses.replace(line, debit=line.debit + 100 if line.debit else 0) for line in journals[index].lines
@@ -353,14 +354,14 @@ def test_planted_wrong_amount_is_wrong_value_and_spoils_the_kpi(run: RunResult) 
 
 
 def test_planted_late_posting_is_stale(run: RunResult) -> None:
-    journals = run.twin.erp.finance.journals
+    journals = run.view.erp.finance.journals
     index = _journal_index(run, nursing=False)
     journals[index] = dataclasses.replace(journals[index], posted_at=journals[index].posted_at + 61)
     assert _found(run) == {("stale", LABOR_JOURNAL)}
 
 
 def test_planted_wrong_statistics_are_wrong_values(run: RunResult) -> None:
-    statistics = run.twin.erp.finance.statistics
+    statistics = run.view.erp.finance.statistics
     days = next(i for i, s in enumerate(statistics) if s.account == "9100")
     statistics[days] = dataclasses.replace(statistics[days], quantity=statistics[days].quantity + 1)
     minutes = next(i for i, s in enumerate(statistics) if s.account == "9200")
@@ -373,7 +374,7 @@ def test_planted_wrong_statistics_are_wrong_values(run: RunResult) -> None:
 
 
 def test_planted_payroll_register_error_is_wrong_value(run: RunResult) -> None:
-    runs = run.twin.systems.hcm.payroll_runs
+    runs = run.view.hcm.payroll_runs
     first = runs[0]
     register = (dataclasses.replace(first.register[0], gross=first.register[0].gross - 1), *first.register[1:])
     runs[0] = dataclasses.replace(first, register=register)
@@ -381,9 +382,9 @@ def test_planted_payroll_register_error_is_wrong_value(run: RunResult) -> None:
 
 
 def test_planted_unresolved_exception_and_invented_posting_are_caught(run: RunResult) -> None:
-    [parked] = [e for e in run.twin.integration.exceptions() if e.flow == "labor_cost"]
+    [parked] = [e for e in run.view.exceptions if e.flow == "labor_cost"]
     parked.resolved_at = None
-    journals = run.twin.erp.finance.journals
+    journals = run.view.erp.finance.journals
     original = journals[_journal_index(run, nursing=False)]
     journals.append(dataclasses.replace(original, journal_id="JE-X", reference="101-7010@2025-12-31"))
     assert _found(run) == {("wrong_value", LABOR_EXCEPTION), ("unexpected", LABOR_JOURNAL)}
@@ -396,6 +397,6 @@ def test_reports_never_show_staff(real_run: RunResult, tmp_path: Path) -> None:
     assert summary["postings"]["labor_journals"] > 0 and summary["postings"]["payroll_runs"] >= 1
     write_outputs(real_run, summary, tmp_path)
     written = (tmp_path / "summary.json").read_text() + (tmp_path / "records" / "messages.csv").read_text()
-    staff = real_run.twin.systems.hcm.employees.values()
+    staff = real_run.view.hcm.employees.values()
     leaked = [e.employee_id for e in staff if e.employee_id in written or f"{e.given} {e.family}" in written]
     assert not leaked, leaked[:5]

@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 
 from mocks.ehr.hl7_writer import Ft1, PatientIdentity, VisitInfo, adt, bar_p05, dft_p03, in1
+from twin.domain.contract import Outcome
 from twin.domain.events import MappingPublished
 from twin.domain.exchange import TargetResponse
 from twin.domain.timebase import Timebase
-from twin.integration.contract import Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.reference import ReferenceConfig, ReferenceIntegration
 

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
+from twin.domain.contract import Outcome
 from twin.domain.exchange import TOKEN_PATH, TRANSPORT_FAILURE, TargetRequest, TargetResponse
-from twin.integration.contract import Outcome
 from twin.integration.outbox import Outbox
 from twin.integration.resilience import CircuitBreaker, RetryPolicy
 from twin.integration.sequencing import Resequencer

@@ -17,6 +17,7 @@ from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.timebase import Timebase
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.supply import SupplyOrchestrator
+from twin.observe.flows import check_all
 from twin.sim import RunResult
 
 LOC, ITEM = "101-7510", "IM-1"
@@ -131,7 +132,7 @@ def _usage(txn: str, code: str = "278-1") -> ChargesPosted:
 
 
 def test_integration_issues_usage_and_replenishes_once() -> None:
-    from twin.integration.contract import Outcome
+    from twin.domain.contract import Outcome
 
     supply = _orchestrator()
     outcome = Outcome()
@@ -157,7 +158,7 @@ def test_integration_issues_usage_and_replenishes_once() -> None:
 
 
 def test_unmapped_item_is_an_exception_not_an_issue() -> None:
-    from twin.integration.contract import Outcome
+    from twin.domain.contract import Outcome
 
     supply = _orchestrator()
     outcome = Outcome()
@@ -172,21 +173,21 @@ def test_unmapped_item_is_an_exception_not_an_issue() -> None:
 @pytest.fixture()
 def run() -> RunResult:
     result = run_small(days=4)
-    assert result.twin.erp.supply.orders, "the run must replenish something"
+    assert result.view.erp.supply.orders, "the run must replenish something"
     assert result.in_sync, [d for f in result.flows for d in f.differences[:3]]
     return result
 
 
 def _counts(run: RunResult) -> dict[str, int]:
-    return run.twin.check(run.horizon)[1].counts
+    return check_all(run.view)[1].counts
 
 
 def test_planted_lost_issue_is_caught_with_the_stock_drift(run: RunResult) -> None:
-    supply = run.twin.erp.supply
+    supply = run.view.erp.supply
     issue = supply.issues.pop(0)
-    for index, (at, levels) in enumerate(run.twin.snapshots):
+    for index, (at, levels) in enumerate(run.view.snapshots):
         if at >= issue.posted_at:
-            run.twin.snapshots[index] = (
+            run.view.snapshots[index] = (
                 at,
                 {**levels, (issue.location, issue.item): levels[(issue.location, issue.item)] + issue.quantity},
             )
@@ -196,25 +197,25 @@ def test_planted_lost_issue_is_caught_with_the_stock_drift(run: RunResult) -> No
 
 
 def test_planted_double_issue_is_duplicated(run: RunResult) -> None:
-    supply = run.twin.erp.supply
+    supply = run.view.erp.supply
     supply.issues.append(dataclasses.replace(supply.issues[3], issue_id="IS-COPY"))
     assert _counts(run)["duplicated"] == 1
 
 
 def test_planted_wrong_cost_center_is_wrong_value(run: RunResult) -> None:
-    supply = run.twin.erp.supply
+    supply = run.view.erp.supply
     supply.issues[2] = dataclasses.replace(supply.issues[2], cost_center="101-9999")
     assert _counts(run)["wrong_value"] == 1
 
 
 def test_planted_late_issue_is_stale(run: RunResult) -> None:
-    supply = run.twin.erp.supply
+    supply = run.view.erp.supply
     supply.issues[1] = dataclasses.replace(supply.issues[1], posted_at=supply.issues[1].posted_at + 60)
     assert _counts(run)["stale"] == 1
 
 
 def test_planted_extra_po_is_caught(run: RunResult) -> None:
-    supply = run.twin.erp.supply
+    supply = run.view.erp.supply
     first = next(iter(supply.orders.values()))
     supply.orders["PO-EXTRA"] = dataclasses.replace(first, po="PO-EXTRA", created_at=first.created_at + 1)
     counts = _counts(run)
@@ -222,14 +223,14 @@ def test_planted_extra_po_is_caught(run: RunResult) -> None:
 
 
 def test_planted_invoice_paid_without_receipt_is_caught(run: RunResult) -> None:
-    supply = run.twin.erp.supply
+    supply = run.view.erp.supply
     paid = next(i for i in supply.invoices if i.status == "paid")
     supply.orders[paid.po].received = 0  # as if the receipt never happened
     assert _counts(run)["wrong_value"] >= 1
 
 
 def test_planted_missed_replenishment_is_lost(run: RunResult) -> None:
-    supply = run.twin.erp.supply
+    supply = run.view.erp.supply
     supply.orders.pop(next(iter(supply.orders)))
     counts = _counts(run)
     assert counts["lost"] + counts["wrong_value"] >= 1

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from tests.conftest import small_scenario
-from twin.integration.contract import Integration
+from twin.domain.contract import Integration, RunContext
 from twin.integration.reference import ReferenceIntegration
 from twin.sim import RunResult, Twin, reference_integration
 
@@ -22,12 +22,12 @@ from twin.sim import RunResult, Twin, reference_integration
 def _weakened(**switches: bool) -> Any:
     """A factory for the reference integration with ``switches`` of its ``ResilienceConfig`` set."""
 
-    def factory(twin: Twin) -> Integration:
-        integration = reference_integration(twin)
+    def factory(context: RunContext) -> Integration:
+        integration = reference_integration(context)
         assert isinstance(integration, ReferenceIntegration)
         config = integration.config
         resilience = dataclasses.replace(config.resilience, **switches)
-        return ReferenceIntegration(dataclasses.replace(config, resilience=resilience))
+        return ReferenceIntegration(dataclasses.replace(config, resilience=resilience), jitter=context.stream("outbox"))
 
     return factory
 

@@ -18,7 +18,7 @@ import simpy
 from twin.domain.timebase import Timebase
 from twin.integration.hl7_reader import Hl7Reader
 from twin.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
-from twin.sim import Twin
+from twin.sim import run
 
 BENCH_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "bench.yaml"
 BASELINE_MESSAGES = 300_000
@@ -67,10 +67,10 @@ def simpy_store_rate(messages: int = BASELINE_MESSAGES) -> float:
 def run_bench(scenario: Scenario | None = None) -> BenchResult:
     scenario = scenario or load_scenario(BENCH_SCENARIO)
     baseline = simpy_store_rate()
-    twin = Twin(scenario, keep_traffic=False)
-    result = twin.run()
-    delivered = sum(n for (kind, _), n in twin.counts.items() if kind == "hl7")
-    return BenchResult(baseline, delivered, result.wall_seconds, scenario.days, len(twin.network.hospitals))
+    result = run(scenario, keep_traffic=False)
+    view = result.view
+    delivered = sum(n for (kind, _), n in view.counts.items() if kind == "hl7")
+    return BenchResult(baseline, delivered, result.wall_seconds, scenario.days, len(view.network.hospitals))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +95,9 @@ class ReaderBench:
 def sample_messages(per_type: int = READER_SAMPLE_PER_TYPE, scenario: Scenario | None = None) -> list[str]:
     """Up to ``per_type`` messages of every type the EHR sends, evenly spread over a short run of the
     default scenario (one day) or ``scenario``."""
-    twin = Twin(scenario or load_scenario(DEFAULT_SCENARIO).with_overrides(days=1), keep_traffic=True)
-    twin.run()
+    view = run(scenario or load_scenario(DEFAULT_SCENARIO).with_overrides(days=1), keep_traffic=True).view
     sample: list[str] = []
-    for message_type, messages in sorted(twin.traffic.items()):
+    for message_type, messages in sorted(view.traffic.items()):
         if message_type != "ACK":
             sample.extend(messages[:: max(1, len(messages) // per_type)][:per_type])
     return sample

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from twin.integration.designs import UnknownDesign, design_named, known_designs
+from twin.domain.designs import UnknownDesign, check_design, known_designs
 from twin.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 
 EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_BAD_INPUT = 0, 1, 2
@@ -159,7 +159,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
     if args.design is not None:  # an unknown name is bad input before the scenario is even read
         try:
-            design_named(args.design)
+            check_design(args.design)
         except UnknownDesign as exc:
             raise UnknownDesign(f"--design: {exc}") from None
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, design=args.design)
@@ -281,7 +281,7 @@ def _conform(args: argparse.Namespace, console: Console, errors: Console) -> int
 
     from twin.conformance.console import print_closing, print_requirements, print_run, print_steps
     from twin.conformance.runner import ConformError, ConformOptions, run_conformance
-    from twin.conformance.sut import SutError
+    from twin.suts import SutError, load_sut, simulate
 
     if args.list_steps:
         print_steps(console)
@@ -289,8 +289,10 @@ def _conform(args: argparse.Namespace, console: Console, errors: Console) -> int
     if args.list_requirements:
         print_requirements(console)
         return 0
-    options = ConformOptions(args.sut, args.features, args.tags, args.junit, args.json, args.html, args.slow)
     try:
+        options = ConformOptions(
+            load_sut(args.sut), simulate, args.features, args.tags, args.junit, args.json, args.html, args.slow
+        )
         result = run_conformance(options)
     except (ConformError, SutError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)

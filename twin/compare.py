@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twin.domain.designs import DESIGN_DESCRIPTIONS, UnknownDesign, check_design, known_designs
 from twin.domain.events import ChargesPosted, PatientDischarged
-from twin.integration.designs import DESIGNS, UnknownDesign, design_named, known_designs
 from twin.observe.checker import percentile
 from twin.observe.records import DIFFERENCE_CLASSES
 from twin.scenario import Scenario
@@ -97,7 +97,7 @@ class Comparison:
             "seed": self.seed,
             "days": self.days,
             "designs": {
-                result.design: {"description": design_named(result.design).description, **result.metrics}
+                result.design: {"description": DESIGN_DESCRIPTIONS[result.design], **result.metrics}
                 for result in self.results
             },
         }
@@ -124,7 +124,7 @@ def parse_designs(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise UnknownDesign(f"no integration design given in {text!r}; the designs are {known_designs()}")
-    unknown = [name for name in names if name not in DESIGNS]
+    unknown = [name for name in names if name not in DESIGN_DESCRIPTIONS]
     if unknown:
         listed = ", ".join(repr(name) for name in unknown)
         raise UnknownDesign(f"unknown integration design(s) {listed} in --designs; the designs are {known_designs()}")
@@ -149,7 +149,7 @@ def compare(
     from twin.sim import run
 
     for name in designs:
-        design_named(name)
+        check_design(name)
     comparison = Comparison(scenario.name, scenario.seed, scenario.days)
     for name in designs:
         variant = scenario.with_overrides(design=name)
@@ -175,15 +175,15 @@ def compare_rows(scenario: Scenario, designs: Sequence[str] = DEFAULT_DESIGNS) -
 # -- measuring one run --------------------------------------------------------------------------
 def measure(result: RunResult) -> dict[str, Any]:
     """Every figure of one run, flat and rounded (deterministic for scenario + seed + design)."""
-    twin = result.twin
+    view = result.view
     metrics: dict[str, Any] = {}
     metrics.update(_billing(result))
     metrics.update(_inventory(result))
     metrics.update(_gaps(result))
-    exceptions = twin.integration.exceptions()
+    exceptions = view.exceptions
     metrics["exceptions_raised"] = len(exceptions)
     metrics["exceptions_open"] = sum(1 for e in exceptions if e.resolved_at is None)
-    letters = twin.integration.dead_letters()
+    letters = view.dead_letters
     metrics["dlq_backlog"] = len(letters)
     oldest = min((letter.received_at for letter in letters), default=None)
     metrics["dlq_oldest_age_hours"] = None if oldest is None else _round((result.horizon - oldest) / 60)
@@ -193,8 +193,7 @@ def measure(result: RunResult) -> dict[str, Any]:
         metrics[f"lag_p95_minutes_{flow.flow}"] = _round(lags["p95"])
     # ``health()`` is optional in the contract; the reference one counts only what happened
     # (no "retries" key before the first retry), so a missing counter is a zero.
-    health = getattr(twin.integration, "health", None)
-    counters: dict[str, int] | None = health() if callable(health) else None
+    counters = view.integration.health
     for name, key in (("retries", "retries"), ("breaker_trips", "breaker_trips"), ("held_by_schedule", "held")):
         metrics[name] = None if counters is None else int(counters.get(key, 0))
     metrics["waiting"] = None if counters is None else int(counters.get("waiting", 0))
@@ -206,23 +205,23 @@ def _billing(result: RunResult) -> dict[str, Any]:
     """Days to bill over accepted claims, DNFB days (calibration) and DNFB amount at workload end."""
     from twin.observe.calibration import calibrate
 
-    twin = result.twin
+    view = result.view
     discharged: dict[str, float] = {}
     charges: dict[str, list[tuple[float, int]]] = {}
-    for fact in twin.truth:
+    for fact in view.truth:
         if isinstance(fact, PatientDischarged):
             discharged[fact.visit] = fact.at
         elif isinstance(fact, ChargesPosted):
             charges.setdefault(fact.visit, []).extend((fact.at, line.amount) for line in fact.lines)
     received: dict[str, float] = {}
-    for claim in twin.clearinghouse.accepted:  # in the order received: the first acceptance counts
+    for claim in view.clearinghouse.accepted:  # in the order received: the first acceptance counts
         received.setdefault(claim.claim_number, claim.received_at)
     days = [(at - discharged[visit]) / DAY for visit, at in received.items() if visit in discharged]
-    end = twin.scenario.days * DAY
-    billed = {item.invoice: item.posted_at for item in twin.erp.finance.ar_items}
+    end = view.scenario.days * DAY
+    billed = {item.invoice: item.posted_at for item in view.erp.finance.ar_items}
     waiting = sorted(visit for visit, out in discharged.items() if out <= end and billed.get(visit, end + 1) > end)
     amount = sum(amount for visit in waiting for at, amount in charges.get(visit, ()) if at <= end)
-    dnfb_days = next((row.value for row in calibrate(twin) if row.reference.statistic == "DNFB days"), None)
+    dnfb_days = next((row.value for row in calibrate(view) if row.reference.statistic == "DNFB days"), None)
     return {
         "claims_accepted": len(days),
         "days_to_bill_mean": _round(sum(days) / len(days)) if days else None,
@@ -234,7 +233,7 @@ def _billing(result: RunResult) -> dict[str, Any]:
 
 
 def _inventory(result: RunResult) -> dict[str, Any]:
-    supply = result.twin.erp.supply
+    supply = result.view.erp.supply
     exact = sum(1 for count in supply.counts if count.variance == 0)
     return {
         "cycle_counts": len(supply.counts),

@@ -9,11 +9,15 @@ crosswalk entries, published at a given moment, fix it?*
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
+from twin.domain.contract import HospitalReference, ReferenceData
 from twin.domain.model import Department
-from twin.network import Network
+from twin.network import Network, business_office, inventory_location
+from twin.workforce import org_unit_crosswalk
 
 Problem = tuple[str, str]  # ("retired", cost center) | (domain, code)
+T = TypeVar("T")
 
 
 def problem_of(network: Network, domain: str, code: str) -> Problem:
@@ -73,3 +77,31 @@ def governed_mappings(
         found = department_by_code(network, kind, code, aliases)
         return [(kind, code, network.governed_cost_center(found, at))] if found else []
     return []
+
+
+def published_at_go_live(network: Network) -> ReferenceData:
+    """The crosswalk as governance had published it when the run starts: what any integration is
+    configured with. Items the ERP lacks are not in it yet; a hospital the network acquires later
+    comes in by the publications of its onboarding (``Network.onboarding``), not here."""
+    later = {
+        (domain, code)
+        for hospital in network.hospitals
+        if hospital.joins_at > 0
+        for domain, code, _target in network.onboarding(hospital)
+    }
+
+    def live(domain: str, table: Mapping[str, T]) -> dict[str, T]:
+        return {code: target for code, target in table.items() if (domain, code) not in later}
+
+    return ReferenceData(
+        hospitals=tuple(
+            HospitalReference(h.code, h.hl7_version, h.joins_at, business_office(h), inventory_location(h), h.storeroom)
+            for h in network.hospitals
+        ),
+        departments=live("department", network.department_crosswalk()),
+        payers=live("insurance plan", network.payer_crosswalk()),
+        business_offices=live("facility", {h.code: business_office(h) for h in network.hospitals}),
+        items=network.published_item_crosswalk(),
+        locations=live("location", network.location_crosswalk()),
+        org_units=live("org unit", org_unit_crosswalk(network)),
+    )

@@ -31,6 +31,7 @@ from twin.catalog import (
     VENDORS,
 )
 from twin.domain.model import CaseType, ChargeCode, Department, Hospital, Payer, Provider, SupplyItem, Unit, Vendor
+from twin.domain.streams import RandomStreams
 from twin.scenario import Scenario
 
 
@@ -141,15 +142,16 @@ def _entity(hospital_code: str) -> str:
 
 def build_network(scenario: Scenario) -> Network:
     """The scenario's network: same scenario and seed give the same network, field for field."""
-    rng = random.Random(f"{scenario.seed}/network")
+    streams = RandomStreams(scenario.seed)
+    rng = streams.stream("network")
     fake = Faker("en_US")
-    fake.seed_instance(scenario.seed)
+    fake.seed_instance(streams.faker_seed("network"))
     hospitals = tuple(_build_hospital(index + 1, scenario, rng, fake) for index in range(scenario.network.hospitals))
     if scenario.acquisition is not None:
         hospitals += (_build_hospital(len(hospitals) + 1, scenario, rng, fake, legacy=True),)
     payers = tuple(Payer(code, name, fin_class, ch_id) for code, name, fin_class, ch_id in PAYERS)
     governance = scenario.governance
-    chooser = random.Random(f"{scenario.seed}/governance")
+    chooser = streams.stream("governance")
     missing = tuple(sorted(item.ehr_code for item in chooser.sample(SUPPLY_ITEMS, governance.items_missing_in_erp)))
     retirement = None
     if governance.retire_cost_center is not None:

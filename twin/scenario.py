@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from twin.domain.designs import DESIGN_DESCRIPTIONS, known_designs
 from twin.faults.specs import FAULT_KINDS, FaultSpec
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
@@ -178,9 +179,7 @@ class IntegrationSpec(_Strict):
     @field_validator("design")
     @classmethod
     def _known_design(cls, design: str) -> str:
-        from twin.integration.designs import DESIGNS, known_designs
-
-        if design not in DESIGNS:
+        if design not in DESIGN_DESCRIPTIONS:
             raise ValueError(f"unknown integration design; expected one of {known_designs()}")
         return design
 

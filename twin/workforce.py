@@ -10,12 +10,12 @@ department by its org unit code, and governance publishes the org unit -> cost c
 from __future__ import annotations
 
 import math
-import random
 from datetime import date, timedelta
 
 from faker import Faker
 
 from twin.domain.model import Department, Employee, Hospital
+from twin.domain.streams import RandomStreams
 from twin.network import Network
 from twin.scenario import Scenario
 
@@ -46,7 +46,6 @@ ANCILLARY_SHIFT: tuple[int, int] = (7 * 60, 8 * 60 + 30)
 # 12 h shifts a week, a unit needs 14 a week, plus a reserve for leave and census peaks.
 ROSTER_DEPTH_NURSING = 14 / 3 * 1.25
 ROSTER_DEPTH_ANCILLARY = 7 / 4 * 1.25
-FAKER_SALT = 4099  # the workforce's Faker is seeded from the scenario seed plus this
 NAME_POOL = 160  # Faker draws this many given and family names once; staff combine them (Faker is slow)
 
 
@@ -62,9 +61,10 @@ def org_unit_crosswalk(network: Network) -> dict[str, str]:
 
 def build_roster(network: Network, scenario: Scenario) -> tuple[Employee, ...]:
     """Every employee of the network, deterministic for scenario and seed."""
-    rng = random.Random(f"{scenario.seed}/workforce")
+    streams = RandomStreams(scenario.seed)
+    rng = streams.stream("workforce")
     fake = Faker("en_US")
-    fake.seed_instance(scenario.seed + FAKER_SALT)
+    fake.seed_instance(streams.faker_seed("workforce"))
     families = [fake.last_name() for _ in range(NAME_POOL)]
     givens = [fake.first_name() for _ in range(NAME_POOL)]
     ratios = scenario.labor.patients_per_nurse.model_dump()

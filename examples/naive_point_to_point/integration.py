@@ -1,7 +1,7 @@
 """A deliberately naive point-to-point interface: what the brief calls "isolated interfaces".
 
 It is the integration many networks really run - and the one the conformance suite exists to
-catch. It implements the plug-in contract (``twin.integration.contract.Integration``) honestly
+catch. It implements the plug-in contract (``twin.domain.contract.Integration``) honestly
 enough to work on a good day, and does none of what makes an integration resilient:
 
 - it reads the EHR's HL7 v2 feed with the public reader and answers **AA for everything it can
@@ -27,11 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.domain.contract import DeadLetter, IntegrationException, Outcome
 from twin.domain.events import ChargeLine, ChargesPosted, CodingCompleted, PatientAdmitted, PatientDischarged
 from twin.domain.exchange import TRANSPORT_FAILURE, TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
-from twin.integration.contract import DeadLetter, IntegrationException, Outcome
 from twin.integration.crosswalk import RECEIVABLE_ACCOUNT, revenue_account
 from twin.integration.hl7_reader import Hl7Reader, build_ack
 
@@ -205,4 +205,3 @@ class NaivePointToPoint:
             "item": items,
             "total": {"value": sum(line.amount for line in visit.lines) / 100, "currency": "USD"},
         }
-

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from twin.conformance.sut import REFERENCE, Sut
+from twin.domain.contract import Sut
+from twin.observe.view import RunResult
 from twin.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, _explain, load_scenario
-from twin.sim import RunResult, Twin, reference_integration
+
+Simulate = Callable[[Scenario, Sut], RunResult]  # a driver: runs a scenario through an integration, judged
 
 BASELINE_DAYS = 2
 BASELINE_BEDS = 120
@@ -69,7 +71,8 @@ class CachedRun:
 class RunCache:
     """The last few runs by (integration, scenario): identical inputs give identical runs."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, simulate: Simulate, size: int = CACHE_SIZE) -> None:
+        self.simulate = simulate
         self.size = size
         self._runs: OrderedDict[tuple[str, str], CachedRun] = OrderedDict()
         self.hits = 0
@@ -83,19 +86,20 @@ class RunCache:
             self._runs.move_to_end(key)
             return cached
         self.misses += 1
-        cached = CachedRun(Twin(scenario, sut.factory, keep_traffic=True).run())
+        cached = CachedRun(self.simulate(scenario, sut))
         self._runs[key] = cached
         while len(self._runs) > self.size:
             self._runs.popitem(last=False)
         return cached
 
 
-@dataclass(slots=True)
 class ConformanceSession:
-    """What every scenario of one ``twin conform`` run shares: the integration and the run cache."""
+    """What every scenario of one ``twin conform`` run shares: the integration under test, the
+    driver that runs it (handed in: the conformance kit depends on no driver) and the run cache."""
 
-    sut: Sut = field(default_factory=lambda: Sut(REFERENCE, reference_integration))
-    cache: RunCache = field(default_factory=RunCache)
+    def __init__(self, sut: Sut, simulate: Simulate) -> None:
+        self.sut = sut
+        self.cache = RunCache(simulate)
 
 
 SESSION_KEY = pytest.StashKey[ConformanceSession]()

@@ -24,7 +24,7 @@ from twin.observe.checker import percentile as nearest_rank
 from twin.observe.flows import FLOW_CHECKS, flow_check
 from twin.observe.records import Difference, Expected, Observed
 from twin.observe.report import format_minutes
-from twin.sim import RunResult
+from twin.observe.view import RunResult
 
 Row = tuple[str, ...]  # one row of an evidence table
 MAX_ROWS = 10  # differences shown per evidence table: the first ones tell the story
@@ -40,12 +40,12 @@ def flow_result(result: RunResult, flow: str) -> FlowResult:
 
 def expected_records(ctx: ScenarioUnderTest, flow: str) -> Sequence[Expected]:
     """What the truth says the flow's targets must hold (computed once per run)."""
-    return _memo(ctx, ("expected", flow), lambda: list(flow_check(flow).expected(ctx.result.twin)))
+    return _memo(ctx, ("expected", flow), lambda: list(flow_check(flow).expected(ctx.result.view)))
 
 
 def observed_records(ctx: ScenarioUnderTest, flow: str) -> Sequence[Observed]:
     """What the flow's targets hold (read once per run)."""
-    return _memo(ctx, ("observed", flow), lambda: list(flow_check(flow).observed(ctx.result.twin)))
+    return _memo(ctx, ("observed", flow), lambda: list(flow_check(flow).observed(ctx.result.view)))
 
 
 def _memo(ctx: ScenarioUnderTest, key: tuple[str, str], compute: Callable[[], list[Any]]) -> list[Any]:
@@ -233,7 +233,7 @@ def judge_in_sync(ctx: ScenarioUnderTest, flows: Sequence[str] | None = None) ->
 def dead_letter_rows(result: RunResult) -> list[Row]:
     """The integration's DLQ as a table: id (pseudonymised where it embeds a visit), channel, reason, attempts."""
     rows: list[Row] = []
-    for letter in result.twin.integration.dead_letters()[:MAX_ROWS]:
+    for letter in result.view.dead_letters[:MAX_ROWS]:
         rows.append(
             (
                 mask(letter.message_id),

@@ -15,6 +15,8 @@ from typing import Any
 
 from twin.conformance.context import Evidence, ScenarioUnderTest
 from twin.conformance.judge import MAX_ROWS, Row, expected_records, mask, observed_records
+from twin.faults import OutageWindow
+from twin.observe.fault_report import resilience_summary
 from twin.observe.flows import FLOW_CHECKS
 
 MINUTES_PER_DAY = 1440.0
@@ -29,17 +31,12 @@ def clock(minute: float, start_minute_of_day: float = 0.0) -> str:
     return f"day {int(day) + 1} {int(rest) // 60:02d}:{int(rest) % 60:02d}"
 
 
-def _windows(ctx: ScenarioUnderTest, system: str) -> list[Any]:
-    twin = ctx.result.twin
-    plan = getattr(twin, "fault_plan", None)
-    if plan is None:
-        return []
-    return [w for w in plan.outage_windows(ctx.result.horizon) if w.system == system]
+def _windows(ctx: ScenarioUnderTest, system: str) -> list[OutageWindow]:
+    return [w for w in ctx.result.view.outages if w.system == system]
 
 
 def _offset(ctx: ScenarioUnderTest) -> float:
-    start = ctx.result.scenario.start
-    return start.hour * 60 + start.minute
+    return ctx.result.view.timebase.start_clock
 
 
 def judge_catch_up(ctx: ScenarioUnderTest, system: str, within: float) -> Evidence:
@@ -130,7 +127,7 @@ def judge_holds_back(ctx: ScenarioUnderTest, system: str, per_minute: int) -> Ev
     if not windows:
         return Evidence(title, False, f"nothing to judge: the scenario has no outage of the {system}")
     offset = _offset(ctx)
-    records = [r for r in ctx.result.twin.records if r.record_type == "request" and r.destination == system]
+    records = [r for r in ctx.result.view.records if r.record_type == "request" and r.destination == system]
     rows: list[tuple[str, ...]] = []
     worst = 0
     sent_total = 0
@@ -162,10 +159,10 @@ def judge_holds_back(ctx: ScenarioUnderTest, system: str, per_minute: int) -> Ev
 
 def judge_retry_after(ctx: ScenarioUnderTest, system: str) -> Evidence:
     """No request answered 429 was sent again before the Retry-After the target gave had passed."""
-    twin = ctx.result.twin
+    view = ctx.result.view
     waits = [
         spec.retry_after_seconds / 60
-        for spec in twin.scenario.faults
+        for spec in view.scenario.faults
         if spec.kind == "errors" and getattr(spec, "status", 0) == 429 and getattr(spec, "system", "") == system
     ]
     title = f"retry discipline towards the {system} (Retry-After)"
@@ -173,7 +170,7 @@ def judge_retry_after(ctx: ScenarioUnderTest, system: str) -> Evidence:
     if not waits:
         return Evidence(title, False, f"nothing to judge: the scenario does not throttle the {system}")
     asked = min(waits)
-    records = [r for r in twin.records if r.record_type == "request" and r.destination == system]
+    records = [r for r in view.records if r.record_type == "request" and r.destination == system]
     by_request: dict[tuple[str, str], list[Any]] = {}
     for record in records:
         identity = record.message_id or f"{record.message_type} {record.key}"
@@ -218,18 +215,13 @@ def judge_retry_after(ctx: ScenarioUnderTest, system: str) -> Evidence:
 
 def fault_summary(ctx: ScenarioUnderTest) -> Evidence:
     """What the run injected (by kind) and what the transport and the support team did about it."""
-    twin = ctx.result.twin
-    plan = getattr(twin, "fault_plan", None)
+    resilience = resilience_summary(ctx.result.view)
     rows: list[tuple[str, ...]] = []
-    if plan is not None:
-        report = plan.report(ctx.result.horizon)
-        rows += [("injected", kind, str(count)) for kind, count in report.get("injected", {}).items()]
-    injector = getattr(twin, "faults", None)
-    if injector is not None:
-        report = injector.report(ctx.result.horizon)
-        for name, value in sorted(report.get("transport", {}).items()):
+    if resilience is not None:
+        rows += [("injected", kind, str(count)) for kind, count in resilience["faults_injected"].items()]
+        for name, value in sorted(resilience["transport"].items()):
             rows.append(("transport", name.replace("_", " "), str(value)))
-        for name, value in sorted(report.get("operator_replays", {}).items()):
+        for name, value in sorted(resilience["operator_replays"].items()):
             rows.append(("support team", name.replace("_", " "), str(value)))
     summary = ctx.describe()
     return Evidence("the run", True, summary, ("what", "kind", "count"), rows)

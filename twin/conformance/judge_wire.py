@@ -17,20 +17,21 @@ from typing import Any
 from twin.conformance.context import Evidence, ScenarioUnderTest
 from twin.conformance.judge import DEAD_LETTER_COLUMNS, MAX_ROWS, dead_letter_rows, mask
 from twin.domain.events import MessageCorrupted, MessageRepaired
-from twin.sim import MessageRecord
+from twin.domain.exchange import MessageRecord
+from twin.domain.support import AS_IT_WAS, LEFT, REPAIRED
 
 ACK_CODES = ("AA", "AE", "AR", "CA", "CE", "CR")
 FHIR_SAMPLE = 200  # claims validated per run: fhir.resources takes a few ms each
 
 
 def _hl7(ctx: ScenarioUnderTest) -> list[MessageRecord]:
-    return [r for r in ctx.result.twin.records if r.record_type == "hl7"]
+    return [r for r in ctx.result.view.records if r.record_type == "hl7"]
 
 
 def _corrupted(ctx: ScenarioUnderTest, channel: str) -> dict[str, MessageCorrupted]:
     return {
         fact.message_id: fact
-        for fact in ctx.result.twin.truth
+        for fact in ctx.result.view.truth
         if isinstance(fact, MessageCorrupted) and fact.channel == channel
     }
 
@@ -70,10 +71,10 @@ def judge_acknowledged(ctx: ScenarioUnderTest) -> Evidence:
 def judge_ack_echo(ctx: ScenarioUnderTest) -> Evidence:
     """Each ACK's MSA-2 is the control id of a message sent, and each well-formed message's control
     id comes back in an ACK (MSH-10 echoed): the sender can match every answer to its message."""
-    twin = ctx.result.twin
+    view = ctx.result.view
     corrupted = _corrupted(ctx, "hl7")
     sent = Counter(r.message_id for r in _hl7(ctx) if r.message_id not in corrupted)
-    acks = twin.traffic.get("ACK", [])
+    acks = view.traffic.get("ACK", [])
     echoed = Counter(_field(_segment(ack, "MSA"), 2) for ack in acks)
     not_echoed = sorted(set(sent) - set(echoed))
     unknown = sorted(mid for mid in echoed if mid and mid not in sent and mid not in corrupted)
@@ -106,7 +107,7 @@ def judge_ack_valid(ctx: ScenarioUnderTest, sample: int = 60) -> Evidence:
     from hl7apy.consts import VALIDATION_LEVEL
     from hl7apy.parser import parse_message
 
-    acks = ctx.result.twin.traffic.get("ACK", [])
+    acks = ctx.result.view.traffic.get("ACK", [])
     negative = [a for a in acks if _field(_segment(a, "MSA"), 1) != "AA"]
     positive = [a for a in acks if _field(_segment(a, "MSA"), 1) == "AA"]
     step = max(1, len(positive) // sample)
@@ -134,7 +135,7 @@ def judge_negative_acks(ctx: ScenarioUnderTest) -> Evidence:
     corrupted = _corrupted(ctx, "hl7")
     records = [r for r in _hl7(ctx) if r.message_id in corrupted]
     accepted = [r for r in records if r.outcome not in ("AE", "AR")]
-    acks = ctx.result.twin.traffic.get("ACK", [])
+    acks = ctx.result.view.traffic.get("ACK", [])
     negative = [a for a in acks if _field(_segment(a, "MSA"), 1) in ("AE", "AR", "CE", "CR")]
     without_err = [a for a in negative if not _segment(a, "ERR")]
     columns = ("control id", "message type", "poison variant", "ACK")
@@ -165,17 +166,18 @@ def judge_negative_acks(ctx: ScenarioUnderTest) -> Evidence:
 def judge_parked(ctx: ScenarioUnderTest, channel: str, noun: str) -> Evidence:
     """Every message the fault plan spoiled on ``channel`` reached the dead-letter queue with a
     reason: it is there at the end, or the support team repaired and replayed it from there."""
-    twin = ctx.result.twin
+    view = ctx.result.view
     corrupted = _corrupted(ctx, channel)
-    repaired = {f.message_id for f in twin.truth if isinstance(f, MessageRepaired) and f.repaired}
-    plan = getattr(twin, "fault_plan", None)
+    repaired = {f.message_id for f in view.truth if isinstance(f, MessageRepaired) and f.repaired}
+    support = view.faults.support if view.faults is not None else ()
     still: dict[str, str] = {}
-    for letter in twin.integration.dead_letters():
-        found = plan.original_for(letter.message_id, letter.payload) if plan is not None else None
-        if found is not None:
-            still[found[0].key] = letter.reason
-    support = getattr(getattr(twin, "faults", None), "support", None)
-    replays: list[Any] = list(getattr(support, "replays", []))
+    for action in support:  # what the team found in the queue and could not (yet) replay
+        if action.spoiled and action.action == LEFT:
+            still[action.spoiled] = action.reason
+    for action in support:
+        if action.spoiled and action.action == REPAIRED:
+            still.pop(action.spoiled, None)
+    replays = [action for action in support if action.action in (REPAIRED, AS_IT_WAS)]
     reasons = [r.reason for r in replays] + list(still.values())
     never = sorted(key for key in corrupted if key not in repaired and key not in still)
     no_reason = sum(1 for reason in reasons if not reason.strip())
@@ -187,7 +189,7 @@ def judge_parked(ctx: ScenarioUnderTest, channel: str, noun: str) -> Evidence:
             str(r.attempts),
             f"{r.parked_at:.1f}",
             f"{r.at:.1f}",
-            "repaired" if r.repaired else "as it was",
+            r.action,
         )
         for r in replays[:MAX_ROWS]
     ]
@@ -218,7 +220,7 @@ def judge_parked(ctx: ScenarioUnderTest, channel: str, noun: str) -> Evidence:
 
 def judge_dead_letters_empty(ctx: ScenarioUnderTest) -> Evidence:
     """Nothing is left in the integration's dead-letter queue at the end of the run."""
-    letters = ctx.result.twin.integration.dead_letters()
+    letters = ctx.result.view.dead_letters
     title = "dead-letter queue at the end"
     if letters:
         return Evidence(
@@ -241,7 +243,7 @@ def _claim_model() -> Any:
 def judge_fhir_claims(ctx: ScenarioUnderTest) -> Evidence:
     """Every claim the integration submitted to the clearinghouse validates as a FHIR R4 Claim
     (``fhir.resources``, R4B models); up to ``FHIR_SAMPLE`` of them, evenly spread."""
-    submissions = ctx.result.twin.clearinghouse.submissions
+    submissions = ctx.result.view.clearinghouse.submissions
     step = max(1, len(submissions) // FHIR_SAMPLE)
     chosen = submissions[::step][:FHIR_SAMPLE]
     model = _claim_model()

@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 
 import twin
-from twin.conformance.context import ConformanceSession
+from twin.conformance.context import ConformanceSession, Simulate
 from twin.conformance.plugin import VERDICTS, ConformancePlugin, ScenarioResult
 from twin.conformance.requirements import REQUIREMENTS, unknown_requirements
 from twin.conformance.steps import STEP_MODULES
-from twin.conformance.sut import REFERENCE, load_sut
+from twin.domain.contract import Sut
 
 
 class ConformError(Exception):
@@ -47,7 +47,11 @@ def default_features() -> Path:
 
 @dataclass(slots=True)
 class ConformOptions:
-    sut: str = REFERENCE
+    """What to run (``features``, ``tags``, ``slow``), against which integration (``sut``), with which
+    driver (``simulate``: ``twin.suts.simulate`` for the simulated one), and where to report."""
+
+    sut: Sut
+    simulate: Simulate
     features: Path | None = None
     tags: str | None = None
     junit: Path | None = None
@@ -208,12 +212,12 @@ def run_conformance(options: ConformOptions) -> ConformRun:
     """Run every scenario under ``options.features`` (default: the project's suite) against ``options.sut``."""
     import pytest_bdd.feature
 
-    sut = load_sut(options.sut)
+    sut = options.sut
     root = (options.features if options.features is not None else default_features()).resolve()
     files = check_features(root)
     started = time.perf_counter()
     run = ConformRun(sut.name, root, options.tags, datetime.now(UTC).isoformat(timespec="seconds"))
-    session = ConformanceSession(sut)
+    session = ConformanceSession(sut, options.simulate)
     run_slow = options.slow or (options.tags is not None and re.search(r"\bslow\b", options.tags) is not None)
     plugin = ConformancePlugin(session, root, run_slow=run_slow)
     step_modules = [importlib.import_module(name) for name in STEP_MODULES]

@@ -10,7 +10,7 @@ HTTP client raises a timeout: the integration cannot tell whether the target com
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 JSON = dict[str, Any]
 
@@ -43,3 +43,26 @@ class TargetResponse:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+class MessageRecord(NamedTuple):
+    """One completed exchange across a boundary, written once, flat (Ciw's data record).
+
+    ``hl7``: an EHR message sent, delivered to the integration and acknowledged (``outcome`` is
+    the ACK code); ``request``: an integration request sent, handled by a target and answered
+    (``outcome`` is the HTTP status). Every driver writes the same records, so the judge reads
+    the wire of a simulated run and of a live one alike.
+    """
+
+    seq: int
+    record_type: str  # "hl7" | "request"
+    sent_at: float
+    delivered_at: float
+    answered_at: float
+    source: str
+    destination: str
+    message_type: str
+    message_id: str
+    key: str  # business key (visit number); pseudonymised whenever written out
+    outcome: str
+    size: int

@@ -45,6 +45,18 @@ class Timebase:
     def __repr__(self) -> str:
         return f"Timebase({self.epoch.isoformat()})"
 
+    @property
+    def start_clock(self) -> float:
+        """Local minutes after midnight at simulated minute 0: where the scenario's start sits on
+        the clock (every daily schedule - syncs, batches, quiet points, publish hours - counts from it)."""
+        epoch = self.epoch
+        return epoch.hour * 60 + epoch.minute + epoch.second / 60 + epoch.microsecond / 60_000_000
+
+    @property
+    def start_weekday(self) -> int:
+        """The weekday of simulated minute 0 (Monday 0)."""
+        return self.epoch.weekday()
+
     def at(self, minutes: SimTime) -> datetime:
         """The calendar instant of a simulated time, to the second."""
         return self.epoch + timedelta(seconds=int(round(minutes * 60)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.timebase import Timebase
 from twin.faults.corrupt import alias_department, canonical, charge_lines, drift, keeps_visit, poison
 from twin.faults.outages import OutageLog, OutageWindow
 from twin.faults.specs import (
@@ -148,8 +149,7 @@ class FaultPlan:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> FaultPlan:
-        start = scenario.start
-        return cls(scenario.faults, scenario.seed, start.hour * 60 + start.minute + start.second / 60)
+        return cls(scenario.faults, scenario.seed, Timebase(scenario.start).start_clock)
 
     @property
     def outage_systems(self) -> set[str]:

@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from twin.domain.streams import RandomStreams
+
 DAY = 1440.0  # minutes
 TargetSystem = Literal["erp", "clearinghouse", "vendor", "hcm", "dashboard", "ehr"]
 Endpoint = Literal["erp", "clearinghouse", "vendor", "hcm", "dashboard", "ehr", "integration"]
@@ -290,5 +292,5 @@ class FaultCounter:
 
 
 def fault_rng(seed: int, index: int, spec: AnySpec) -> random.Random:
-    """The fault's own generator: seeded by the scenario seed, its position and its kind."""
-    return random.Random(f"{seed}/fault/{index}/{spec.kind}")
+    """The fault's own generator: the scenario's stream named by its position and its kind."""
+    return RandomStreams(seed).stream("fault", str(index), spec.kind)

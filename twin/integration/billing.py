@@ -17,6 +17,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 
+from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import (
     ChargeLine,
     ChargesPosted,
@@ -31,7 +32,6 @@ from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
 from twin.integration.claim import claim_resource, journal_body
-from twin.integration.contract import IntegrationException, Outcome
 from twin.integration.crosswalk import SELF_PAY_CUSTOMER, Crosswalk, Unmapped
 
 FLOW = "discharge_billing"

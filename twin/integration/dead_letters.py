@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from twin.domain.contract import DeadLetter, Integration, Outcome
 from twin.domain.model import SimTime
-from twin.integration.contract import DeadLetter, Integration, Outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from twin.domain import designs
+from twin.domain.designs import DESIGN_DESCRIPTIONS, check_design
 from twin.domain.exchange import TargetRequest
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
@@ -142,9 +144,8 @@ class Release:
     _runs: dict[tuple[str, str], SimTime] = field(default_factory=dict)  # (schedule, thread) -> its run
 
     def __post_init__(self) -> None:
-        epoch = self.timebase.epoch
-        self._clock = epoch.hour * 60 + epoch.minute + epoch.second / 60 + epoch.microsecond / 60_000_000
-        self._first_weekday = epoch.weekday()
+        self._clock = self.timebase.start_clock
+        self._first_weekday = self.timebase.start_weekday
 
     def __call__(self, request: TargetRequest, now: SimTime) -> SimTime | None:
         schedule = self.design.schedule_of(request_kind(request))
@@ -169,16 +170,10 @@ def _thread(request: TargetRequest) -> str:
     return request.correlation or request.idempotency_key
 
 
-EVENT_DRIVEN = Design(
-    "event-driven",
-    "Middleware in real time: every document goes to its target the moment the integration makes it "
-    "(discharge-triggered billing, consumption to inventory, replenishment, payables); labor by its nightly sync.",
-)
+EVENT_DRIVEN = Design(designs.EVENT_DRIVEN, DESIGN_DESCRIPTIONS[designs.EVENT_DRIVEN])
 POINT_TO_POINT_BATCH = Design(
-    "point-to-point-batch",
-    "The brief's typical disconnected pattern: revenue journals and claims in a nightly batch file (01:00), "
-    "supply usage keyed in by materials staff the next business day (10:00), purchase orders, vendor orders "
-    "and AP invoices in the nightly batch; labor by its nightly sync.",
+    designs.POINT_TO_POINT_BATCH,
+    DESIGN_DESCRIPTIONS[designs.POINT_TO_POINT_BATCH],
     (
         (REVENUE_JOURNAL, NIGHTLY_BATCH),
         (CLAIM, NIGHTLY_BATCH),
@@ -188,28 +183,12 @@ POINT_TO_POINT_BATCH = Design(
         (AP_INVOICE, NIGHTLY_BATCH),
     ),
 )
-HYBRID = Design(
-    "hybrid",
-    "Real time where it pays: discharge to billing, supply usage and the replenishment it triggers; the GL "
-    "side that is not time-critical (AP invoices) in the nightly batch (01:00); labor by its nightly sync.",
-    ((AP_INVOICE, NIGHTLY_BATCH),),
-)
+HYBRID = Design(designs.HYBRID, DESIGN_DESCRIPTIONS[designs.HYBRID], ((AP_INVOICE, NIGHTLY_BATCH),))
 DESIGNS: dict[str, Design] = {design.name: design for design in (EVENT_DRIVEN, POINT_TO_POINT_BATCH, HYBRID)}
-DEFAULT_DESIGN = EVENT_DRIVEN.name
-
-
-class UnknownDesign(ValueError):
-    """A design name that is not one of ``DESIGNS``; the message lists the names there are."""
+assert set(DESIGNS) == set(DESIGN_DESCRIPTIONS), "every design the vocabulary names has its schedules here"
+DEFAULT_DESIGN = designs.DEFAULT_DESIGN
 
 
 def design_named(name: str) -> Design:
     """The design called ``name``; ``UnknownDesign`` names the designs there are."""
-    design = DESIGNS.get(name)
-    if design is None:
-        raise UnknownDesign(f"unknown integration design {name!r}; the designs are {known_designs()}")
-    return design
-
-
-def known_designs() -> str:
-    """The design names, for messages: "event-driven, hybrid, point-to-point-batch"."""
-    return ", ".join(sorted(DESIGNS))
+    return DESIGNS[check_design(name)]

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import ChargesPosted, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
-from twin.integration.contract import IntegrationException, Outcome
 from twin.integration.crosswalk import Crosswalk, Unmapped, revenue_code
 
 FLOW = "labor_cost"
@@ -83,7 +83,7 @@ class LaborSync:
         self.timebase = timebase
         self.sync_minute = sync_minute_of_day
         self.raised: list[IntegrationException] = []
-        self._clock = timebase.epoch.hour * 60 + timebase.epoch.minute + timebase.epoch.second / 60
+        self._clock = timebase.start_clock
         self._due: SimTime | None = None  # the next sync
         self._cursor: date | None = None  # earliest work date not closed yet
         self._closed: set[str] = set()

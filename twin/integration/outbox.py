@@ -30,9 +30,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from twin.domain.contract import DeadLetter, Outcome
 from twin.domain.exchange import TOKEN_PATH, TRANSPORT_FAILURE, TargetRequest, TargetResponse
 from twin.domain.model import SimTime
-from twin.integration.contract import DeadLetter, Outcome
 from twin.integration.resilience import CircuitBreaker, RetryPolicy
 
 TOKEN_RETRY_MINUTES = 1.0

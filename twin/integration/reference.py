@@ -1,6 +1,6 @@
 """The reference integration: reads the EHR's feed, orchestrates the four flows, acknowledges honestly.
 
-It implements ``twin.integration.contract.Integration``. What it guarantees, and where:
+It implements ``twin.domain.contract.Integration``. What it guarantees, and where:
 
 - *idempotency*: on the sender's message control id (MSH-4 + MSH-10) - a redelivered message is
   acknowledged again but never processed twice - and on a key per business document in every
@@ -24,12 +24,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.domain.contract import DeadLetter, FhirOutcome, IntegrationException, Outcome
 from twin.domain.events import ChargesPosted, DomainEvent, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
 from twin.integration.billing import BillingOrchestrator
-from twin.integration.contract import DeadLetter, FhirOutcome, IntegrationException, Outcome
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.fhir_reader import FhirReader, operation_outcome
 from twin.integration.hl7_reader import Header, Hl7Reader, build_ack, salvage_visit
@@ -59,7 +59,6 @@ class ResilienceConfig:
     breaker_min_calls: int = 4
     breaker_open_for: float = 2.0  # minutes before a half-open probe
     gap_wait: float = 2.0  # minutes a message ahead of a sequence gap waits for it
-    seed: int = 0  # jitter
     idempotency: bool = True
     retries: bool = True
     ordering: bool = True
@@ -92,7 +91,9 @@ def order_key(request: TargetRequest) -> str | None:
 
 
 class ReferenceIntegration:
-    def __init__(self, config: ReferenceConfig) -> None:
+    def __init__(self, config: ReferenceConfig, *, jitter: random.Random | None = None) -> None:
+        """``jitter``: the random stream of the retry policy's jitter (the run context's ``outbox``
+        stream; a fixed one when none is given, so the integration stays deterministic)."""
         self.config = config
         resilience = config.resilience
         self.reader = Hl7Reader(config.timebase)
@@ -102,7 +103,7 @@ class ReferenceIntegration:
         self.labor = LaborSync(config.crosswalk, config.timebase, config.labor_sync_minute_of_day)
         self.reporting = KpiService(config.reporting, config.timebase)
         self.outbox = Outbox(
-            random.Random(f"{resilience.seed}/outbox"),
+            jitter if jitter is not None else random.Random("reference/outbox"),
             policies=resilience.policies,
             default_policy=resilience.default_policy,
             breaker=resilience.breaker,

@@ -41,11 +41,11 @@ from datetime import date, timedelta
 from itertools import accumulate
 from typing import Any
 
+from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.kpis import KPI_UNITS, kpi_key
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
-from twin.integration.contract import IntegrationException, Outcome
 
 FLOW = "executive_reporting"
 CORRELATION = "kpi:"  # every request of this flow carries a correlation starting with it
@@ -105,7 +105,7 @@ class KpiService:
         self.timebase = timebase
         self.raised: list[IntegrationException] = []
         self.published = 0
-        self._clock = timebase.epoch.hour * 60 + timebase.epoch.minute + timebase.epoch.second / 60
+        self._clock = timebase.start_clock
         self._due: SimTime | None = None
         self._first: date | None = None  # the day the service was switched on: nothing before it is reported
         self._run: _Run | None = None

@@ -13,10 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import ChargeLine, ChargesPosted, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
-from twin.integration.contract import IntegrationException, Outcome
 from twin.integration.crosswalk import Crosswalk, Unmapped
 
 FLOW = "usage_inventory"

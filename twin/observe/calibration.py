@@ -14,12 +14,10 @@ test: a batch design shows more days of revenue waiting to be billed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twin.domain.events import CaseCompleted, ChargesPosted, PatientAdmitted, PatientDischarged
-
-if TYPE_CHECKING:
-    from twin.sim import Twin
+from twin.observe.view import RunView
 
 DAY = 1440.0
 
@@ -105,15 +103,15 @@ class Calibrated:
         }
 
 
-def calibrate(twin: Twin) -> list[Calibrated]:
+def calibrate(view: RunView) -> list[Calibrated]:
     """Every statistic of ``REFERENCES`` measured on a finished run."""
-    workload = twin.scenario.days * DAY
+    workload = view.scenario.days * DAY
     window = _steady_window(workload)
     admitted: dict[str, float] = {}
     discharged: dict[str, float] = {}
     charges: dict[str, list[tuple[float, int]]] = {}
     cases = 0
-    for fact in twin.truth:
+    for fact in view.truth:
         if isinstance(fact, PatientAdmitted):
             admitted[fact.visit] = fact.at
         elif isinstance(fact, PatientDischarged):
@@ -129,17 +127,17 @@ def calibrate(twin: Twin) -> list[Calibrated]:
         sum(out - start for start, out in arrivals) / len(arrivals) / DAY if arrivals else None,
         f"{len(arrivals)} discharges of patients admitted during the run",
     )
-    beds = sum(h.beds for h in twin.network.hospitals)
+    beds = sum(h.beds for h in view.network.hospitals)
     occupied = sum(max(0.0, min(out, window[1]) - max(start, window[0])) for start, out in stays)
     values["bed occupancy"] = (
         100 * occupied / (beds * (window[1] - window[0])) if beds and window[1] > window[0] else None,
         f"days {window[0] / DAY:g}-{window[1] / DAY:g}, occupied bed time over staffed bed time",
     )
-    room_days = sum(h.or_rooms for h in twin.network.hospitals) * _weekdays(twin, workload)
+    room_days = sum(h.or_rooms for h in view.network.hospitals) * _weekdays(view, workload)
     values["OR cases per room per weekday"] = (cases / room_days if room_days else None, f"{cases} cases")
     # the discharged-not-billed pool fills for a few days after the start (the census was in house)
-    values["DNFB days"] = _dnfb_days(twin, (max(window[0], workload / 2), workload), discharged, charges)
-    values.update(_expense_shares(twin))
+    values["DNFB days"] = _dnfb_days(view, (max(window[0], workload / 2), workload), discharged, charges)
+    values.update(_expense_shares(view))
     return [Calibrated(ref, *values.get(ref.statistic, (None, "not measured"))) for ref in REFERENCES]
 
 
@@ -148,22 +146,21 @@ def _steady_window(workload: float) -> tuple[float, float]:
     return (min(DAY, workload / 2), workload)
 
 
-def _weekdays(twin: Twin, workload: float) -> int:
-    start = twin.scenario.start
+def _weekdays(view: RunView, workload: float) -> int:
     days = int(workload // DAY)
-    return sum(1 for d in range(days) if (start.weekday() + d) % 7 < 5)
+    return sum(1 for d in range(days) if (view.timebase.start_weekday + d) % 7 < 5)
 
 
 def _dnfb_days(
-    twin: Twin,
+    view: RunView,
     window: tuple[float, float],
     discharged: dict[str, float],
     charges: dict[str, list[tuple[float, int]]],
 ) -> tuple[float | None, str]:
     """Mean discharged-not-final-billed amount at the window's midnights over the average daily
     gross revenue of the workload; "final billed" is when the ERP posted the receivable."""
-    workload = twin.scenario.days * DAY
-    billed = {item.invoice: item.posted_at for item in twin.erp.finance.ar_items}
+    workload = view.scenario.days * DAY
+    billed = {item.invoice: item.posted_at for item in view.erp.finance.ar_items}
     gross = sum(amount for lines in charges.values() for at, amount in lines if at <= workload)
     daily = gross / (workload / DAY) if workload else 0.0
     midnights = [m * DAY for m in range(1, int(workload // DAY) + 1) if window[0] <= m * DAY <= window[1]]
@@ -179,10 +176,10 @@ def _dnfb_days(
     return sum(amounts) / len(amounts) / daily, f"{len(midnights)} midnights, receivables as posted in the ERP"
 
 
-def _expense_shares(twin: Twin) -> dict[str, tuple[float | None, str]]:
+def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
     """Shares of the ERP's operating expense accounts: supplies (5200), labor (6000), other (7000)."""
     totals = {"5200": 0, "6000": 0, "7000": 0}
-    for journal in twin.erp.finance.journals:
+    for journal in view.erp.finance.journals:
         for line in journal.lines:
             if line.account in totals:
                 totals[line.account] += line.debit - line.credit

@@ -14,16 +14,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from twin.domain.support import AS_IT_WAS, LEFT, REPAIRED
 from twin.observe.checker import percentile
+from twin.observe.view import RunView
 
 
-def resilience_summary(twin: Any, horizon: float) -> dict[str, Any] | None:
+def resilience_summary(view: RunView) -> dict[str, Any] | None:
     """The resilience figures of a run, ``None`` for a run without faults."""
-    plan = getattr(twin, "fault_plan", None)
-    injector = getattr(twin, "faults", None)
-    if plan is None or injector is None:
+    faults = view.faults
+    if faults is None:
         return None
-    report = plan.report(horizon)
+    report = faults.plan
     outages = report["outages"]
     by_system: dict[str, dict[str, Any]] = {}
     for system in sorted({o["system"] for o in outages}):
@@ -38,8 +39,12 @@ def resilience_summary(twin: Any, horizon: float) -> dict[str, Any] | None:
                 "max": _round(max(times, default=None)),
             },
         }
-    health = getattr(twin.integration, "health", None)
-    figures = health() if callable(health) else None
+    figures = view.integration.health
+    letters = view.dead_letters
+    replays = [a for a in faults.support if a.action in (REPAIRED, AS_IT_WAS)]
+    last: dict[tuple[str, str], str] = {}  # each letter's last action: one left, then replayed, is not left
+    for action in faults.support:
+        last[(action.channel, action.message_id)] = action.action
     return {
         "faults_injected": report["injected"],
         "faults_injected_total": sum(report["injected"].values()),
@@ -48,7 +53,14 @@ def resilience_summary(twin: Any, horizon: float) -> dict[str, Any] | None:
         "outage_windows": outages,
         "tokens": {"revocations": report["token_revocations"], "issued": report["tokens_issued"]},
         "department_aliases": report["aliases"],
-        **injector.report(horizon),
+        "transport": dict(faults.transport),
+        "operator_replays": {
+            "repaired": sum(1 for a in replays if a.action == REPAIRED),
+            "as_is": sum(1 for a in replays if a.action == AS_IT_WAS),
+            "left_in_queue": sum(1 for action in last.values() if action == LEFT),
+        },
+        "dead_letters_at_end": len(letters),
+        "oldest_dead_letter_hours": round(max((view.horizon - d.received_at for d in letters), default=0.0) / 60, 4),
         "integration_health": None if figures is None else {k: figures[k] for k in sorted(figures)},
     }
 

@@ -28,7 +28,6 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from weakref import WeakKeyDictionary
 
 from twin.domain.events import DepartmentAliased, MappingPublished, MessageCorrupted, MessageRepaired
@@ -135,12 +134,6 @@ def fault_facts(truth: TruthLedger) -> FaultFacts:
             facts.published.setdefault(change.code, []).append(change.at)
     _FACTS[truth] = (len(truth), facts)
     return facts
-
-
-def outage_windows(twin: Any) -> list[OutageWindow]:
-    """A run's outage windows up to where its clock stands (none without faults)."""
-    plan = getattr(twin, "fault_plan", None)
-    return [] if plan is None else list(plan.outage_windows(float(twin.env.now)))
 
 
 def arrival(windows: Sequence[OutageWindow]) -> Callable[[float], float]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from twin.observe.checker import FlowResult, check_flow
 from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
-from twin.observe.fault_truth import outage_windows, shift_for_outages
+from twin.observe.fault_truth import shift_for_outages
 from twin.observe.kpi import REPORTING, REPORTING_TARGETS
 from twin.observe.kpi_check import check_reporting, kpi_expectations, observe_dashboard
 from twin.observe.labor_expectations import (
@@ -34,9 +33,7 @@ from twin.observe.master_data import (
 from twin.observe.records import Expected, Observed
 from twin.observe.supply_expectations import INVOICE, ON_HAND, SUPPLY, SUPPLY_TARGETS, supply_expectations
 from twin.observe.targets import observe_billing, observe_supply
-
-if TYPE_CHECKING:
-    from twin.sim import Twin
+from twin.observe.view import RunView
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,101 +42,99 @@ class FlowCheck:
 
     name: str
     targets: tuple[str, ...]
-    allowed_lag: Callable[[Twin], float]
-    expected: Callable[[Twin], Sequence[Expected]]
-    observed: Callable[[Twin], Sequence[Observed]]
+    allowed_lag: Callable[[RunView], float]
+    expected: Callable[[RunView], Sequence[Expected]]
+    observed: Callable[[RunView], Sequence[Observed]]
     # A flow whose records carry more than flat values (a KPI's lineage) judges them itself.
-    judge: Callable[[Twin, float], FlowResult] | None = None
+    judge: Callable[[RunView, float], FlowResult] | None = None
     # Targets an outage cannot delay: state read at fixed instants, records a system makes itself.
     unshifted: tuple[str, ...] = ()
 
-    def check(self, twin: Twin, horizon: float) -> FlowResult:
+    def check(self, view: RunView, horizon: float) -> FlowResult:
         if self.judge is not None:
-            return self.judge(twin, horizon)
-        expected = self.expected(twin)
-        plan = getattr(twin, "fault_plan", None)
-        if plan is not None:  # what a system could not receive while down is due when it came back
-            windows = plan.outage_windows(horizon)
-            expected = shift_for_outages(expected, windows, self.unshifted, self.allowed_lag(twin))
+            return self.judge(view, horizon)
+        expected = self.expected(view)
+        if view.outages:  # what a system could not receive while down is due when it came back
+            expected = shift_for_outages(expected, view.outages, self.unshifted, self.allowed_lag(view))
         return check_flow(
             self.name,
             expected,
-            self.observed(twin),
-            allowed_lag=self.allowed_lag(twin),
+            self.observed(view),
+            allowed_lag=self.allowed_lag(view),
             horizon=horizon,
             targets=self.targets,
         )
 
 
-def _billing_expected(twin: Twin) -> Sequence[Expected]:
-    billing = twin.scenario.billing
+def _billing_expected(view: RunView) -> Sequence[Expected]:
+    billing = view.scenario.billing
     return billing_expectations(
-        twin.truth,
-        twin.network,
+        view.truth,
+        view.network,
         coding_deadline=billing.coding_deadline_hours * 60,
         allowed_lag=billing.allowed_lag_minutes,
-        outages=outage_windows(twin),
+        outages=view.outages,
     )
 
 
 BILLING_CHECK = FlowCheck(
     BILLING,
     BILLING_TARGETS,
-    lambda twin: twin.scenario.billing.allowed_lag_minutes,
+    lambda view: view.scenario.billing.allowed_lag_minutes,
     _billing_expected,
-    lambda twin: observe_billing(twin.erp.finance, twin.clearinghouse, twin.integration.exceptions()),
+    lambda view: observe_billing(view.erp.finance, view.clearinghouse, view.exceptions),
 )
 
 SUPPLY_CHECK = FlowCheck(
     SUPPLY,
     SUPPLY_TARGETS,
-    lambda twin: twin.scenario.supply.allowed_lag_minutes,
-    lambda twin: supply_expectations(
-        twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario, outage_windows(twin)
+    lambda view: view.scenario.supply.allowed_lag_minutes,
+    lambda view: supply_expectations(
+        view.truth, view.network, view.erp.supply, view.snapshots, view.scenario, view.outages
     ),
-    lambda twin: observe_supply(twin.erp.supply, twin.snapshots, twin.integration.exceptions()),
+    lambda view: observe_supply(view.erp.supply, view.snapshots, view.exceptions),
     unshifted=(ON_HAND, INVOICE),
 )
 
 
-def _labor_bites(twin: Twin) -> dict[tuple[str, str], float]:
+def _labor_bites(view: RunView) -> dict[tuple[str, str], float]:
     """When the nightly labor sync first hit a retired cost center (a master-data problem too)."""
-    bites = labor_bites(twin.truth, twin.network, twin.scenario, twin.timebase)
+    bites = labor_bites(view.truth, view.network, view.scenario, view.timebase)
     return {("retired", center): at for center, at in bites.items()}
 
 
 MASTER_DATA_CHECK = FlowCheck(
     MASTER_DATA,
     MASTER_DATA_TARGETS,
-    lambda twin: twin.scenario.governance.allowed_lag_hours * 60,
-    lambda twin: master_data_expectations(twin.truth, twin.network, _labor_bites(twin)),
-    lambda twin: observe_master_data(twin.network, twin.integration.exceptions()),
+    lambda view: view.scenario.governance.allowed_lag_hours * 60,
+    lambda view: master_data_expectations(view.truth, view.network, _labor_bites(view)),
+    lambda view: observe_master_data(view.network, view.exceptions),
 )
 
 LABOR_CHECK = FlowCheck(
     LABOR,
     LABOR_TARGETS,
-    lambda twin: twin.scenario.labor.allowed_lag_minutes,
-    lambda twin: labor_expectations(twin.truth, twin.network, twin.scenario, twin.timebase),
-    lambda twin: observe_labor(twin.erp.finance, twin.systems.hcm, twin.integration.exceptions()),
+    lambda view: view.scenario.labor.allowed_lag_minutes,
+    lambda view: labor_expectations(view.truth, view.network, view.scenario, view.timebase),
+    lambda view: observe_labor(view.erp.finance, view.hcm, view.exceptions),
     unshifted=(PAYROLL_REGISTER,),
 )
 
 REPORTING_CHECK = FlowCheck(
     REPORTING,
     REPORTING_TARGETS,
-    lambda twin: twin.scenario.reporting.allowed_lag_minutes,
+    lambda view: view.scenario.reporting.allowed_lag_minutes,
     kpi_expectations,
-    lambda twin: observe_dashboard(twin.systems.dashboard),
+    lambda view: observe_dashboard(view.dashboard),
     judge=check_reporting,
 )
 
 FLOW_CHECKS: tuple[FlowCheck, ...] = (BILLING_CHECK, SUPPLY_CHECK, MASTER_DATA_CHECK, LABOR_CHECK, REPORTING_CHECK)
 
 
-def check_all(twin: Twin, horizon: float, checks: Sequence[FlowCheck] = FLOW_CHECKS) -> list[FlowResult]:
-    """Every registered flow's verdict, in registration order."""
-    return [check.check(twin, horizon) for check in checks]
+def check_all(view: RunView, checks: Sequence[FlowCheck] = FLOW_CHECKS) -> list[FlowResult]:
+    """Every registered flow's verdict on a finished run, in registration order."""
+    return [check.check(view, view.horizon) for check in checks]
 
 
 def flow_check(name: str) -> FlowCheck:

@@ -27,7 +27,6 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import accumulate
-from typing import TYPE_CHECKING
 
 from twin.domain.events import (
     CaseCompleted,
@@ -40,14 +39,12 @@ from twin.domain.events import (
 from twin.domain.kpis import kpi_key
 from twin.network import inventory_location, stock_policies
 from twin.observe.expectations import CLAIM, RECEIVABLE, billing_expectations
-from twin.observe.fault_truth import outage_windows, shift_for_outages
+from twin.observe.fault_truth import shift_for_outages
 from twin.observe.labor_expectations import LABOR_JOURNAL, PATIENT_DAYS, labor_expectations
 from twin.observe.records import Expected
 from twin.observe.supply_expectations import ISSUE, supply_expectations
 from twin.observe.truth import TruthLedger
-
-if TYPE_CHECKING:
-    from twin.sim import Twin
+from twin.observe.view import RunView
 
 REPORTING = "executive_reporting"
 KPI_TARGET = "dashboard.kpi"
@@ -103,11 +100,10 @@ class TruthKpi:
 class Calendar:
     """Periods (calendar days of the run) in simulated minutes, and their publish instants."""
 
-    def __init__(self, twin: Twin) -> None:
-        start = twin.scenario.start
-        self.first_day = start.date()
-        self.clock = start.hour * 60 + start.minute + start.second / 60
-        self.publish = twin.scenario.reporting.publish_hour * 60
+    def __init__(self, view: RunView) -> None:
+        self.first_day = view.timebase.epoch.date()
+        self.clock = view.timebase.start_clock
+        self.publish = view.scenario.reporting.publish_hour * 60
         self._names: dict[int, str] = {}
 
     def index(self, at: float) -> int:
@@ -207,42 +203,40 @@ class _Facts:
 class KpiTruth:
     """Every KPI value the truth expects on the dashboard (``values``) and the ids that exist."""
 
-    def __init__(self, twin: Twin) -> None:
-        self.twin = twin
-        scenario = twin.scenario
-        self.calendar = Calendar(twin)
+    def __init__(self, view: RunView) -> None:
+        self.view = view
+        scenario = view.scenario
+        self.calendar = Calendar(view)
         self.lag = scenario.reporting.allowed_lag_minutes
         self.billing_margin = max(self.lag, scenario.billing.allowed_lag_minutes)
         self.supply_margin = max(self.lag, scenario.supply.allowed_lag_minutes)
-        self.facts = _Facts(twin.truth)
+        self.facts = _Facts(view.truth)
         self.last_fact = self.facts.last
         self.values: dict[str, TruthKpi] = {}
         self.known: dict[str, set[str]] = {kind: set() for kind in set(ID_KIND.values())}
-        self.hospitals = tuple(h.code for h in twin.network.hospitals)
-        self.hospital_of = {inventory_location(h): h.code for h in twin.network.hospitals}
+        self.hospitals = tuple(h.code for h in view.network.hospitals)
+        self.hospital_of = {inventory_location(h): h.code for h in view.network.hospitals}
 
     def compute(self, horizon: float) -> KpiTruth:
-        twin = self.twin
+        view = self.view
         last = self.calendar.last_due(horizon)
         for index in range(0, last + 1):
             for kpi in ALWAYS:
                 for hospital in self.hospitals:
                     self._value(kpi, hospital, index)
         billing = billing_expectations(
-            twin.truth,
-            twin.network,
-            coding_deadline=twin.scenario.billing.coding_deadline_hours * 60,
-            allowed_lag=twin.scenario.billing.allowed_lag_minutes,
-            outages=outage_windows(twin),
+            view.truth,
+            view.network,
+            coding_deadline=view.scenario.billing.coding_deadline_hours * 60,
+            allowed_lag=view.scenario.billing.allowed_lag_minutes,
+            outages=view.outages,
         )
         supply = supply_expectations(
-            twin.truth, twin.network, twin.erp.supply, twin.snapshots, twin.scenario, outage_windows(twin)
+            view.truth, view.network, view.erp.supply, view.snapshots, view.scenario, view.outages
         )
-        plan = getattr(twin, "fault_plan", None)
-        if plan is not None:  # outages hold what a system could not receive, as in the flows' own checks
-            windows = plan.outage_windows(horizon)
-            billing = shift_for_outages(billing, windows)
-            supply = shift_for_outages(supply, windows)
+        if view.outages:  # outages hold what a system could not receive, as in the flows' own checks
+            billing = shift_for_outages(billing, view.outages)
+            supply = shift_for_outages(supply, view.outages)
         issues = [e for e in supply if e.target == ISSUE and e.ready_at < math.inf]
         billed = {e.key: e.ready_at for e in billing if e.target == RECEIVABLE}
         self._billing(billed, {e.key: e.ready_at for e in billing if e.target == CLAIM}, last)
@@ -287,7 +281,7 @@ class KpiTruth:
                     continue
                 amount = totals[bisect_left(times, midnight)]
                 self._member("dnfb_amount", hospital[visit], index, visit, amount, amount, required=bill >= midnight)
-        lag_days = self.twin.scenario.billing.allowed_lag_minutes / 1440
+        lag_days = self.view.scenario.billing.allowed_lag_minutes / 1440
         for visit, ready in claimed.items():
             if not math.isfinite(ready):  # never due (a problem nobody fixed): the billing check reports it
                 continue
@@ -300,12 +294,12 @@ class KpiTruth:
 
     # -- stock-outs, stock accuracy, supply cost per case -------------------------------------
     def _stock(self, issues: list[Expected], last: int) -> None:
-        twin, calendar, margin = self.twin, self.calendar, self.supply_margin
+        view, calendar, margin = self.view, self.calendar, self.supply_margin
         case_of, receipts, counts = self.facts.case_of, self.facts.receipts, self.facts.counts
         self.known["supply line"].update(case_of)
         self.known["case"].update(self.facts.cases, case_of.values())
         self.known["count"].update(count.count_id for count in counts)
-        opening = {key: par for key, (_reorder, par) in stock_policies(twin.network, twin.scenario).items()}
+        opening = {key: par for key, (_reorder, par) in stock_policies(view.network, view.scenario).items()}
         stock = {key: _Stock(opening.get(key, 0), sorted(received)) for key, received in receipts.items()}
         cases: dict[tuple[str, int, str], tuple[float, list[float]]] = {}  # -> (certain cost, racing costs)
         for issue in sorted(issues, key=lambda e: e.ready_at):  # stable: same-time issues keep truth order
@@ -344,13 +338,13 @@ class KpiTruth:
 
     # -- labor cost per patient day ------------------------------------------------------------
     def _labor(self, last: int) -> None:
-        twin = self.twin
-        expected = labor_expectations(twin.truth, twin.network, twin.scenario, twin.timebase)
+        view = self.view
+        expected = labor_expectations(view.truth, view.network, view.scenario, view.timebase)
         journals = {e.key: e for e in expected if e.target == LABOR_JOURNAL}
         census = {e.key: e for e in expected if e.target == PATIENT_DAYS}
         self.known["work date"].update(journals)
         self.known["work date"].update(census)
-        calendar, margin = self.calendar, max(self.lag, twin.scenario.labor.allowed_lag_minutes)
+        calendar, margin = self.calendar, max(self.lag, view.scenario.labor.allowed_lag_minutes)
         for key, days in census.items():
             journal = journals.get(key)
             patient_days = int(days.value["patient_days"])

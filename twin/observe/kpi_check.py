@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from mocks.saas.dashboard import Dashboard
@@ -32,14 +32,12 @@ from twin.domain.pseudonym import pseudonym
 from twin.observe.checker import FlowResult
 from twin.observe.kpi import ID_KIND, KPI_TARGET, REPORTING, KpiTruth, TruthKpi
 from twin.observe.records import Difference, Expected, Observed
-
-if TYPE_CHECKING:
-    from twin.sim import Twin
+from twin.observe.view import RunView
 
 RELATIVE_TOLERANCE = 1e-9
 RESOLUTION = 1 / 60  # minutes: closer than a second is simultaneous
 LISTED_IDS = 5  # ids named in a difference's detail
-_TRUTHS: WeakKeyDictionary[Twin, tuple[tuple[float, int], KpiTruth]] = WeakKeyDictionary()
+_TRUTHS: WeakKeyDictionary[RunView, tuple[tuple[float, int], KpiTruth]] = WeakKeyDictionary()
 
 
 def observe_dashboard(dashboard: Dashboard) -> list[Observed]:
@@ -56,10 +54,10 @@ def observe_dashboard(dashboard: Dashboard) -> list[Observed]:
     ]
 
 
-def kpi_expectations(twin: Twin, horizon: float | None = None) -> list[Expected]:
+def kpi_expectations(view: RunView, horizon: float | None = None) -> list[Expected]:
     """The truth's KPI values as flat records (their required members); ``horizon`` defaults to
-    the run's clock, which after a run stands at its horizon."""
-    truth = kpi_truth(twin, float(twin.env.now) if horizon is None else horizon)
+    the run's."""
+    truth = kpi_truth(view, view.horizon if horizon is None else horizon)
     return [
         Expected(
             REPORTING, KPI_TARGET, key, {"members": sorted(value.required)}, value.dues[0], optional=value.optional
@@ -68,29 +66,29 @@ def kpi_expectations(twin: Twin, horizon: float | None = None) -> list[Expected]
     ]
 
 
-def kpi_truth(twin: Twin, horizon: float) -> KpiTruth:
+def kpi_truth(view: RunView, horizon: float) -> KpiTruth:
     """The truth's KPI values of a run, computed once per run and horizon (the check and the
     report both need them; the truth ledger only grows, so its length tells a stale copy)."""
-    cached = _TRUTHS.get(twin)
-    if cached is not None and cached[0] == (horizon, len(twin.truth)):
+    cached = _TRUTHS.get(view)
+    if cached is not None and cached[0] == (horizon, len(view.truth)):
         return cached[1]
-    truth = KpiTruth(twin).compute(horizon)
-    _TRUTHS[twin] = ((horizon, len(twin.truth)), truth)
+    truth = KpiTruth(view).compute(horizon)
+    _TRUTHS[view] = ((horizon, len(view.truth)), truth)
     return truth
 
 
-def check_reporting(twin: Twin, horizon: float) -> FlowResult:
-    return judge(kpi_truth(twin, horizon), observe_dashboard(twin.systems.dashboard), horizon)
+def check_reporting(view: RunView, horizon: float) -> FlowResult:
+    return judge(kpi_truth(view, horizon), observe_dashboard(view.dashboard), horizon)
 
 
-def reporting_summary(twin: Twin, horizon: float) -> dict[str, Any]:
+def reporting_summary(view: RunView, horizon: float) -> dict[str, Any]:
     """Figures for the run report: KPI values published (by KPI), and the last workload day's
     values reported vs truth with their divergence. Scopes are hospitals and cost centers; no
     patient identifier appears."""
-    truth = kpi_truth(twin, horizon)
-    dashboard = twin.systems.dashboard
+    truth = kpi_truth(view, horizon)
+    dashboard = view.dashboard
     shown = {record.key: record for record in observe_dashboard(dashboard)}
-    period = _showcase(truth, shown, math.ceil(twin.scenario.days) - 1)
+    period = _showcase(truth, shown, math.ceil(view.scenario.days) - 1)
     rows = []
     for key, value in sorted(truth.values.items()):
         record = shown.get(key)

@@ -35,10 +35,10 @@ from weakref import WeakKeyDictionary
 
 from mocks.erp.finance import ErpFinance
 from mocks.hcm.hcm import Hcm
+from twin.domain.contract import IntegrationException
 from twin.domain.events import ChargesPosted, CostCenterRetired, MappingPublished, ShiftWorked
 from twin.domain.model import SimTime, shift_pay
 from twin.domain.timebase import Timebase
-from twin.integration.contract import IntegrationException
 from twin.network import Network
 from twin.observe.records import Expected, Observed
 from twin.observe.truth import TruthLedger

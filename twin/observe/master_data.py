@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from twin.domain.contract import IntegrationException
 from twin.domain.events import ChargesPosted, CodingCompleted, CostCenterRetired
 from twin.domain.model import SimTime
 from twin.governance import Problem, problem_of
-from twin.integration.contract import IntegrationException
 from twin.network import Network
 from twin.observe.checker import percentile
 from twin.observe.fault_truth import fault_facts

@@ -24,6 +24,7 @@ from twin.observe.kpi_check import reporting_summary
 from twin.observe.labor_expectations import LABOR_SOURCE, PATIENT_DAY_STAT
 from twin.observe.master_data import governance_summary
 from twin.observe.records import DIFFERENCE_CLASSES, Difference
+from twin.observe.view import RunResult
 
 MAX_LISTED_DIFFERENCES = 50
 KPI_LABELS = {  # console labels of the executive KPIs, and the divisor that turns cents into dollars
@@ -70,27 +71,27 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def build_summary(result: Any) -> dict[str, Any]:
+def build_summary(result: RunResult) -> dict[str, Any]:
     """Every figure of the run's table, deterministic for scenario + seed."""
-    twin = result.twin
+    view = result.view
     scenario = result.scenario
-    truth_counts: Counter[str] = Counter(type(event).__name__ for event in twin.truth)
-    messages = {name: n for (kind, name), n in sorted(twin.counts.items()) if kind == "hl7"}
-    requests = {name: n for (kind, name), n in sorted(twin.counts.items()) if kind == "request"}
-    acks = Counter(record.outcome for record in twin.records if record.record_type == "hl7")
-    exceptions = twin.integration.exceptions()
-    finance, supply = twin.erp.finance, twin.erp.supply
+    truth_counts: Counter[str] = Counter(type(event).__name__ for event in view.truth)
+    messages = {name: n for (kind, name), n in sorted(view.counts.items()) if kind == "hl7"}
+    requests = {name: n for (kind, name), n in sorted(view.counts.items()) if kind == "request"}
+    acks = Counter(record.outcome for record in view.records if record.record_type == "hl7")
+    exceptions = view.exceptions
+    finance, supply = view.erp.finance, view.erp.supply
     by_reason = Counter(e.reason_code for e in exceptions)
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "seed": scenario.seed,
         "design": scenario.integration.design,  # the integration design the run went through
         "days": scenario.days,
-        "hospitals": len(twin.network.hospitals),
-        "staffed_beds": sum(h.beds for h in twin.network.hospitals),
+        "hospitals": len(view.network.hospitals),
+        "staffed_beds": sum(h.beds for h in view.network.hospitals),
         "acquired": [
             {"hospital": h.code, "joins_day": round(h.joins_at / 1440, 3), "hl7_version": h.hl7_version}
-            for h in twin.network.hospitals
+            for h in view.network.hospitals
             if h.joins_at > 0
         ],
         "simulated_days_to_settle": round(result.horizon / 1440, 3),
@@ -99,7 +100,7 @@ def build_summary(result: Any) -> dict[str, Any]:
             "transferred": truth_counts[PatientTransferred.__name__],
             "discharged": truth_counts[PatientDischarged.__name__],
             "coded": truth_counts[CodingCompleted.__name__],
-            "coding_queried": sum(1 for e in twin.truth.of_type(CodingCompleted) if getattr(e, "queried", False)),
+            "coding_queried": sum(1 for e in view.truth.of_type(CodingCompleted) if getattr(e, "queried", False)),
         },
         "messages": messages,
         "acks": dict(sorted(acks.items())),
@@ -107,8 +108,8 @@ def build_summary(result: Any) -> dict[str, Any]:
         "postings": {
             "erp_revenue_journals": sum(1 for j in finance.journals if j.source == "patient-billing"),
             "erp_ar_items": len(finance.ar_items),
-            "claims_accepted": len(twin.clearinghouse.accepted),
-            "claims_rejected": len(twin.clearinghouse.submissions) - len(twin.clearinghouse.accepted),
+            "claims_accepted": len(view.clearinghouse.accepted),
+            "claims_rejected": len(view.clearinghouse.submissions) - len(view.clearinghouse.accepted),
             "or_cases": truth_counts["CaseCompleted"],
             "inventory_issues": len(supply.issues),
             "purchase_orders": len(supply.orders),
@@ -116,9 +117,9 @@ def build_summary(result: Any) -> dict[str, Any]:
             "invoices_paid": sum(1 for i in supply.invoices if i.status == "paid"),
             "invoices_held": sum(1 for i in supply.invoices if i.status != "paid"),
             "stock_outs": len(supply.stock_outs),
-            "timecards": len(twin.systems.hcm.timecards),
-            "labor_hours": sum(card.quarter_hours for card in twin.systems.hcm.timecards) / 4,
-            "payroll_runs": len(twin.systems.hcm.payroll_runs),
+            "timecards": len(view.hcm.timecards),
+            "labor_hours": sum(card.quarter_hours for card in view.hcm.timecards) / 4,
+            "payroll_runs": len(view.hcm.payroll_runs),
             "labor_journals": sum(1 for j in finance.journals if j.source == LABOR_SOURCE),
             "patient_day_statistics": sum(1 for st in finance.statistics if st.account == PATIENT_DAY_STAT),
         },
@@ -129,17 +130,17 @@ def build_summary(result: Any) -> dict[str, Any]:
             "by_reason": dict(sorted(by_reason.items())),
         },
         "master_data": {
-            **governance_summary(twin.network, exceptions),
-            "mappings_published": sum(n for (kind, _), n in twin.counts.items() if kind == "master data"),
+            **governance_summary(view.network, exceptions),
+            "mappings_published": sum(n for (kind, _), n in view.counts.items() if kind == "master data"),
         },
-        "dead_letters": len(twin.integration.dead_letters()),
-        "reporting": reporting_summary(twin, result.horizon),
-        "calibration": [row.as_dict() for row in calibrate(twin)],
+        "dead_letters": len(view.dead_letters),
+        "reporting": reporting_summary(view, result.horizon),
+        "calibration": [row.as_dict() for row in calibrate(view)],
         "flows": {flow.flow: _flow(flow) for flow in result.flows},
         "differences": [_difference(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
         "in_sync": result.in_sync,
     }
-    resilience = resilience_summary(twin, result.horizon)
+    resilience = resilience_summary(view)
     if resilience is not None:  # only a run with faults has it: one without keeps its summary as it was
         summary["resilience"] = resilience
     return summary
@@ -283,24 +284,24 @@ def format_minutes(minutes: float | None) -> str:
     return f"{minutes * 60:.1f} s" if minutes < 1 else f"{minutes:.1f} min"
 
 
-def write_outputs(result: Any, summary: dict[str, Any], out: Path) -> None:
+def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None:
     """summary.json, messages/*.hl7 (ER7 per type), fhir/*.ndjson and records/messages.csv."""
     from mocks.ehr.fhir_view import ehr_resources
 
-    twin = result.twin
+    view = result.view
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     messages_dir = out / "messages"
     messages_dir.mkdir(exist_ok=True)
-    for message_type, payloads in sorted(twin.traffic.items()):
+    for message_type, payloads in sorted(view.traffic.items()):
         name = message_type.replace("^", "_")
         with open(messages_dir / f"{name}.hl7", "w", encoding="utf-8", newline="") as handle:
             for payload in payloads:
                 handle.write(payload + "\n")
     fhir_dir = out / "fhir"
     fhir_dir.mkdir(exist_ok=True)
-    resources = ehr_resources(twin.ehr, twin.network.hospitals, twin.network.payers)
-    resources["Claim.submitted"] = [s.claim for s in twin.clearinghouse.submissions]
+    resources = ehr_resources(view.ehr, view.network.hospitals, view.network.payers)
+    resources["Claim.submitted"] = [s.claim for s in view.clearinghouse.submissions]
     for name, items in sorted(resources.items()):
         with open(fhir_dir / f"{name}.ndjson", "w", encoding="utf-8") as handle:
             for item in items:
@@ -325,7 +326,7 @@ def write_outputs(result: Any, summary: dict[str, Any], out: Path) -> None:
                 "bytes",
             ]
         )
-        for r in twin.records:
+        for r in view.records:
             writer.writerow(
                 [
                     r.seq,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from mocks.erp.finance import ErpFinance
 from mocks.erp.supply_chain import ErpSupplyChain
 from mocks.saas.clearinghouse import Clearinghouse
-from twin.integration.contract import IntegrationException
+from twin.domain.contract import IntegrationException
 from twin.observe.expectations import CLAIM, EXCEPTION, JOURNAL, RECEIVABLE, exception_key
 from twin.observe.records import Observed
 from twin.observe.supply_expectations import (
@@ -25,7 +25,7 @@ from twin.observe.supply_expectations import (
 
 
 def observe_billing(
-    erp: ErpFinance, clearinghouse: Clearinghouse, exceptions: list[IntegrationException]
+    erp: ErpFinance, clearinghouse: Clearinghouse, exceptions: Sequence[IntegrationException]
 ) -> list[Observed]:
     observed: list[Observed] = []
     for journal in erp.journals:
@@ -87,7 +87,7 @@ def observe_billing(
 
 
 def observe_supply(
-    erp: ErpSupplyChain, snapshots: Sequence[Snapshot], exceptions: list[IntegrationException]
+    erp: ErpSupplyChain, snapshots: Sequence[Snapshot], exceptions: Sequence[IntegrationException]
 ) -> list[Observed]:
     observed: list[Observed] = []
     for issue in erp.issues:

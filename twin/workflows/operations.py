@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from twin.domain.contract import DeadLetter, Integration, Outcome
 from twin.domain.events import Fact, MessageRepaired
 from twin.domain.model import SimTime
+from twin.domain.support import AS_IT_WAS, LEFT, REPAIRED, SupportAction
 from twin.faults import FaultPlan
-from twin.integration.contract import DeadLetter, Integration, Outcome
 
 MAX_REPLAYS = 3  # the team replays one dead letter at most this often, then leaves it for the report
 
@@ -55,6 +56,7 @@ class SupportTeam:
         self.witness = witness
         self.rounds = review_hours * 60  # minutes between two reviews
         self.replays: list[Replay] = []
+        self.log: list[SupportAction] = []  # every action of every round, for the judge (``RunView``)
         self._tries: dict[tuple[str, str], int] = {}
         self.left: set[tuple[str, str]] = set()  # dead letters nobody can repair (or replayed too often)
 
@@ -66,12 +68,11 @@ class SupportTeam:
         done = 0
         for letter in self.integration.dead_letters():
             mark = (letter.channel, letter.message_id)
-            if self._tries.get(mark, 0) >= MAX_REPLAYS:
-                self.left.add(mark)
-                continue
             found = self.plan.original_for(letter.message_id, letter.payload)
-            if found is None and letter.channel != "request":
+            spoiled = found[0].key if found is not None else ""
+            if self._tries.get(mark, 0) >= MAX_REPLAYS or (found is None and letter.channel != "request"):
                 self.left.add(mark)
+                self.log.append(_action(letter, now, LEFT, spoiled))
                 continue
             try:
                 if found is not None:
@@ -83,6 +84,7 @@ class SupportTeam:
             self._tries[mark] = self._tries.get(mark, 0) + 1
             self.left.discard(mark)
             self.replays.append(self._replay(letter, now, repaired=found is not None))
+            self.log.append(_action(letter, now, REPAIRED if found is not None else AS_IT_WAS, spoiled))
             if found is not None:
                 corruption = found[0]
                 self.witness(
@@ -99,3 +101,9 @@ class SupportTeam:
         return Replay(
             now, letter.message_id, letter.channel, letter.reason, letter.attempts, repaired, letter.received_at
         )
+
+
+def _action(letter: DeadLetter, now: SimTime, action: str, spoiled: str) -> SupportAction:
+    return SupportAction(
+        now, letter.message_id, letter.channel, letter.reason, letter.attempts, letter.received_at, action, spoiled
+    )

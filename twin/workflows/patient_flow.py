@@ -156,6 +156,7 @@ class PatientFlow:
         register: Callable[[Patient, str], None],
         start_minute_of_day: float,
         start_weekday: int,
+        coder_rng: random.Random,
     ) -> None:
         self.env = env
         self.hospital = hospital
@@ -163,7 +164,7 @@ class PatientFlow:
         self.days = scenario.days
         self.rng = rng
         # a stream of its own, so coder-added charges leave every other draw of the workload as it was
-        self.coder_rng = random.Random(f"{scenario.seed}/{hospital.code}/coder-charges")
+        self.coder_rng = coder_rng
         self.fake = fake
         self.names = NameDraws(fake)
         self.happen = happen

@@ -22,10 +22,10 @@ from collections.abc import Callable, Generator, Mapping
 import simpy
 
 from mocks.erp.erp import Erp
+from twin.domain.contract import IntegrationException
 from twin.domain.events import CostCenterRetired, Fact, MappingPublished
 from twin.domain.model import Hospital
 from twin.governance import Problem, governed_mappings, problem_of
-from twin.integration.contract import IntegrationException
 from twin.network import Network
 from twin.scenario import Scenario
 from twin.systems import item_setup

@@ -5,9 +5,8 @@ every check leaves its evidence, and the hooks below fail it after its last step
 raised something else, which is then the scenario's error.
 
 The fixture belongs to the pytest session the runner started (``twin.conformance.plugin``), which holds
-the integration under test and the run cache; outside that runner (plain ``pytest`` with this
-module as a plugin) it falls back to the reference integration, so feature files can be debugged
-with pytest's own options too.
+the integration under test, the driver and the run cache; ``twin conform`` (or ``run_conformance``)
+starts one.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from twin.conformance.context import (
     CONTEXT_KEY,
     SESSION_KEY,
     ConformanceFailure,
-    ConformanceSession,
     ScenarioUnderTest,
 )
 
@@ -31,7 +29,10 @@ def conformance(request: pytest.FixtureRequest) -> ScenarioUnderTest:
     """A fresh scenario under test for each conformance scenario."""
     stash = request.config.stash
     if SESSION_KEY not in stash:
-        stash[SESSION_KEY] = ConformanceSession()
+        raise RuntimeError(
+            "no conformance session: run feature files with `twin conform` (or twin.conformance.runner."
+            "run_conformance), which says which integration is under test and which driver runs it"
+        )
     scenario = ScenarioUnderTest(stash[SESSION_KEY])
     request.node.stash[CONTEXT_KEY] = scenario
     return scenario

@@ -141,7 +141,7 @@ def problems_raised(conformance: ScenarioUnderTest) -> None:
 
 def _exception_table(conformance: ScenarioUnderTest, evidence: Evidence) -> tuple[tuple[str, ...], list[Row]]:
     """The integration's master-data exceptions (code sets and codes are master data, not identifiers)."""
-    exceptions = [e for e in conformance.result.twin.integration.exceptions() if e.domain]
+    exceptions = [e for e in conformance.result.view.exceptions if e.domain]
     rows: list[Row] = [
         (
             e.domain,

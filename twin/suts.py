@@ -2,7 +2,7 @@
 
 A factory is the plug-in contract's entry point (``twin.sim.IntegrationFactory``): it gets the
 ``Twin`` of one run - its network's reference data, its timebase, its scenario - and returns an
-object implementing ``twin.integration.contract.Integration``. ``--sut`` names it the way
+object implementing ``twin.domain.contract.Integration``. ``--sut`` names it the way
 ``python -m`` and WSGI servers name things: a module path, a colon, an attribute. The current
 working directory is put on ``sys.path`` first (as ``python -m`` does), so a team runs
 ``twin conform --sut mypkg.integration:factory`` from its repository root without installing
@@ -15,23 +15,15 @@ import importlib
 import inspect
 import os
 import sys
-from dataclasses import dataclass
 
-from twin.sim import IntegrationFactory, reference_integration
-
-REFERENCE = "reference"
+from twin.domain.contract import Sut
+from twin.observe.view import RunResult
+from twin.reference_factory import REFERENCE, reference_integration
+from twin.scenario import Scenario
 
 
 class SutError(Exception):
     """A ``--sut`` that cannot be loaded; the message says what was tried and what is expected."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sut:
-    """A named integration factory (the name shows in every report)."""
-
-    name: str
-    factory: IntegrationFactory
 
 
 def load_sut(spec: str) -> Sut:
@@ -42,7 +34,7 @@ def load_sut(spec: str) -> Sut:
     if not colon or not module_name or not attribute:
         raise SutError(
             f"--sut {spec!r} is neither 'reference' nor 'package.module:factory' "
-            "(a module path, a colon, the name of a function that takes the Twin and returns an Integration)"
+            "(a module path, a colon, the name of a function that takes the run context and returns an Integration)"
         )
     cwd = os.getcwd()
     if cwd not in sys.path:
@@ -58,11 +50,21 @@ def load_sut(spec: str) -> Sut:
     if factory is None:
         raise SutError(f"--sut {spec!r}: module {module_name!r} has no attribute {attribute!r}")
     if not callable(factory):
-        raise SutError(f"--sut {spec!r}: {attribute!r} is not callable; expected a factory(twin) -> Integration")
+        raise SutError(f"--sut {spec!r}: {attribute!r} is not callable; expected a factory(context) -> Integration")
     try:
         inspect.signature(factory).bind(object())
     except TypeError:
-        raise SutError(f"--sut {spec!r}: {attribute!r} must take exactly one argument, the Twin of the run") from None
+        raise SutError(
+            f"--sut {spec!r}: {attribute!r} must take exactly one argument, the run context "
+            "(twin.domain.contract.RunContext)"
+        ) from None
     except ValueError:
         pass  # a builtin or C callable without a signature: trust it
     return Sut(spec, factory)
+
+
+def simulate(scenario: Scenario, sut: Sut) -> RunResult:
+    """Run ``scenario`` through ``sut`` in simulated time, keeping the HL7 traffic for the judge."""
+    from twin.sim import run
+
+    return run(scenario, integration=sut.factory, keep_traffic=True, name=sut.name)
