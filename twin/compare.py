@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twin.domain.designs import DESIGN_DESCRIPTIONS, UnknownDesign, check_design, known_designs
-from twin.domain.events import ChargesPosted, PatientDischarged
 from twin.observe.checker import percentile
 from twin.observe.records import DIFFERENCE_CLASSES
 from twin.scenario import Scenario
@@ -203,24 +202,16 @@ def measure(result: RunResult) -> dict[str, Any]:
 
 def _billing(result: RunResult) -> dict[str, Any]:
     """Days to bill over accepted claims, DNFB days (calibration) and DNFB amount at workload end."""
-    from twin.observe.calibration import calibrate
+    from twin.observe.calibration import Dnfb, calibrate
 
     view = result.view
-    discharged: dict[str, float] = {}
-    charges: dict[str, list[tuple[float, int]]] = {}
-    for fact in view.truth:
-        if isinstance(fact, PatientDischarged):
-            discharged[fact.visit] = fact.at
-        elif isinstance(fact, ChargesPosted):
-            charges.setdefault(fact.visit, []).extend((fact.at, line.amount) for line in fact.lines)
+    dnfb = Dnfb(view)
+    discharged = dnfb.discharged
     received: dict[str, float] = {}
     for claim in view.clearinghouse.accepted:  # in the order received: the first acceptance counts
         received.setdefault(claim.claim_number, claim.received_at)
     days = [(at - discharged[visit]) / DAY for visit, at in received.items() if visit in discharged]
-    end = view.scenario.days * DAY
-    billed = {item.invoice: item.posted_at for item in view.erp.finance.ar_items}
-    waiting = sorted(visit for visit, out in discharged.items() if out <= end and billed.get(visit, end + 1) > end)
-    amount = sum(amount for visit in waiting for at, amount in charges.get(visit, ()) if at <= end)
+    amount, waiting = dnfb.at(view.scenario.days * DAY)
     dnfb_days = next((row.value for row in calibrate(view) if row.reference.statistic == "DNFB days"), None)
     return {
         "claims_accepted": len(days),

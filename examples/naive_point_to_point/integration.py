@@ -27,12 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.domain.accounts import PATIENT_BILLING, PATIENT_RECEIVABLES
 from twin.domain.contract import DeadLetter, IntegrationException, Outcome
 from twin.domain.events import ChargeLine, ChargesPosted, CodingCompleted, PatientAdmitted, PatientDischarged
 from twin.domain.exchange import TRANSPORT_FAILURE, TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.timebase import Timebase
-from twin.integration.crosswalk import RECEIVABLE_ACCOUNT, revenue_account
+from twin.integration.crosswalk import revenue_account
 from twin.integration.hl7_reader import Hl7Reader, build_ack
 
 
@@ -145,7 +146,7 @@ class NaivePointToPoint:
             center = self.mappings.cost_centers.get(line.department, line.department)
             revenue[(account, center)] = revenue.get((account, center), 0) + line.amount
         office = self.mappings.business_offices.get(visit.hospital, visit.hospital)
-        lines = [{"account": RECEIVABLE_ACCOUNT, "cost_center": office, "debit": total, "credit": 0}]
+        lines = [{"account": PATIENT_RECEIVABLES, "cost_center": office, "debit": total, "credit": 0}]
         lines += [
             {"account": account, "cost_center": center, "debit": 0, "credit": amount}
             for (account, center), amount in sorted(revenue.items())
@@ -153,7 +154,7 @@ class NaivePointToPoint:
         ]
         journal = {
             "reference": coding.visit,
-            "source": "patient-billing",
+            "source": PATIENT_BILLING,
             "lines": lines,
             "receivable": {"customer": payer or "SELF-PAY", "invoice": coding.visit, "amount": total},
         }

@@ -22,24 +22,12 @@ from datetime import date
 from typing import Any, Protocol, TypeVar
 
 from mocks.queries import answer_query, window_bounds
+from twin.domain.accounts import ACCOUNTS, PATIENT_RECEIVABLES, STATISTICS
 from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.reasons import INACTIVE_COST_CENTER_PROBLEM, UNKNOWN_COST_CENTER_PROBLEM
 from twin.domain.timebase import Timebase
 
-ACCOUNTS = {
-    "1000": "Cash",
-    "1200": "Patient accounts receivable",
-    "1400": "Supply inventory",
-    "2100": "Goods received, not invoiced",
-    "4000": "Inpatient routine revenue",
-    "4100": "Inpatient ancillary revenue",
-    "2200": "Accrued salaries and wages",
-    "2300": "Accrued operating expenses",
-    "5200": "Medical and surgical supply expense",
-    "6000": "Salaries and wages",
-    "7000": "Other operating expense",
-}
 QUERIES = ("/finance/ar-items", "/finance/journals", "/finance/statistics")  # GET, body as query
-STATISTICS = {"9100": "Patient days", "9200": "Paid labor minutes"}
 
 
 class _Posted(Protocol):
@@ -226,10 +214,10 @@ class ErpFinance:
         """The ledger's cost-center rule, shared by every subledger that posts to the GL."""
         if center not in self.cost_centers:
             errors.append(f"{where}: unknown cost center {center!r}")
-            problems.append({"code": "unknown_cost_center", "cost_center": center})
+            problems.append({"code": UNKNOWN_COST_CENTER_PROBLEM, "cost_center": center})
         elif center in self.inactive_cost_centers:
             errors.append(f"{where}: cost center {center!r} is inactive")
-            problems.append({"code": "inactive_cost_center", "cost_center": center})
+            problems.append({"code": INACTIVE_COST_CENTER_PROBLEM, "cost_center": center})
 
     def validate_statistic(self, body: dict[str, Any], problems: list[dict[str, Any]] | None = None) -> list[str]:
         """A statistic names a statistical account, a cost center, a day and a whole quantity."""
@@ -299,7 +287,7 @@ class ErpFinance:
             ar_debit = sum(
                 line.get("debit", 0) - line.get("credit", 0)
                 for line in lines
-                if isinstance(line, dict) and line.get("account") == "1200"
+                if isinstance(line, dict) and line.get("account") == PATIENT_RECEIVABLES
             )
             if not isinstance(receivable, dict) or not receivable.get("customer") or not receivable.get("invoice"):
                 errors.append("receivable needs a customer and an invoice")

@@ -20,12 +20,17 @@ from typing import Any
 
 from mocks.erp.finance import ErpFinance, in_window
 from mocks.queries import answer_query
+from twin.domain.accounts import (
+    AP_PAYMENT,
+    CASH,
+    GOODS_RECEIPT,
+    GRNI,
+    INVENTORY_ISSUE,
+    SUPPLY_EXPENSE,
+    SUPPLY_INVENTORY,
+)
 from twin.domain.exchange import TargetRequest, TargetResponse
 
-INVENTORY_ACCOUNT = "1400"
-SUPPLY_EXPENSE_ACCOUNT = "5200"
-GRNI_ACCOUNT = "2100"  # goods received, not invoiced
-CASH_ACCOUNT = "1000"
 QUERIES = ("/inventory/issues", "/inventory/stock-outs", "/inventory/counts")  # GET, body as query
 
 
@@ -269,9 +274,9 @@ class ErpSupplyChain:
         cost = quantity * item.standard_cost
         journal = self.finance.post_internal(
             reference=str(body["reference"]),
-            source="inventory-issue",
+            source=INVENTORY_ISSUE,
             now=now,
-            lines=((SUPPLY_EXPENSE_ACCOUNT, str(center), cost, 0), (INVENTORY_ACCOUNT, str(location), 0, cost)),
+            lines=((SUPPLY_EXPENSE, str(center), cost, 0), (SUPPLY_INVENTORY, str(location), 0, cost)),
         )
         self.on_hand[key] = self.on_hand.get(key, 0) - quantity
         self.sequence += 1
@@ -326,9 +331,9 @@ class ErpSupplyChain:
         value = quantity * order.unit_price
         self.finance.post_internal(
             reference=po,
-            source="goods-receipt",
+            source=GOODS_RECEIPT,
             now=now,
-            lines=((INVENTORY_ACCOUNT, order.location, value, 0), (GRNI_ACCOUNT, order.location, 0, value)),
+            lines=((SUPPLY_INVENTORY, order.location, value, 0), (GRNI, order.location, 0, value)),
         )
         for invoice in self.invoices:
             if invoice.po == po and invoice.status == "held":
@@ -363,10 +368,10 @@ class ErpSupplyChain:
             invoice.status, invoice.hold_reason, invoice.paid_at = "paid", "", now
             self.finance.post_internal(
                 reference=invoice.po,
-                source="ap-payment",
+                source=AP_PAYMENT,
                 now=now,
                 lines=(
-                    (GRNI_ACCOUNT, order.location, invoice.amount, 0),
-                    (CASH_ACCOUNT, order.location, 0, invoice.amount),
+                    (GRNI, order.location, invoice.amount, 0),
+                    (CASH, order.location, 0, invoice.amount),
                 ),
             )

@@ -15,13 +15,13 @@ import json
 import random
 from typing import Any
 
+from twin.domain.accounts import is_room_and_board
 from twin.faults.specs import PoisonVariant
 
 SEGMENT_END = "\r"
 STANDARD_ENCODING = "^~\\&"
 WRONG_ENCODINGS = ("~^\\&", "^~&\\", "^~\\#", "#~\\&")  # declared delimiters the body does not use
 BROKEN_ESCAPES = ("\\", "\\Q\\", "\\XZ1\\")  # unterminated, unknown, bad hex
-ROOM_AND_BOARD_MAX = 219  # UB-04 revenue codes 0100-0219: the census lines labor statistics count
 ALIAS_SUFFIX = "-2"
 VERSION_MARKER = "api_version"
 
@@ -110,7 +110,7 @@ def alias_department(payload: str, rng: random.Random) -> tuple[str, str, str, s
         if len(fields) <= 13:
             continue
         prefix = fields[7].split("^")[0].split("-", 1)[0]
-        if prefix.isdigit() and int(prefix) > ROOM_AND_BOARD_MAX:
+        if prefix.isdigit() and not is_room_and_board(prefix):
             eligible.append(index)
     if not eligible:
         return None

@@ -17,6 +17,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 
+from twin.domain import reasons
 from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import (
     ChargeLine,
@@ -30,6 +31,7 @@ from twin.domain.events import (
 )
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
+from twin.domain.reasons import COST_CENTER_PROBLEMS
 from twin.domain.timebase import Timebase
 from twin.integration.claim import claim_resource, journal_body
 from twin.integration.crosswalk import SELF_PAY_CUSTOMER, Crosswalk, Unmapped
@@ -96,7 +98,9 @@ class BillingOrchestrator:
             for line in event.lines:
                 account.charges.setdefault(line.txn_id, line)
             if account.status not in ("open", "discharged", "held"):  # a held bill takes them when it goes
-                self._raise(account, "late_charge", f"charges arrived after billing started ({account.status})", now)
+                self._raise(
+                    account, reasons.LATE_CHARGE, f"charges arrived after billing started ({account.status})", now
+                )
         elif isinstance(event, PatientDischarged):
             account.discharged_at = event.at
             if account.status == "open":
@@ -106,7 +110,7 @@ class BillingOrchestrator:
             outcome.timers.append(max(due, now))
         elif isinstance(event, CodingCompleted):
             account.coding = event
-            self._resolve(account, "coding_overdue", now)
+            self._resolve(account, reasons.CODING_OVERDUE, now)
             self._try_bill(account, now, outcome)
         elif isinstance(event, PatientTransferred):
             pass  # location changes do not affect billing; charges carry their own department
@@ -118,7 +122,7 @@ class BillingOrchestrator:
             account = self.accounts[visit]
             if account.coding is None:
                 hours = self.coding_deadline / 60
-                self._raise(account, "coding_overdue", f"coding not complete {hours:g} h after discharge", now)
+                self._raise(account, reasons.CODING_OVERDUE, f"coding not complete {hours:g} h after discharge", now)
         return Outcome()
 
     def on_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
@@ -139,7 +143,7 @@ class BillingOrchestrator:
                 account.status = "held"
                 self._raise(
                     account,
-                    "claim_rejected",
+                    reasons.CLAIM_REJECTED,
                     f"clearinghouse rejected the claim ({response.status}): "
                     + "; ".join(map(str, response.body.get("reasons", []))),
                     now,
@@ -181,13 +185,11 @@ class BillingOrchestrator:
             departments = self.crosswalk.codes_for("department", center)
             used = sorted({line.department for line in account.charges.values()} & set(departments))
             remapped = center != self.crosswalk.business_office(account.hospital)  # no department maps to it now
-            if not used and remapped and problem.get("code") in ("inactive_cost_center", "unknown_cost_center"):
+            if not used and remapped and problem.get("code") in COST_CENTER_PROBLEMS:
                 self._try_bill(account, now, outcome)  # already remapped: bill with the new mapping
                 return
             if used:
-                reason = (
-                    "retired_cost_center" if problem.get("code") == "inactive_cost_center" else "unknown_cost_center"
-                )
+                reason = reasons.refused_cost_center(str(problem.get("code")))
                 self._raise(
                     account,
                     reason,
@@ -197,7 +199,7 @@ class BillingOrchestrator:
                     code=used[0],
                 )
                 return
-        self._raise(account, "erp_rejected", f"ERP refused the journal ({response.status}): {errors}", now)
+        self._raise(account, reasons.ERP_REJECTED, f"ERP refused the journal ({response.status}): {errors}", now)
 
     def _try_bill(self, account: Account, now: SimTime, outcome: Outcome) -> None:
         if account.status not in ("open", "discharged", "held") or account.coding is None:
@@ -209,7 +211,7 @@ class BillingOrchestrator:
         problem = self._validate_charges(account)
         if problem:
             account.status = "held"
-            self._raise(account, "charge_invalid", problem, now)
+            self._raise(account, reasons.CHARGE_INVALID, problem, now)
             return
         try:
             payer = self.crosswalk.payer(account.plan_code)
@@ -221,7 +223,7 @@ class BillingOrchestrator:
             for gap in self._every_unmapped(account, unmapped):  # all at once: the steward fixes them together
                 self._raise(
                     account,
-                    f"unmapped_{gap.domain.replace(' ', '_')}",
+                    reasons.unmapped(gap.domain),
                     str(gap),
                     now,
                     domain=gap.domain,

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from twin.domain.accounts import PATIENT_BILLING, PATIENT_RECEIVABLES
 from twin.domain.events import ChargeLine
 from twin.domain.timebase import Timebase
-from twin.integration.crosswalk import RECEIVABLE_ACCOUNT, Crosswalk, revenue_account, revenue_code
+from twin.integration.crosswalk import Crosswalk, revenue_account, revenue_code
 
 CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
 PAYER_SYSTEM = "urn:twin:clearinghouse-payer"
@@ -38,14 +39,19 @@ def journal_body(
     revenue = revenue_by_cost_center(lines, crosswalk)
     total = sum(revenue.values())
     journal_lines: list[dict[str, Any]] = [
-        {"account": RECEIVABLE_ACCOUNT, "cost_center": crosswalk.business_office(hospital), "debit": total, "credit": 0}
+        {
+            "account": PATIENT_RECEIVABLES,
+            "cost_center": crosswalk.business_office(hospital),
+            "debit": total,
+            "credit": 0,
+        }
     ]
     for (account, center), amount in sorted(revenue.items()):
         if amount:
             journal_lines.append({"account": account, "cost_center": center, "debit": 0, "credit": amount})
     return {
         "reference": visit,
-        "source": "patient-billing",
+        "source": PATIENT_BILLING,
         "lines": journal_lines,
         "receivable": {"customer": customer, "invoice": visit, "amount": total},
     }

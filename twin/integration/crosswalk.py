@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from twin.domain import accounts
+
 SELF_PAY_CUSTOMER = "SELF-PAY"
-ROUTINE_REVENUE_ACCOUNT = "4000"  # revenue codes 0100-0219: room and board
-ANCILLARY_REVENUE_ACCOUNT = "4100"
-RECEIVABLE_ACCOUNT = "1200"
 
 
 class Unmapped(Exception):
@@ -111,6 +110,5 @@ def revenue_code(charge_code: str) -> str:
 
 
 def revenue_account(charge_code: str) -> str:
-    """GL revenue account by revenue code range: routine (room and board) or ancillary."""
-    code = revenue_code(charge_code)
-    return ROUTINE_REVENUE_ACCOUNT if code and int(code) < 220 else ANCILLARY_REVENUE_ACCOUNT
+    """GL revenue account of a chargemaster code, by its revenue code (``twin.domain.accounts``)."""
+    return accounts.revenue_account(revenue_code(charge_code))

@@ -31,20 +31,24 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from twin.domain import reasons
+from twin.domain.accounts import (
+    ACCRUED_SALARIES,
+    LABOR_ALLOCATION,
+    PAID_MINUTES,
+    PATIENT_DAYS,
+    SALARIES,
+    is_room_and_board,
+)
 from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import ChargesPosted, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
+from twin.domain.reasons import COST_CENTER_PROBLEMS
 from twin.domain.timebase import Timebase
 from twin.integration.crosswalk import Crosswalk, Unmapped, revenue_code
 
 FLOW = "labor_cost"
-SOURCE = "labor-allocation"
-SALARIES_ACCOUNT = "6000"
-ACCRUED_SALARIES_ACCOUNT = "2200"
-PATIENT_DAYS_ACCOUNT = "9100"
-PAID_MINUTES_ACCOUNT = "9200"
-ROOM_AND_BOARD = range(100, 220)  # UB-04 revenue codes 0100-0219
 CORRELATION = "labor:"  # every request of this flow carries a correlation starting with it
 _SYNC, _REVALIDATE = "labor:sync", "labor:revalidate"
 _TOLERANCE = 1e-6  # minutes: a timer the driver fires this close to the sync time is the sync
@@ -141,13 +145,14 @@ class LaborSync:
     def observe(self, event: ChargesPosted, now: SimTime) -> None:
         """Count patient days from room-and-board lines, by performing department and service day."""
         for line in event.lines:
-            code = revenue_code(line.code)
-            if not code or int(code) not in ROOM_AND_BOARD:
+            if not is_room_and_board(revenue_code(line.code)):
                 continue
             day = self.timebase.day(line.service_at).isoformat()
             days = line.quantity if line.amount >= 0 else -line.quantity
             if day in self._closed:
-                self._raise(f"{line.department}@{day}", "late_census", f"room and board for closed day {day}", now)
+                self._raise(
+                    f"{line.department}@{day}", reasons.LATE_CENSUS, f"room and board for closed day {day}", now
+                )
                 continue
             self._census.setdefault(day, Counter())[line.department] += days
 
@@ -164,7 +169,7 @@ class LaborSync:
             else:
                 for work in works:
                     self._parked.setdefault((work.domain, work.code), []).append(work)
-                self._raise("cost-centers", "validation_unavailable", f"ERP answered {response.status}", now)
+                self._raise("cost-centers", reasons.VALIDATION_UNAVAILABLE, f"ERP answered {response.status}", now)
         else:
             self._posted(request, response, now)
         return outcome
@@ -177,11 +182,11 @@ class LaborSync:
         if request.system == "hcm":
             sync.timecards[str(request.body["work_date"])] = response.body if response.ok else None
             if not response.ok:
-                self._raise(f"timecards@{request.body['work_date']}", "hcm_unavailable", str(response.body), now)
+                self._raise(f"timecards@{request.body['work_date']}", reasons.HCM_UNAVAILABLE, str(response.body), now)
         elif response.ok:
             sync.centers = _centers(response.body)
         else:
-            self._raise("cost-centers", "validation_unavailable", f"ERP answered {response.status}", now)
+            self._raise("cost-centers", reasons.VALIDATION_UNAVAILABLE, f"ERP answered {response.status}", now)
         if sync.pending == 0:
             self._sync = None
             self._close(sync, now, outcome)
@@ -222,12 +227,12 @@ class LaborSync:
                     else self.crosswalk.cost_center(work.code)
                 )
             except Unmapped as unmapped:
-                self._park(work, f"unmapped_{unmapped.domain.replace(' ', '_')}", str(unmapped), now)
+                self._park(work, reasons.unmapped(unmapped.domain), str(unmapped), now)
                 continue
             if center not in centers:
-                self._park(work, "unknown_cost_center", f"the ERP has no cost center {center!r}", now)
+                self._park(work, reasons.UNKNOWN_COST_CENTER, f"the ERP has no cost center {center!r}", now)
             elif not centers[center]:
-                self._park(work, "retired_cost_center", f"cost center {center!r} is retired in the ERP", now)
+                self._park(work, reasons.RETIRED_COST_CENTER, f"cost center {center!r} is retired in the ERP", now)
             else:
                 groups.setdefault((work.kind, center, work.work_date), []).append(work)
         for (kind, center, day), group in sorted(groups.items()):
@@ -243,14 +248,14 @@ class LaborSync:
         if kind == "labor":
             body: dict[str, Any] = {
                 "reference": reference,
-                "source": SOURCE,
+                "source": LABOR_ALLOCATION,
                 "lines": [
-                    {"account": SALARIES_ACCOUNT, "cost_center": center, "debit": value, "credit": 0},
-                    {"account": ACCRUED_SALARIES_ACCOUNT, "cost_center": center, "debit": 0, "credit": value},
+                    {"account": SALARIES, "cost_center": center, "debit": value, "credit": 0},
+                    {"account": ACCRUED_SALARIES, "cost_center": center, "debit": 0, "credit": value},
                 ],
             }
             return TargetRequest("erp", "POST", "/finance/journals", body, key, CORRELATION + reference)
-        account = PAID_MINUTES_ACCOUNT if kind == "minutes" else PATIENT_DAYS_ACCOUNT
+        account = PAID_MINUTES if kind == "minutes" else PATIENT_DAYS
         body = {"reference": reference, "account": account, "cost_center": center, "day": day, "quantity": value}
         return TargetRequest("erp", "POST", "/finance/statistics", body, key, CORRELATION + reference)
 
@@ -264,12 +269,14 @@ class LaborSync:
             return
         errors = "; ".join(map(str, response.body.get("errors", [])))
         codes = {p.get("code") for p in response.body.get("problems", []) if isinstance(p, dict)}
-        if codes & {"inactive_cost_center", "unknown_cost_center"}:
-            reason = "retired_cost_center" if "inactive_cost_center" in codes else "unknown_cost_center"
+        if codes & set(COST_CENTER_PROBLEMS):
+            reason = reasons.refused_cost_center(
+                reasons.INACTIVE_COST_CENTER_PROBLEM if reasons.INACTIVE_COST_CENTER_PROBLEM in codes else ""
+            )
             for work in works:
                 self._park(work, reason, f"ERP refused the posting: {errors}", now)
         else:
-            self._raise(request.correlation[len(CORRELATION) :], "erp_rejected", f"ERP refused: {errors}", now)
+            self._raise(request.correlation[len(CORRELATION) :], reasons.ERP_REJECTED, f"ERP refused: {errors}", now)
 
     def _park(self, work: Work, reason_code: str, reason: str, now: SimTime) -> None:
         """Keep the work for its source code's mapping, behind one open exception per code and day."""

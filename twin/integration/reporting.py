@@ -41,6 +41,8 @@ from datetime import date, timedelta
 from itertools import accumulate
 from typing import Any
 
+from twin.domain import reasons
+from twin.domain.accounts import LABOR_ALLOCATION, PATIENT_DAYS, SALARIES
 from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.kpis import KPI_UNITS, kpi_key
@@ -49,9 +51,6 @@ from twin.domain.timebase import Timebase
 
 FLOW = "executive_reporting"
 CORRELATION = "kpi:"  # every request of this flow carries a correlation starting with it
-LABOR_SOURCE = "labor-allocation"
-SALARIES_ACCOUNT = "6000"
-PATIENT_DAYS_ACCOUNT = "9100"
 _TOLERANCE = 1e-6  # minutes: a timer fired this close to the publish time is the publish time
 KpiValue = tuple[str, str, str, float, list[str]]  # kpi, scope, period, value, lineage
 
@@ -160,11 +159,11 @@ class KpiService:
             "issues": ("erp", "/inventory/issues", window),
             "stock_outs": ("erp", "/inventory/stock-outs", window),
             "counts": ("erp", "/inventory/counts", window),
-            "labor": ("erp", "/finance/journals", {"source": LABOR_SOURCE, **since, "posted_before": now}),
+            "labor": ("erp", "/finance/journals", {"source": LABOR_ALLOCATION, **since, "posted_before": now}),
             "patient_days": (
                 "erp",
                 "/finance/statistics",
-                {"account": PATIENT_DAYS_ACCOUNT, **since, "posted_before": now},
+                {"account": PATIENT_DAYS, **since, "posted_before": now},
             ),
         }
         self._run = _Run(period, start, end, now, set(queries))
@@ -180,7 +179,7 @@ class KpiService:
                 self.published += 1
             else:
                 errors = "; ".join(map(str, response.body.get("errors", [])))
-                self._raise(request.idempotency_key, "dashboard_rejected", f"dashboard refused: {errors}", now)
+                self._raise(request.idempotency_key, reasons.DASHBOARD_REJECTED, f"dashboard refused: {errors}", now)
             return outcome
         run = self._run
         name = request.correlation.rpartition("/")[2]
@@ -196,7 +195,7 @@ class KpiService:
         if not run.pending:
             self._run = None
             if run.failed:
-                self._raise(run.period.isoformat(), "source_unavailable", "; ".join(run.failed), now)
+                self._raise(run.period.isoformat(), reasons.SOURCE_UNAVAILABLE, "; ".join(run.failed), now)
             else:
                 self._publish(run, now, outcome)
         return outcome
@@ -301,7 +300,7 @@ class KpiService:
             reference = str(journal["reference"])
             work_date = reference.rpartition("@")[2]
             for line in journal.get("lines", []):
-                if line.get("account") == SALARIES_ACCOUNT:
+                if line.get("account") == SALARIES:
                     key = (str(line["cost_center"]), work_date)
                     _add(self._labor, key, int(line["debit"]) - int(line["credit"]), reference)
                     changed.add(key)

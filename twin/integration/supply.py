@@ -13,10 +13,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.domain import reasons
 from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import ChargeLine, ChargesPosted, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
+from twin.domain.reasons import COST_CENTER_PROBLEMS
 from twin.integration.crosswalk import Crosswalk, Unmapped
 
 FLOW = "usage_inventory"
@@ -62,7 +64,7 @@ class SupplyOrchestrator:
             self._parked.setdefault((unmapped.domain, unmapped.code), []).append(line)
             self._raise(
                 line.txn_id,
-                f"unmapped_{unmapped.domain.replace(' ', '_')}",
+                reasons.unmapped(unmapped.domain),
                 f"{unmapped} (case supply line parked until it is mapped)",
                 now,
                 domain=unmapped.domain,
@@ -93,12 +95,12 @@ class SupplyOrchestrator:
         its way, issue it again at once); anything else is an exception for a person."""
         errors = "; ".join(map(str, response.body.get("errors", [])))
         for problem in response.body.get("problems", []):
-            if isinstance(problem, dict) and problem.get("code") in ("inactive_cost_center", "unknown_cost_center"):
+            if isinstance(problem, dict) and problem.get("code") in COST_CENTER_PROBLEMS:
                 if self.crosswalk.departments.get(line.department) != request.body.get("cost_center"):
                     self._issue(line, now, outcome)
                     return
                 self._parked.setdefault(("department", line.department), []).append(line)
-                reason = "retired_cost_center" if problem["code"] == "inactive_cost_center" else "unknown_cost_center"
+                reason = reasons.refused_cost_center(str(problem["code"]))
                 self._raise(
                     line.txn_id,
                     reason,
@@ -108,7 +110,7 @@ class SupplyOrchestrator:
                     code=line.department,
                 )
                 return
-        self._raise(line.txn_id, "erp_rejected", f"ERP refused the issue: {errors}", now)
+        self._raise(line.txn_id, reasons.ERP_REJECTED, f"ERP refused the issue: {errors}", now)
 
     def on_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
         outcome = Outcome()
@@ -129,7 +131,7 @@ class SupplyOrchestrator:
             if not response.ok:
                 self._raise(
                     request.correlation,
-                    "erp_rejected",
+                    reasons.ERP_REJECTED,
                     "ERP refused the PO: " + "; ".join(map(str, response.body.get("errors", []))),
                     now,
                 )
@@ -148,14 +150,14 @@ class SupplyOrchestrator:
             if not response.ok:
                 self._raise(
                     request.correlation,
-                    "vendor_rejected",
+                    reasons.VENDOR_REJECTED,
                     "vendor refused the PO: " + "; ".join(map(str, response.body.get("errors", []))),
                     now,
                 )
         elif request.path == "/payables/invoices" and not response.ok:
             self._raise(
                 request.correlation,
-                "erp_rejected",
+                reasons.ERP_REJECTED,
                 "ERP refused the invoice: " + "; ".join(map(str, response.body.get("errors", []))),
                 now,
             )
@@ -198,7 +200,7 @@ class SupplyOrchestrator:
                 )
             )
         else:
-            self._raise(str(body.get("po", "")), "unknown_document", f"vendor sent {body.get('type')!r}", now)
+            self._raise(str(body.get("po", "")), reasons.UNKNOWN_DOCUMENT, f"vendor sent {body.get('type')!r}", now)
         return outcome
 
     def _replenish(self, location: str, item: str, position: dict[str, Any], outcome: Outcome) -> None:

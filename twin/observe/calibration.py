@@ -13,9 +13,11 @@ test: a batch design shows more days of revenue waiting to be billed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from twin.domain.accounts import OTHER_EXPENSE, SALARIES, SUPPLY_EXPENSE
 from twin.domain.events import CaseCompleted, ChargesPosted, PatientAdmitted, PatientDischarged
 from twin.observe.view import RunView
 
@@ -108,18 +110,14 @@ def calibrate(view: RunView) -> list[Calibrated]:
     workload = view.scenario.days * DAY
     window = _steady_window(workload)
     admitted: dict[str, float] = {}
-    discharged: dict[str, float] = {}
-    charges: dict[str, list[tuple[float, int]]] = {}
     cases = 0
     for fact in view.truth:
         if isinstance(fact, PatientAdmitted):
             admitted[fact.visit] = fact.at
-        elif isinstance(fact, PatientDischarged):
-            discharged[fact.visit] = fact.at
-        elif isinstance(fact, ChargesPosted):
-            charges.setdefault(fact.visit, []).extend((fact.at, line.amount) for line in fact.lines)
         elif isinstance(fact, CaseCompleted):
             cases += 1
+    dnfb = Dnfb(view)
+    discharged = dnfb.discharged
     stays = [(admitted[v], discharged[v]) for v in discharged if v in admitted]
     arrivals = [(start, out) for start, out in stays if start > 0]  # the starting census came mid-stay
     values: dict[str, tuple[float | None, str]] = {}
@@ -136,7 +134,7 @@ def calibrate(view: RunView) -> list[Calibrated]:
     room_days = sum(h.or_rooms for h in view.network.hospitals) * _weekdays(view, workload)
     values["OR cases per room per weekday"] = (cases / room_days if room_days else None, f"{cases} cases")
     # the discharged-not-billed pool fills for a few days after the start (the census was in house)
-    values["DNFB days"] = _dnfb_days(view, (max(window[0], workload / 2), workload), discharged, charges)
+    values["DNFB days"] = _dnfb_days(view, (max(window[0], workload / 2), workload), dnfb)
     values.update(_expense_shares(view))
     return [Calibrated(ref, *values.get(ref.statistic, (None, "not measured"))) for ref in REFERENCES]
 
@@ -151,34 +149,53 @@ def _weekdays(view: RunView, workload: float) -> int:
     return sum(1 for d in range(days) if (view.timebase.start_weekday + d) % 7 < 5)
 
 
-def _dnfb_days(
-    view: RunView,
-    window: tuple[float, float],
-    discharged: dict[str, float],
-    charges: dict[str, list[tuple[float, int]]],
-) -> tuple[float | None, str]:
+class Dnfb:
+    """Discharged, not final billed - as the ERP shows it: the gross charges of encounters discharged
+    by a moment whose receivable the ERP had not posted by then. The one definition the calibration
+    (DNFB days) and the design comparison (DNFB at the end of the workload) both measure with."""
+
+    def __init__(self, view: RunView) -> None:
+        self.discharged: dict[str, float] = {}
+        self.charges: dict[str, list[tuple[float, int]]] = {}
+        for fact in view.truth:
+            if isinstance(fact, PatientDischarged):
+                self.discharged[fact.visit] = fact.at
+            elif isinstance(fact, ChargesPosted):
+                self.charges.setdefault(fact.visit, []).extend((fact.at, line.amount) for line in fact.lines)
+        self.billed: dict[str, float] = {}  # visit -> when the ERP first posted its receivable
+        for item in view.erp.finance.ar_items:
+            self.billed.setdefault(item.invoice, item.posted_at)
+
+    def at(self, moment: float) -> tuple[int, list[str]]:
+        """(gross charges posted by ``moment``, the encounters) discharged and not billed at ``moment``."""
+        waiting = sorted(
+            visit
+            for visit, out in self.discharged.items()
+            if out <= moment and self.billed.get(visit, math.inf) > moment
+        )
+        amount = sum(a for visit in waiting for at, a in self.charges.get(visit, ()) if at <= moment)
+        return amount, waiting
+
+    def gross(self, until: float) -> int:
+        """Every charge posted by ``until``, net of credits."""
+        return sum(amount for lines in self.charges.values() for at, amount in lines if at <= until)
+
+
+def _dnfb_days(view: RunView, window: tuple[float, float], dnfb: Dnfb) -> tuple[float | None, str]:
     """Mean discharged-not-final-billed amount at the window's midnights over the average daily
     gross revenue of the workload; "final billed" is when the ERP posted the receivable."""
     workload = view.scenario.days * DAY
-    billed = {item.invoice: item.posted_at for item in view.erp.finance.ar_items}
-    gross = sum(amount for lines in charges.values() for at, amount in lines if at <= workload)
-    daily = gross / (workload / DAY) if workload else 0.0
+    daily = dnfb.gross(workload) / (workload / DAY) if workload else 0.0
     midnights = [m * DAY for m in range(1, int(workload // DAY) + 1) if window[0] <= m * DAY <= window[1]]
     if not midnights or daily <= 0:
         return None, "no midnight in the measured window"
-    amounts = []
-    for midnight in midnights:
-        amount = 0
-        for visit, out in discharged.items():
-            if out <= midnight and billed.get(visit, float("inf")) > midnight:
-                amount += sum(a for at, a in charges.get(visit, ()) if at <= midnight)
-        amounts.append(amount)
+    amounts = [dnfb.at(midnight)[0] for midnight in midnights]
     return sum(amounts) / len(amounts) / daily, f"{len(midnights)} midnights, receivables as posted in the ERP"
 
 
 def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
     """Shares of the ERP's operating expense accounts: supplies (5200), labor (6000), other (7000)."""
-    totals = {"5200": 0, "6000": 0, "7000": 0}
+    totals = {SUPPLY_EXPENSE: 0, SALARIES: 0, OTHER_EXPENSE: 0}
     for journal in view.erp.finance.journals:
         for line in journal.lines:
             if line.account in totals:
@@ -193,6 +210,6 @@ def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
     )
     labor_note = note + "; labor is direct care (nursing units, ancillaries) paid hours x rates from the HCM"
     return {
-        "supply share of operating expense": (100 * totals["5200"] / expense, supply_note),
-        "labor share of operating expense": (100 * totals["6000"] / expense, labor_note),
+        "supply share of operating expense": (100 * totals[SUPPLY_EXPENSE] / expense, supply_note),
+        "labor share of operating expense": (100 * totals[SALARIES] / expense, labor_note),
     }

@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from twin.domain import reasons
+from twin.domain.accounts import revenue_account
 from twin.domain.events import (
     ChargeLine,
     ChargesPosted,
@@ -33,7 +35,6 @@ EXCEPTION = "integration.exception"
 BILLING_TARGETS = (JOURNAL, RECEIVABLE, CLAIM, EXCEPTION)
 
 SELF_PAY_CUSTOMER = "SELF-PAY"
-ROUTINE_REVENUE_MAX = 219  # UB-04 revenue codes 0100-0219 are room and board
 
 
 def exception_key(visit: str, reason_code: str) -> str:
@@ -99,8 +100,7 @@ def billing_expectations(
         for line in lines:
             account = accounts.get(line.code)
             if account is None:
-                code = charge_codes[line.code]
-                account = accounts[line.code] = "4000" if int(code.revenue_code) <= ROUTINE_REVENUE_MAX else "4100"
+                account = accounts[line.code] = revenue_account(charge_codes[line.code].revenue_code)
             center = departments[line.department].cost_center
             retirement = retired.get(center)
             alias = faults.aliased.get(line.txn_id) if faults.aliased else None
@@ -139,8 +139,8 @@ def billing_expectations(
                     Expected(
                         BILLING,
                         EXCEPTION,
-                        exception_key(visit, "late_charge"),
-                        {"reason_code": "late_charge"},
+                        exception_key(visit, reasons.LATE_CHARGE),
+                        {"reason_code": reasons.LATE_CHARGE},
                         first,
                     )
                 )
@@ -182,8 +182,8 @@ def billing_expectations(
                 Expected(
                     BILLING,
                     EXCEPTION,
-                    exception_key(visit, "coding_overdue"),
-                    {"reason_code": "coding_overdue"},
+                    exception_key(visit, reasons.CODING_OVERDUE),
+                    {"reason_code": reasons.CODING_OVERDUE},
                     due,
                     optional=optional,
                 )
@@ -193,8 +193,8 @@ def billing_expectations(
                 Expected(
                     BILLING,
                     EXCEPTION,
-                    exception_key(visit, "coding_overdue"),
-                    {"reason_code": "coding_overdue"},
+                    exception_key(visit, reasons.CODING_OVERDUE),
+                    {"reason_code": reasons.CODING_OVERDUE},
                     due,
                     optional=True,
                 )

@@ -30,8 +30,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from weakref import WeakKeyDictionary
 
-from twin.domain.events import DepartmentAliased, MappingPublished, MessageCorrupted, MessageRepaired
+from twin.domain.events import DepartmentAliased, MessageCorrupted, MessageRepaired
 from twin.faults import OutageWindow, shift_ready
+from twin.observe.governance_facts import governance_facts
 from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger
 
@@ -112,7 +113,6 @@ def fault_facts(truth: TruthLedger) -> FaultFacts:
     if known is not None and known[0] == len(truth):
         return known[1]
     facts = FaultFacts()
-    publications: list[MappingPublished] = []
     for fact in truth:
         if isinstance(fact, MessageCorrupted):
             facts.corrupted.append(fact)
@@ -126,12 +126,10 @@ def fault_facts(truth: TruthLedger) -> FaultFacts:
             facts.repaired.setdefault(fact.message_id, fact.at)
         elif isinstance(fact, DepartmentAliased):
             facts.aliased.setdefault(fact.txn_id, fact)
-        elif isinstance(fact, MappingPublished) and fact.domain == "department":
-            publications.append(fact)
-    aliases = {a.alias for a in facts.aliased.values()}
-    for change in publications:
-        if change.code in aliases:
-            facts.published.setdefault(change.code, []).append(change.at)
+    governance = governance_facts(truth)
+    for alias in {a.alias for a in facts.aliased.values()}:
+        for change in governance.publications("department", alias):
+            facts.published.setdefault(alias, []).append(change.at)
     _FACTS[truth] = (len(truth), facts)
     return facts
 

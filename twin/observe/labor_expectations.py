@@ -35,11 +35,14 @@ from weakref import WeakKeyDictionary
 
 from mocks.erp.finance import ErpFinance
 from mocks.hcm.hcm import Hcm
+from twin.domain import accounts, reasons
+from twin.domain.accounts import LABOR_ALLOCATION, PAID_MINUTES, SALARIES, is_room_and_board
 from twin.domain.contract import IntegrationException
-from twin.domain.events import ChargesPosted, CostCenterRetired, MappingPublished, ShiftWorked
+from twin.domain.events import ChargesPosted, CostCenterRetired, ShiftWorked
 from twin.domain.model import SimTime, shift_pay
 from twin.domain.timebase import Timebase
 from twin.network import Network
+from twin.observe.governance_facts import governance_facts
 from twin.observe.records import Expected, Observed
 from twin.observe.truth import TruthLedger
 from twin.scenario import Scenario
@@ -54,9 +57,6 @@ PAYROLL_REGISTER = "hcm.payroll_register"
 LABOR_EXCEPTION = "integration.labor_exception"
 LABOR_TARGETS = (LABOR_JOURNAL, LABOR_MINUTES, PATIENT_DAYS, COST_PER_PATIENT_DAY, PAYROLL_REGISTER, LABOR_EXCEPTION)
 
-SALARIES, ACCRUED, PATIENT_DAY_STAT, PAID_MINUTES_STAT = "6000", "2200", "9100", "9200"
-LABOR_SOURCE = "labor-allocation"
-ROOM_AND_BOARD_CODES = range(100, 220)  # UB-04 revenue codes 0100-0219
 RACE = 1.0  # minutes: a retirement or mapping this close to a sync may land on either side of it
 NEVER = math.inf
 
@@ -76,13 +76,9 @@ class Governance:
     """The truth's governance facts, as the oracle applies them."""
 
     def __init__(self, truth: TruthLedger) -> None:
-        self.retired: dict[str, CostCenterRetired] = {}
-        self.published: dict[tuple[str, str], list[MappingPublished]] = {}
-        for fact in truth:
-            if isinstance(fact, CostCenterRetired):
-                self.retired.setdefault(fact.cost_center, fact)
-            elif isinstance(fact, MappingPublished):
-                self.published.setdefault((fact.domain, fact.code), []).append(fact)
+        facts = governance_facts(truth)
+        self.retired = facts.retired
+        self.published = facts.published
 
     def place(self, domain: str, code: str, center: str, sync: SimTime) -> Placement:
         mappings = self.published.get((domain, code), [])
@@ -109,7 +105,7 @@ class LaborTruth:
         self.governance = Governance(truth)
         self.org_units = org_unit_crosswalk(network)
         self.departments = network.department_crosswalk()
-        revenue = {c.code: int(c.revenue_code) for c in network.chargemaster if c.revenue_code.isdigit()}
+        census = {c.code for c in network.chargemaster if is_room_and_board(c.revenue_code)}
         self.pay: dict[tuple[str, str], list[int]] = {}  # (org unit, work date) -> [cents, minutes]
         self.last_end: dict[str, SimTime] = {}  # work date -> last clock-out
         self.payroll: dict[tuple[int, str], list[int]] = {}  # (period, org unit) -> [quarter hours, cents]
@@ -126,7 +122,7 @@ class LaborTruth:
                 period[1] += cents
             elif isinstance(fact, ChargesPosted):
                 for line in fact.lines:
-                    if revenue.get(line.code, 0) in ROOM_AND_BOARD_CODES:
+                    if line.code in census:
                         day = timebase.day(line.service_at).isoformat()
                         key = (line.department, day)
                         days = line.quantity if line.amount >= 0 else -line.quantity
@@ -189,7 +185,12 @@ def labor_expectations(truth: TruthLedger, network: Network, scenario: Scenario,
                     LABOR,
                     LABOR_EXCEPTION,
                     f"{code}@{day}:retired_cost_center",
-                    {"reason_code": "retired_cost_center", "domain": domain, "code": code, "resolved": placed.fixed},
+                    {
+                        "reason_code": reasons.RETIRED_COST_CENTER,
+                        "domain": domain,
+                        "code": code,
+                        "resolved": placed.fixed,
+                    },
                     sync,
                     optional=placed.optional,
                 )
@@ -255,7 +256,7 @@ def observe_labor(finance: ErpFinance, hcm: Hcm, exceptions: Sequence[Integratio
     observed: list[Observed] = []
     labor: dict[str, tuple[int, SimTime]] = {}  # cost center@work date -> cents, last posted
     for journal in finance.journals:
-        if journal.source != LABOR_SOURCE:
+        if journal.source != LABOR_ALLOCATION:
             continue
         work_date = journal.reference.rpartition("@")[2]
         balanced = sum(line.debit for line in journal.lines) == sum(line.credit for line in journal.lines)
@@ -272,10 +273,10 @@ def observe_labor(finance: ErpFinance, hcm: Hcm, exceptions: Sequence[Integratio
     census: dict[str, tuple[int, SimTime]] = {}
     for statistic in finance.statistics:
         key = f"{statistic.cost_center}@{statistic.day.isoformat()}"
-        if statistic.account == PAID_MINUTES_STAT:
+        if statistic.account == PAID_MINUTES:
             value = {"minutes": statistic.quantity}
             observed.append(Observed(LABOR_MINUTES, key, value, statistic.posted_at, statistic.statistic_id))
-        elif statistic.account == PATIENT_DAY_STAT:
+        elif statistic.account == accounts.PATIENT_DAYS:
             value = {"patient_days": statistic.quantity}
             observed.append(Observed(PATIENT_DAYS, key, value, statistic.posted_at, statistic.statistic_id))
             days, at = census.get(key, (0, 0.0))

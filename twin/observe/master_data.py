@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twin.domain.contract import IntegrationException
-from twin.domain.events import ChargesPosted, CodingCompleted, CostCenterRetired
+from twin.domain.events import ChargesPosted, CodingCompleted
 from twin.domain.model import SimTime
 from twin.governance import Problem, problem_of
 from twin.network import Network
 from twin.observe.checker import percentile
 from twin.observe.fault_truth import fault_facts
+from twin.observe.governance_facts import governance_facts
 from twin.observe.records import Expected, Observed
 from twin.observe.truth import TruthLedger
 
@@ -50,12 +51,9 @@ def master_data_expectations(
     first: dict[Problem, SimTime] = dict(bites or {})
     faults = fault_facts(truth)
     aliased = faults.aliased
-    retired: dict[str, CostCenterRetired] = {}
+    retired = governance_facts(truth).retired
     centers = {d.ehr_code: d.cost_center for h in network.hospitals for d in h.departments}
     charged: dict[str, set[str]] = {}  # visit -> departments charged
-    for fact in truth:
-        if isinstance(fact, CostCenterRetired):
-            retired[fact.cost_center] = fact
     for fact in truth:
         if isinstance(fact, ChargesPosted):
             departments = charged.setdefault(fact.visit, set())

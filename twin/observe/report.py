@@ -15,13 +15,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from twin.domain.accounts import LABOR_ALLOCATION, PATIENT_BILLING, PATIENT_DAYS
 from twin.domain.events import CodingCompleted, PatientAdmitted, PatientDischarged, PatientTransferred
 from twin.domain.pseudonym import pseudonym
 from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
 from twin.observe.fault_report import print_resilience, resilience_summary
 from twin.observe.kpi_check import reporting_summary
-from twin.observe.labor_expectations import LABOR_SOURCE, PATIENT_DAY_STAT
 from twin.observe.master_data import governance_summary
 from twin.observe.records import DIFFERENCE_CLASSES, Difference
 from twin.observe.view import RunResult
@@ -106,7 +106,7 @@ def build_summary(result: RunResult) -> dict[str, Any]:
         "acks": dict(sorted(acks.items())),
         "target_requests": requests,
         "postings": {
-            "erp_revenue_journals": sum(1 for j in finance.journals if j.source == "patient-billing"),
+            "erp_revenue_journals": sum(1 for j in finance.journals if j.source == PATIENT_BILLING),
             "erp_ar_items": len(finance.ar_items),
             "claims_accepted": len(view.clearinghouse.accepted),
             "claims_rejected": len(view.clearinghouse.submissions) - len(view.clearinghouse.accepted),
@@ -120,8 +120,8 @@ def build_summary(result: RunResult) -> dict[str, Any]:
             "timecards": len(view.hcm.timecards),
             "labor_hours": sum(card.quarter_hours for card in view.hcm.timecards) / 4,
             "payroll_runs": len(view.hcm.payroll_runs),
-            "labor_journals": sum(1 for j in finance.journals if j.source == LABOR_SOURCE),
-            "patient_day_statistics": sum(1 for st in finance.statistics if st.account == PATIENT_DAY_STAT),
+            "labor_journals": sum(1 for j in finance.journals if j.source == LABOR_ALLOCATION),
+            "patient_day_statistics": sum(1 for st in finance.statistics if st.account == PATIENT_DAYS),
         },
         "exceptions": {
             "raised": len(exceptions),

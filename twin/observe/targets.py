@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from mocks.erp.finance import ErpFinance
 from mocks.erp.supply_chain import ErpSupplyChain
 from mocks.saas.clearinghouse import Clearinghouse
+from twin.domain.accounts import PATIENT_BILLING, PATIENT_RECEIVABLES
 from twin.domain.contract import IntegrationException
 from twin.observe.expectations import CLAIM, EXCEPTION, JOURNAL, RECEIVABLE, exception_key
 from twin.observe.records import Observed
@@ -29,13 +30,13 @@ def observe_billing(
 ) -> list[Observed]:
     observed: list[Observed] = []
     for journal in erp.journals:
-        if journal.source != "patient-billing":
+        if journal.source != PATIENT_BILLING:
             continue
         revenue: dict[str, int] = {}
         receivable_center = ""
         total = 0
         for line in journal.lines:
-            if line.account == "1200":
+            if line.account == PATIENT_RECEIVABLES:
                 receivable_center = line.cost_center
                 total += line.debit - line.credit
             else:

@@ -14,11 +14,10 @@ from collections.abc import Generator
 import simpy
 
 from mocks.erp.finance import ErpFinance
+from twin.domain.accounts import ACCRUED_EXPENSES, OTHER_EXPENSE, RECURRING_ACCRUAL
 from twin.network import Network, business_office
 from twin.scenario import Scenario
 
-OTHER_EXPENSE_ACCOUNT = "7000"
-ACCRUED_EXPENSE_ACCOUNT = "2300"
 DAY = 1440.0
 POST_AT = DAY - 1  # 23:59, after the day's activity
 
@@ -36,11 +35,11 @@ def post_daily_accruals(
             center = business_office(hospital)
             finance.post_internal(
                 reference=f"accrual:{hospital.code}:{day}",
-                source="recurring-accrual",
+                source=RECURRING_ACCRUAL,
                 now=env.now,
                 lines=(
-                    (OTHER_EXPENSE_ACCOUNT, center, amount, 0),
-                    (ACCRUED_EXPENSE_ACCOUNT, center, 0, amount),
+                    (OTHER_EXPENSE, center, amount, 0),
+                    (ACCRUED_EXPENSES, center, 0, amount),
                 ),
             )
         yield env.timeout(DAY)
