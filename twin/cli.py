@@ -14,12 +14,18 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from twin.domain.designs import UnknownDesign, check_design, known_designs
 from twin.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from twin.suts import SutError
 
 EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_BAD_INPUT = 0, 1, 2
+SUT_HELP = (
+    "the integration under test: 'reference' (default) or package.module:factory, a function taking the run "
+    "context (twin.domain.contract.RunContext) and returning an Integration, e.g. examples.naive_point_to_point:factory"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also print each operating statistic beside a published reference range and its source",
     )
     run.add_argument("--design", metavar="NAME", help=f"override the scenario's integration design ({known_designs()})")
+    run.add_argument("--sut", default="reference", metavar="SPEC", help=SUT_HELP)
     compare = commands.add_parser(
         "compare",
         help="run a scenario through several integration designs on one seed and compare their outcomes",
@@ -86,13 +93,7 @@ def _conform_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "package of the folder you run from. Exit 0: every scenario that ran passed; 1: a failure or error; "
         "2: bad input (an unknown --sut, no features, an unregistered requirement tag).",
     )
-    conform.add_argument(
-        "--sut",
-        default="reference",
-        metavar="SPEC",
-        help="the integration under test: 'reference' (default) or package.module:factory, a function taking the "
-        "Twin and returning an Integration (e.g. examples.naive_point_to_point:factory)",
-    )
+    conform.add_argument("--sut", default="reference", metavar="SPEC", help=SUT_HELP)
     conform.add_argument(
         "--features", type=Path, metavar="DIR", help="run the .feature files under DIR (default: the project's suite)"
     )
@@ -148,20 +149,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "conform":
             return _conform(args, console, errors)
         return _bench(console)
-    except (ScenarioError, UnknownDesign) as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    except (ScenarioError, UnknownDesign, SutError) as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     from twin.observe.report import build_summary, print_calibration, print_summary, write_outputs
     from twin.sim import run
+    from twin.suts import load_sut
 
     if args.design is not None:  # an unknown name is bad input before the scenario is even read
         try:
             check_design(args.design)
         except UnknownDesign as exc:
             raise UnknownDesign(f"--design: {exc}") from None
+    sut = load_sut(args.sut)
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, design=args.design)
     with Progress(
         TextColumn("[bold]simulating[/bold] {task.description}"),
@@ -176,7 +179,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         def progress(done: float, total: float) -> None:
             bar.update(task, completed=done / 1440)
 
-        result = run(scenario, progress=progress, keep_traffic=args.out is not None)
+        result = run(
+            scenario, progress=progress, keep_traffic=args.out is not None, integration=sut.factory, name=sut.name
+        )
     summary = build_summary(result)
     print_summary(summary, console, result.wall_seconds, show_kpis=args.kpis)
     if args.calibration:
@@ -277,11 +282,9 @@ def _inspect(args: argparse.Namespace, console: Console, errors: Console) -> int
 
 
 def _conform(args: argparse.Namespace, console: Console, errors: Console) -> int:
-    from rich.markup import escape
-
     from twin.conformance.console import print_closing, print_requirements, print_run, print_steps
     from twin.conformance.runner import ConformError, ConformOptions, run_conformance
-    from twin.suts import SutError, load_sut, simulate
+    from twin.suts import load_sut, simulate
 
     if args.list_steps:
         print_steps(console)

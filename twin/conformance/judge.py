@@ -6,19 +6,18 @@ truth, observations from the targets), the acknowledgements the sources got (``t
 ``twin.traffic``), the exchanges on the wire, and the dead-letter queue the integration exposes.
 Never the reference integration's internals, so a user's integration is judged the same way.
 
-Identifiers are pseudonymised before they reach evidence (``masked_key``), as in every report.
+Identifiers are pseudonymised before they reach evidence (``twin.domain.pseudonym.mask``), as in every report.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from twin.conformance.context import Evidence, ScenarioUnderTest
 from twin.conformance.steps.parsers import Records
-from twin.domain.pseudonym import pseudonym
+from twin.domain.pseudonym import mask
 from twin.observe.checker import FlowResult
 from twin.observe.checker import percentile as nearest_rank
 from twin.observe.flows import FLOW_CHECKS, flow_check
@@ -53,19 +52,6 @@ def _memo(ctx: ScenarioUnderTest, key: tuple[str, str], compute: Callable[[], li
         ctx.memo[key] = compute()
     found: list[Any] = ctx.memo[key]
     return found
-
-
-_PATIENT_ID = re.compile(r"\b([A-Z][A-Z0-9]{1,5})([VM])(\d{5,})")  # visit numbers H01V0000007, MRNs H01M0000007
-
-
-def mask(text: str) -> str:
-    """``text`` with every visit number and MRN replaced by its stable pseudonym (``enc-…``, ``pat-…``).
-
-    A visit becomes what ``twin.observe.report.masked_key`` makes of it, so one encounter reads the
-    same in every report; everything else in a key (cost centers, items, dates, KPI names) is
-    master data, not a person, and stays readable.
-    """
-    return _PATIENT_ID.sub(lambda m: pseudonym(m.group(0), "enc" if m.group(2) == "V" else "pat"), text)
 
 
 def shown_key(difference: Difference) -> str:

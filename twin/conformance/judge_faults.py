@@ -14,7 +14,8 @@ from collections import Counter
 from typing import Any
 
 from twin.conformance.context import Evidence, ScenarioUnderTest
-from twin.conformance.judge import MAX_ROWS, Row, expected_records, mask, observed_records
+from twin.conformance.judge import MAX_ROWS, Row, expected_records, observed_records
+from twin.domain.pseudonym import mask
 from twin.faults import OutageWindow
 from twin.observe.fault_report import resilience_summary
 from twin.observe.flows import FLOW_CHECKS

@@ -15,9 +15,10 @@ from functools import lru_cache
 from typing import Any
 
 from twin.conformance.context import Evidence, ScenarioUnderTest
-from twin.conformance.judge import DEAD_LETTER_COLUMNS, MAX_ROWS, dead_letter_rows, mask
+from twin.conformance.judge import DEAD_LETTER_COLUMNS, MAX_ROWS, dead_letter_rows
 from twin.domain.events import MessageCorrupted, MessageRepaired
 from twin.domain.exchange import MessageRecord
+from twin.domain.pseudonym import mask
 from twin.domain.support import AS_IT_WAS, LEFT, REPAIRED
 
 ACK_CODES = ("AA", "AE", "AR", "CA", "CE", "CR")

@@ -2,16 +2,19 @@
 
 Every difference gets exactly one class from ``DIFFERENCE_CLASSES``:
 
-- lost: due (ready + allowed lag before the horizon) but absent;
+- lost: expected but absent when the run had settled - due and not there, or still pending
+  (work the run ended without: never silently left out of the verdict);
 - duplicated: present more than once for one key;
 - unexpected: present with no expectation behind it;
-- stale: present, but later than the flow's allowed lag after it was ready;
+- stale: present, but later than the flow's allowed lag after it was ready (or its last
+  amendment later than the allowed lag after the truth made its final value due);
 - out_of_order: present before what it depends on (before it was ready, or before a record of
   the same key that must precede it);
 - wrong_value: present once, with values that differ from the truth.
 
 It also measures time-to-consistency: per key, the time from ready to the last of its records
-landing, reported as percentiles. The checker is pure: it reads records and returns results.
+landing (or its last amendment, from when that was due), reported as percentiles. The checker is
+pure: it reads records and returns results.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class FlowResult:
     allowed_lag: float
     expected: int = 0
     matched: int = 0
-    pending: int = 0
+    pending: int = 0  # of the lost, those not yet due when the run settled
     differences: list[Difference] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)  # time-to-consistency per key, minutes
 
@@ -86,25 +89,15 @@ def check_flow(
 
     result = FlowResult(flow, allowed_lag)
     expected_keys = {(e.target, e.key) for e in expected}
-    landed: dict[str, list[tuple[int, SimTime, Expected]]] = {}
+    landed: dict[str, list[tuple[int, SimTime, Expected, float]]] = {}
     for exp in expected:
         records = by_key.get((exp.target, exp.key), [])
         if not records:
             if exp.optional:
                 continue
-            if exp.ready_at + allowed_lag + exp.grace <= horizon:
-                result.expected += 1
-                result.differences.append(
-                    Difference(
-                        flow,
-                        exp.target,
-                        "lost",
-                        exp.key,
-                        f"expected since t={exp.ready_at:.1f} min, absent at the end (t={horizon:.1f})",
-                        {"expected": exp.value},
-                    )
-                )
-            else:
+            result.expected += 1
+            result.differences.append(_lost(flow, exp, allowed_lag, horizon))
+            if exp.ready_at + allowed_lag + exp.grace > horizon:
                 result.pending += 1
             continue
         result.expected += 0 if exp.optional else 1
@@ -137,6 +130,7 @@ def check_flow(
                 )
             )
         lag = first.at - exp.ready_at
+        settled = first.settled_at if first.settled_at is not None else first.at
         if lag < -resolution:
             result.differences.append(
                 Difference(
@@ -156,21 +150,37 @@ def check_flow(
                     "stale",
                     exp.key,
                     f"landed {lag:.1f} min after it was ready; allowed {allowed_lag + exp.grace:g} min"
-                    + (f" ({exp.grace:g} of them its target was down)" if exp.grace else ""),
+                    + (
+                        f" ({exp.grace:g} of them allowed for: {exp.why or 'its target was down'})" if exp.grace else ""
+                    ),
                     {"ref": first.ref},
                 )
             )
+        elif exp.settles_at is not None and settled > max(exp.settles_at, exp.ready_at + exp.grace) + allowed_lag:
+            due = max(exp.settles_at, exp.ready_at + exp.grace)
+            result.differences.append(
+                Difference(
+                    flow,
+                    exp.target,
+                    "stale",
+                    exp.key,
+                    f"its final value landed {settled - due:.1f} min after it was due at t={due:.1f}"
+                    f" ({exp.why or 'amended'}); allowed {allowed_lag:g} min",
+                    {"ref": first.ref},
+                )
+            )
+        if exp.settles_at is not None:
+            lag = max(lag, settled - exp.settles_at)
         if not wrong and len(records) == 1:
             result.matched += 1
-        landed.setdefault(exp.key, []).append((exp.seq, first.at, exp))
+        landed.setdefault(exp.key, []).append((exp.seq, first.at, exp, lag))
 
     for key, entries in landed.items():
         if len(entries) == 1:  # a key with one record cannot be out of order with itself
-            at, exp = entries[0][1], entries[0][2]
-            result.lags.append(max(0.0, at - exp.ready_at))
+            result.lags.append(max(0.0, entries[0][3]))
             continue
         entries.sort(key=lambda entry: (entry[0], entry[1]))
-        for seq, at, exp in entries:
+        for seq, at, exp, _lag in entries:
             earlier = [e for e in entries if e[0] < seq]
             latest_before = max((e[1] for e in earlier), default=-math.inf)
             if at < latest_before - resolution:
@@ -184,8 +194,10 @@ def check_flow(
                         {},
                     )
                 )
-        result.lags.append(max(0.0, max(at - exp.ready_at for _, at, exp in entries)))
+        result.lags.append(max(0.0, max(lag for _, _, _, lag in entries)))
 
+    if any(exp.requires is not None for exp in expected):
+        result.differences = _at_first_missing_link(result.differences, expected)
     for target, key in sorted(found for found in by_key if found not in expected_keys):
         for record in by_key[(target, key)]:
             result.differences.append(
@@ -199,3 +211,64 @@ def check_flow(
                 )
             )
     return result
+
+
+def _lost(flow: str, exp: Expected, allowed_lag: float, horizon: SimTime) -> Difference:
+    """An expected record absent at the end: due and missing, still pending, or never made due."""
+    because = f" ({exp.why})" if exp.why else ""
+    if not math.isfinite(exp.ready_at):
+        detail = f"never became possible in the run{because}, absent at the end (t={horizon:.1f})"
+    elif exp.ready_at + allowed_lag + exp.grace > horizon:
+        detail = f"due at t={exp.ready_at:.1f} min{because}, still pending when the run had settled (t={horizon:.1f})"
+    else:
+        detail = f"expected since t={exp.ready_at:.1f} min{because}, absent at the end (t={horizon:.1f})"
+    return Difference(flow, exp.target, "lost", exp.key, detail, {"expected": exp.value})
+
+
+def _at_first_missing_link(differences: list[Difference], expected: list[Expected]) -> list[Difference]:
+    """Differences of records downstream of a lost one in a chain (``Expected.requires``) are told
+    with that first missing link, in its evidence, instead of each on its own."""
+    lost = {(d.target, d.key) for d in differences if d.kind == "lost"}
+    requires = {(e.target, e.key): e.requires for e in expected if e.requires is not None}
+
+    def root(slot: tuple[str, str]) -> tuple[str, str] | None:
+        found = None
+        seen = {slot}
+        upstream = requires.get(slot)
+        while upstream is not None and upstream in lost and upstream not in seen:
+            found = upstream
+            seen.add(upstream)
+            upstream = requires.get(upstream)
+        return found
+
+    folded: dict[tuple[str, str], list[Difference]] = {}
+    kept: list[Difference] = []
+    for difference in differences:
+        origin = root((difference.target, difference.key))
+        if origin is None:
+            kept.append(difference)
+        else:
+            folded.setdefault(origin, []).append(difference)
+    if not folded:
+        return differences
+    out = []
+    for difference in kept:
+        followers = folded.get((difference.target, difference.key))
+        if followers:
+            counts: dict[str, int] = {}
+            for follower in followers:
+                counts[f"{follower.kind} at {follower.target}"] = (
+                    counts.get(f"{follower.kind} at {follower.target}", 0) + 1
+                )
+            told = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+            difference = Difference(
+                difference.flow,
+                difference.target,
+                difference.kind,
+                difference.key,
+                f"{difference.detail}; the first missing link: {len(followers)} record(s) downstream "
+                f"of it differ ({told})",
+                {**difference.evidence, "downstream": [f"{f.kind} {f.target} {f.key}" for f in followers]},
+            )
+        out.append(difference)
+    return out

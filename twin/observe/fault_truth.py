@@ -181,7 +181,7 @@ def shift_for_outages(
             shifted.append(dataclasses.replace(record, ready_at=ready))
             moved.add(record.key)
         elif relevant and allowed_lag > 0 and (grace := _downtime_within(ready, allowed_lag, relevant)):
-            shifted.append(dataclasses.replace(record, grace=grace))
+            shifted.append(dataclasses.replace(record, grace=record.grace + grace))
             moved.add(record.key)
         else:
             shifted.append(record)

@@ -90,9 +90,9 @@ SUPPLY_CHECK = FlowCheck(
     SUPPLY_TARGETS,
     lambda view: view.scenario.supply.allowed_lag_minutes,
     lambda view: supply_expectations(
-        view.truth, view.network, view.erp.supply, view.snapshots, view.scenario, view.outages
+        view.truth, view.network, view.scenario, [at for at, _levels in view.snapshots], view.outages
     ),
-    lambda view: observe_supply(view.erp.supply, view.snapshots, view.exceptions),
+    lambda view: observe_supply(view.erp.supply, view.vendor, view.snapshots, view.exceptions),
     unshifted=(ON_HAND, INVOICE),
 )
 

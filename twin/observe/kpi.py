@@ -231,9 +231,7 @@ class KpiTruth:
             allowed_lag=view.scenario.billing.allowed_lag_minutes,
             outages=view.outages,
         )
-        supply = supply_expectations(
-            view.truth, view.network, view.erp.supply, view.snapshots, view.scenario, view.outages
-        )
+        supply = supply_expectations(view.truth, view.network, view.scenario, (), view.outages)
         if view.outages:  # outages hold what a system could not receive, as in the flows' own checks
             billing = shift_for_outages(billing, view.outages)
             supply = shift_for_outages(supply, view.outages)

@@ -128,13 +128,11 @@ def judge(truth: KpiTruth, observed: Sequence[Observed], horizon: float) -> Flow
         if not records:
             if value.optional:
                 continue
-            if value.dues[0] + lag <= horizon:
-                result.expected += 1
-                result.differences.append(
-                    _difference("lost", key, f"{_name(value)}: due at t={value.dues[0]:.1f}, not on the dashboard")
-                )
-            else:
-                result.pending += 1
+            result.expected += 1
+            pending = value.dues[0] + lag > horizon
+            result.pending += pending
+            when = "still pending when the run had settled" if pending else "not on the dashboard"
+            result.differences.append(_difference("lost", key, f"{_name(value)}: due at t={value.dues[0]:.1f}, {when}"))
             continue
         result.expected += 0 if value.optional else 1
         first = records[0]

@@ -17,7 +17,13 @@ class Expected:
     ``ready_at`` is when the truth made it due (e.g. coding completed); ``seq`` orders the
     records of one key (a claim must not reach the clearinghouse before the journal reaches the
     ERP); an ``optional`` record may or may not appear (a race the truth cannot decide); ``grace``
-    lengthens the allowed lag by the time its target was down after it was ready.
+    lengthens the allowed lag by the time its target was down after it was ready, or by the time
+    the scenario's policy lets it wait (a bill held for a late charge). ``settles_at``: the record
+    may be amended after it landed (a late charge adjusts a bill), and its final value - ``value``
+    - is due then; ``None``: its first value is its final one. ``why`` says, for evidence, what
+    made it due when it is (a repair, a governed mapping, an outage). ``requires`` names the
+    record it follows from in a chain (the vendor order follows its PO): when that one is lost,
+    this one's difference is reported with it, at the first missing link, not again on its own.
     """
 
     flow: str
@@ -28,17 +34,25 @@ class Expected:
     seq: int = 0
     optional: bool = False
     grace: float = 0.0  # minutes added to the allowed lag: its target was down for them meanwhile
+    settles_at: SimTime | None = None  # when its final value is due (later amendments), if not at ready_at
+    why: str = ""
+    requires: tuple[str, str] | None = None  # (target, key) of the record it follows from: a link of a chain
 
 
 @dataclass(frozen=True, slots=True)
 class Observed:
-    """One record a target system actually holds, read from its state after the run."""
+    """One record a target system actually holds, read from its state after the run.
+
+    ``value`` is what it holds at the end, amendments included; ``at`` when it first landed and
+    ``settled_at`` when its last amendment did (``None``: never amended).
+    """
 
     target: str
     key: str
     value: dict[str, Any]
     at: SimTime
     ref: str  # the target's own id for it (journal id, submission id, ...)
+    settled_at: SimTime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from twin.domain.accounts import LABOR_ALLOCATION, PATIENT_BILLING, PATIENT_DAYS
 from twin.domain.events import CodingCompleted, PatientAdmitted, PatientDischarged, PatientTransferred
-from twin.domain.pseudonym import pseudonym
+from twin.domain.pseudonym import mask, pseudonym
 from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
 from twin.observe.fault_report import print_resilience, resilience_summary
@@ -38,20 +38,14 @@ KPI_LABELS = {  # console labels of the executive KPIs, and the divisor that tur
 FLOWS_PER_TABLE = 3
 
 
-def masked_key(key: str) -> str:
-    """A business key as reports may show it: the encounter part pseudonymised."""
-    visit, sep, rest = key.partition(":")
-    return pseudonym(visit) + (sep + rest if sep else "")
-
-
 def _difference(difference: Difference) -> dict[str, Any]:
     return {
         "flow": difference.flow,
         "target": difference.target,
         "class": difference.kind,
-        # A key that names no patient (a KPI's kpi/scope/day) says so in its evidence.
-        "key": difference.key if difference.evidence.get("public_key") else masked_key(difference.key),
-        "detail": difference.detail,
+        # A key the integration made up (an unexpected KPI) may say anything: it is shown as a pseudonym.
+        "key": pseudonym(difference.key) if difference.evidence.get("public_key") is False else mask(difference.key),
+        "detail": mask(difference.detail),
     }
 
 

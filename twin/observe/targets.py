@@ -10,19 +10,14 @@ from collections.abc import Sequence
 from mocks.erp.finance import ErpFinance
 from mocks.erp.supply_chain import ErpSupplyChain
 from mocks.saas.clearinghouse import Clearinghouse
+from mocks.saas.vendor import VendorPortal
 from twin.domain.accounts import PATIENT_BILLING, PATIENT_RECEIVABLES
 from twin.domain.contract import IntegrationException
 from twin.observe.expectations import CLAIM, EXCEPTION, JOURNAL, RECEIVABLE, exception_key
 from twin.observe.records import Observed
-from twin.observe.supply_expectations import (
-    INVOICE,
-    ISSUE,
-    ON_HAND,
-    PURCHASE_ORDER,
-    SUPPLY_EXCEPTION,
-    Snapshot,
-    snapshot_key,
-)
+from twin.observe.replenishment import chain_key, snapshot_key
+from twin.observe.supply_expectations import INVOICE, ISSUE, ON_HAND, PURCHASE_ORDER, SUPPLY_EXCEPTION, VENDOR_ORDER
+from twin.observe.view import Snapshot
 
 
 def observe_billing(
@@ -88,8 +83,17 @@ def observe_billing(
 
 
 def observe_supply(
-    erp: ErpSupplyChain, snapshots: Sequence[Snapshot], exceptions: Sequence[IntegrationException]
+    erp: ErpSupplyChain,
+    vendor: VendorPortal,
+    snapshots: Sequence[Snapshot],
+    exceptions: Sequence[IntegrationException],
 ) -> list[Observed]:
+    """What ERP inventory, purchasing and payables hold, and the orders the vendor portal received.
+
+    POs are numbered per item-location in the order the ERP created them (``chain_key``); a vendor
+    order is filed under the number of the ERP PO it names (one naming no ERP PO is keyed by its
+    own PO number, and so unexpected). An invoice is what the ERP's payables hold: paid only on
+    the ERP's own three-way match."""
     observed: list[Observed] = []
     for issue in erp.issues:
         observed.append(
@@ -113,28 +117,30 @@ def observe_supply(
                 Observed(ON_HAND, snapshot_key(location, item, at), {"on_hand": level}, at, f"snapshot@{at:.0f}")
             )
     count: dict[tuple[str, str], int] = {}
+    numbered: dict[str, str] = {}  # PO -> its chain key
     for order in sorted(erp.orders.values(), key=lambda o: (o.created_at, o.po)):
         key = (order.location, order.item)
         count[key] = count.get(key, 0) + 1
+        numbered[order.po] = chain_key(order.location, order.item, count[key])
+        observed.append(
+            Observed(PURCHASE_ORDER, numbered[order.po], {"quantity": order.quantity}, order.created_at, order.po)
+        )
+    for placed in vendor.orders.values():
         observed.append(
             Observed(
-                PURCHASE_ORDER,
-                f"{order.location}/{order.item}#{count[key]}",
-                {"quantity": order.quantity},
-                order.created_at,
-                order.po,
+                VENDOR_ORDER,
+                numbered.get(placed.po, f"po:{placed.po}"),
+                {"quantity": placed.quantity, "vendor": placed.vendor},
+                placed.received_at,
+                placed.confirmation,
             )
         )
     for invoice in erp.invoices:
-        po = erp.orders.get(invoice.po)
-        matched = (
-            po is not None and po.received >= invoice.quantity and invoice.amount == invoice.quantity * po.unit_price
-        )
         observed.append(
             Observed(
                 INVOICE,
                 invoice.po,
-                {"status": invoice.status, "matched": matched, "amount": invoice.amount},
+                {"status": invoice.status, "amount": invoice.amount},
                 invoice.paid_at if invoice.paid_at is not None else invoice.received_at,
                 invoice.invoice_id,
             )

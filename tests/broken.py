@@ -1,0 +1,113 @@
+"""Broken integrations: the reference integration wrapped so that it gets one thing wrong.
+
+Each factory here is a ``--sut`` a skeptical user would try against the judge (``twin run --sut
+tests.broken:drop_vendor_orders``): the integration does everything right but one thing, and the
+judge must name that thing. ``Wrapped`` forwards the whole contract to the reference integration
+and lets a subclass filter what goes out (``outgoing``) or what it shows (``dead_letters``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twin.domain.contract import DeadLetter, Integration, IntegrationException, Outcome, RunContext
+from twin.domain.events import MappingPublished
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.model import SimTime
+from twin.reference_factory import reference_integration
+
+
+class Wrapped:
+    """The reference integration, every call forwarded; subclasses change one thing."""
+
+    def __init__(self, context: RunContext) -> None:
+        self.inner: Integration = reference_integration(context)
+
+    def outgoing(self, request: TargetRequest) -> bool:
+        """Whether ``request`` goes out (a broken integration drops some)."""
+        return True
+
+    def _out(self, outcome: Outcome) -> Outcome:
+        outcome.requests = [request for request in outcome.requests if self.outgoing(request)]
+        return outcome
+
+    def start(self, now: SimTime) -> Outcome:
+        return self._out(self.inner.start(now))
+
+    def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
+        return self._out(self.inner.receive_hl7(payload, now))
+
+    def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
+        return self._out(self.inner.receive_response(request, response, now))
+
+    def receive_webhook(self, source: str, body: dict[str, Any], now: SimTime) -> Outcome:
+        return self._out(self.inner.receive_webhook(source, body, now))
+
+    def on_timer(self, now: SimTime) -> Outcome:
+        return self._out(self.inner.on_timer(now))
+
+    def receive_master_data(self, change: MappingPublished, now: SimTime) -> Outcome:
+        return self._out(self.inner.receive_master_data(change, now))
+
+    def exceptions(self) -> list[IntegrationException]:
+        return self.inner.exceptions()
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return self.inner.dead_letters()
+
+    def replay(self, message_id: str, now: SimTime, payload: str | None = None) -> Outcome:
+        return self._out(self.inner.replay(message_id, now, payload))
+
+
+class _NoVendorOrders(Wrapped):
+    def outgoing(self, request: TargetRequest) -> bool:
+        return request.system != "vendor"
+
+
+class _EverySecondVendorOrder(Wrapped):
+    def __init__(self, context: RunContext) -> None:
+        super().__init__(context)
+        self._sent: dict[str, bool] = {}  # vendor order -> whether it goes (a retry goes as its first try did)
+
+    def outgoing(self, request: TargetRequest) -> bool:
+        if request.system != "vendor":
+            return True
+        return self._sent.setdefault(request.idempotency_key, len(self._sent) % 2 == 0)
+
+
+class _HiddenDeadLetters(Wrapped):
+    def dead_letters(self) -> list[DeadLetter]:
+        return []
+
+
+class _AcksAndNothingElse(Wrapped):
+    """ACKs every message AA (the reference's ACK) and sends nothing anywhere, raises nothing."""
+
+    def outgoing(self, request: TargetRequest) -> bool:
+        return False
+
+    def exceptions(self) -> list[IntegrationException]:
+        return []
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return []
+
+
+def drop_vendor_orders(context: RunContext) -> Integration:
+    """Raises every PO in the ERP and never sends one to the vendor."""
+    return _NoVendorOrders(context)
+
+
+def drop_every_second_vendor_order(context: RunContext) -> Integration:
+    """Sends the vendor every other order."""
+    return _EverySecondVendorOrder(context)
+
+
+def hide_dead_letters(context: RunContext) -> Integration:
+    """Dead-letters what it cannot read, and shows nobody its dead-letter queue."""
+    return _HiddenDeadLetters(context)
+
+
+def acks_and_nothing_else(context: RunContext) -> Integration:
+    """ACKs the EHR's feed and does no work at all."""
+    return _AcksAndNothingElse(context)
