@@ -12,6 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from twin.observe.checker import FlowResult, check_flow
+from twin.observe.dead_letter_check import (
+    DEAD_LETTER_TARGETS,
+    DEAD_LETTERS,
+    dead_letter_expectations,
+    observe_dead_letters,
+)
+from twin.observe.dead_letter_check import allowed_lag as dead_letter_lag
 from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
 from twin.observe.fault_truth import shift_for_outages
 from twin.observe.kpi import REPORTING, REPORTING_TARGETS
@@ -129,7 +136,22 @@ REPORTING_CHECK = FlowCheck(
     judge=check_reporting,
 )
 
-FLOW_CHECKS: tuple[FlowCheck, ...] = (BILLING_CHECK, SUPPLY_CHECK, MASTER_DATA_CHECK, LABOR_CHECK, REPORTING_CHECK)
+DEAD_LETTER_CHECK = FlowCheck(
+    DEAD_LETTERS,
+    DEAD_LETTER_TARGETS,
+    dead_letter_lag,
+    dead_letter_expectations,
+    observe_dead_letters,
+)
+
+FLOW_CHECKS: tuple[FlowCheck, ...] = (
+    BILLING_CHECK,
+    SUPPLY_CHECK,
+    MASTER_DATA_CHECK,
+    LABOR_CHECK,
+    REPORTING_CHECK,
+    DEAD_LETTER_CHECK,
+)
 
 
 def check_all(view: RunView, checks: Sequence[FlowCheck] = FLOW_CHECKS) -> list[FlowResult]:

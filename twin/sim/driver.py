@@ -34,7 +34,7 @@ from twin.observe.truth import TruthLedger
 from twin.observe.view import FaultsSeen, IntegrationSeen, RunResult, RunView
 from twin.reference_factory import REFERENCE, reference_integration
 from twin.scenario import Scenario
-from twin.sim.clock import SimClock
+from twin.sim.clock import SETTLE_GRACE, SimClock
 from twin.sim.fault_transport import FaultTransport
 from twin.sim.transport import Transport
 from twin.systems import Systems, build_systems
@@ -66,7 +66,8 @@ class Twin:
         self.scenario: Scenario = scenario
         self.name = name or (REFERENCE if integration is reference_integration else _factory_name(integration))
         self.streams = RandomStreams(scenario.seed)
-        self.clock = SimClock()
+        # the run settles once the world is done and every round (the support team's too) came once more
+        self.clock = SimClock(max(SETTLE_GRACE, scenario.operations.dlq_review_hours * 60 + 60))
         self.network: Network = build_network(scenario)
         self.timebase: Timebase = Timebase(scenario.start)
         self.truth: TruthLedger = TruthLedger()
@@ -96,12 +97,14 @@ class Twin:
         self.transport.on_handled = self._handled
         self.support: SupportTeam | None = None
         if self.fault_plan is not None:
+            assert isinstance(self.transport, FaultTransport)
             self.support = SupportTeam(
                 self.integration,
                 self.fault_plan,
                 self.transport.apply,
                 self.witness,
                 scenario.operations.dlq_review_hours,
+                self.transport.spoiled_delivered,
             )
         self._build_workflows()
 

@@ -72,6 +72,7 @@ class FaultTransport(Transport):
         self.default_timeout = operations.request_timeout_seconds / 60  # minutes
         # timeouts, late_answers_dropped, sender_resends, sender_gave_up, webhook_resends, ...
         self.stats: Counter[str] = Counter()
+        self.spoiled_delivered: dict[str, float] = {}  # spoiled message -> when it reached the integration
         self._fates: dict[int, Hl7Fate] = {}  # id(message) -> its fate, while it waits in its channel
         self._attempts: dict[str, int] = {}  # hospital -> sends of its channel's head so far
 
@@ -185,6 +186,8 @@ class FaultTransport(Transport):
         queue.popleft()
         self._fates.pop(id(message), None)
         self._attempts.pop(hospital, None)
+        if fate.corruption is not None:
+            self.spoiled_delivered.setdefault(fate.corruption.key, now)
         acked_at = self.hand_over(channel, queued_at, message, fate.payload)
         self.plan.answered_ok(INTEGRATION, message.control_id, acked_at)
         if fate.duplicate_after is not None:
@@ -241,6 +244,8 @@ class FaultTransport(Transport):
             else:
                 self.stats["webhooks_given_up"] += 1
             return
+        if fate.corruption is not None:
+            self.spoiled_delivered.setdefault(fate.corruption.key, self.clock.now)
         self.receive_document(source, fate.body)
         self.plan.answered_ok(INTEGRATION, key, self.clock.now)
         if fate.duplicate_after is not None:
