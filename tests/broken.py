@@ -111,3 +111,26 @@ def hide_dead_letters(context: RunContext) -> Integration:
 def acks_and_nothing_else(context: RunContext) -> Integration:
     """ACKs the EHR's feed and does no work at all."""
     return _AcksAndNothingElse(context)
+
+
+def _switched(context: RunContext, **switches: bool) -> Integration:
+    """The reference integration with switches of its ``ResilienceConfig`` set."""
+    import dataclasses
+
+    from twin.integration.reference import ReferenceIntegration
+
+    integration = reference_integration(context)
+    assert isinstance(integration, ReferenceIntegration)
+    config = integration.config
+    resilience = dataclasses.replace(config.resilience, **switches)
+    return ReferenceIntegration(dataclasses.replace(config, resilience=resilience), jitter=context.stream("outbox"))
+
+
+def late_charge_exception_only(context: RunContext) -> Integration:
+    """Raises a ``late_charge`` exception for a charge that arrives after the bill, and never bills it."""
+    return _switched(context, adjust_late_charges=False)
+
+
+def bills_at_once_and_adjusts(context: RunContext) -> Integration:
+    """Never holds a bill for a dead letter of its encounter: bills at once, adjusts when it is replayed."""
+    return _switched(context, hold_for_dead_letters=False)

@@ -38,6 +38,7 @@ def reference_integration(context: RunContext) -> Integration:
                 scenario.reporting.publish_hour * 60,
             ),
             release_at=design_named(scenario.integration.design).release_at(context.timebase),
+            bill_hold_minutes=scenario.billing.bill_hold_hours * 60,
         ),
         jitter=context.stream("outbox"),
     )

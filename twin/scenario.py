@@ -89,6 +89,9 @@ class SupplySpec(_Strict):
 class BillingSpec(_Strict):
     coding_deadline_hours: float = Field(default=120, gt=0)  # DNFB threshold: coding overdue after this
     allowed_lag_minutes: float = Field(default=30, gt=0)  # coding complete -> posted in ERP and claims
+    # The bill waits this long after discharge for charges still to come; a charge that arrives after
+    # the bill went is billed by an adjusting journal and a replacement claim (or the bill is held for it).
+    bill_hold_hours: float = Field(default=0, ge=0)
 
 
 class NurseRatios(_Strict):

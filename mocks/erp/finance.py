@@ -7,6 +7,10 @@ account and an active cost center, and nothing posts into a closed period. A 422
 broken rules as text (``errors``) and, for the ones an integration can act on, as data
 (``problems``: ``{"code": "inactive_cost_center", "cost_center": ...}``).
 
+A journal may adjust an earlier one of the same reference and source (``"adjusts": journal id``):
+a charge that reached billing after the encounter was billed is posted that way, as an adjusting
+entry beside the original, never by changing it; its receivable adjusts the original's AR item.
+
 Besides journals the ledger keeps statistics (patient days per cost center and day: the
 denominators of unit-cost KPIs) and answers which cost centers exist and are active. Reporting
 services read it through ``GET`` queries over a posting window (AR items, journals by source,
@@ -67,6 +71,7 @@ class Journal:
     posting_date: date
     posted_at: float
     lines: tuple[JournalLine, ...]
+    adjusts: str = ""  # the journal this one adjusts ("" for an original entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class ArItem:
     amount: int
     posted_at: float
     journal_id: str
+    adjusts: str = ""  # the AR item this one adjusts (a debit or credit memo), "" for an original
 
 
 class ErpFinance:
@@ -107,6 +113,8 @@ class ErpFinance:
         self.statistics: list[Statistic] = []
         self.retired: dict[str, str] = {}  # cost center -> its replacement
         self._replies: dict[str, TargetResponse] = {}
+        self._journals: dict[str, Journal] = {}  # by journal id
+        self._ar_of: dict[str, str] = {}  # journal id -> the AR item it opened
 
     def close_period(self, through: date) -> None:
         """Close every period up to and including ``through``: later postings there are refused."""
@@ -172,6 +180,7 @@ class ErpFinance:
                         "customer": i.customer,
                         "amount": i.amount,
                         "posted_at": i.posted_at,
+                        "adjusts": i.adjusts,
                     }
                     for i in in_window(self.ar_items, query)
                 ]
@@ -185,6 +194,7 @@ class ErpFinance:
                         "source": j.source,
                         "posting_date": j.posting_date.isoformat(),
                         "posted_at": j.posted_at,
+                        "adjusts": j.adjusts,
                         "lines": [
                             {"account": x.account, "cost_center": x.cost_center, "debit": x.debit, "credit": x.credit}
                             for x in j.lines
@@ -279,6 +289,13 @@ class ErpFinance:
             credits += credit
         if debits != credits:
             errors.append(f"journal does not balance: debits {debits} != credits {credits}")
+        adjusts = body.get("adjusts")
+        if adjusts is not None:
+            original = self._journals.get(str(adjusts))
+            if original is None or original.adjusts:
+                errors.append(f"adjusts {adjusts!r}, which is no original journal")
+            elif (original.reference, original.source) != (body.get("reference"), body.get("source", "")):
+                errors.append(f"adjusts {adjusts!r}, a journal of another reference or source")
         posting_date = self.timebase.day(now)
         if self.closed_through is not None and posting_date <= self.closed_through:
             errors.append(f"period of {posting_date.isoformat()} is closed")
@@ -300,11 +317,11 @@ class ErpFinance:
     ) -> str:
         """A journal the ERP's own subledgers post (inventory, payables): balanced by construction."""
         journal_id = f"JE{len(self.journals) + 1:08d}"
-        self.journals.append(
-            Journal(
-                journal_id, reference, source, self.timebase.day(now), now, tuple(JournalLine(*line) for line in lines)
-            )
+        journal = Journal(
+            journal_id, reference, source, self.timebase.day(now), now, tuple(JournalLine(*line) for line in lines)
         )
+        self.journals.append(journal)
+        self._journals[journal_id] = journal
         return journal_id
 
     def _post(self, body: dict[str, Any], now: float) -> TargetResponse:
@@ -319,8 +336,10 @@ class ErpFinance:
                 JournalLine(line["account"], line["cost_center"], line.get("debit", 0), line.get("credit", 0))
                 for line in body["lines"]
             ),
+            adjusts=str(body.get("adjusts") or ""),
         )
         self.journals.append(journal)
+        self._journals[journal_id] = journal
         reply: dict[str, Any] = {"journal_id": journal_id, "posting_date": journal.posting_date.isoformat()}
         receivable = body.get("receivable")
         if receivable is not None:
@@ -331,7 +350,9 @@ class ErpFinance:
                 amount=int(receivable["amount"]),
                 posted_at=now,
                 journal_id=journal_id,
+                adjusts=self._ar_of.get(journal.adjusts, "") if journal.adjusts else "",
             )
             self.ar_items.append(item)
+            self._ar_of[journal_id] = item.item_id
             reply["ar_item_id"] = item.item_id
         return TargetResponse(201, reply)

@@ -5,10 +5,15 @@ claim reaches a payer: a known payer, a patient, a principal diagnosis, at least
 that add up to the total, and a billable period. A rejection carries every reason, so the
 integration can route it to a work queue instead of guessing.
 
+A claim that corrects one already accepted - a charge found after the encounter was billed - is
+sent as a replacement: ``Claim.related`` names the prior claim (its clearinghouse id, relationship
+``prior``), as the UB-04's frequency code 7 does on paper. The clearinghouse accepts it only for an
+accepted, not yet replaced claim of the same claim number, and keeps the prior one as replaced.
+
 ``GET /claims`` (body as query: ``received_from`` inclusive, ``received_before`` exclusive,
-simulated minutes) lists the accepted claims in that window with what a revenue-cycle report
-needs: the claim number (visit), provider, payer, total, the billable period's end (the
-discharge, as the claim states it) and when the clearinghouse received it.
+simulated minutes) lists the original claims accepted in that window (not their replacements)
+with what a revenue-cycle report needs: the claim number (visit), provider, payer, total, the
+billable period's end (the discharge, as the claim states it) and when the clearinghouse received it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from mocks.queries import answer_query, window_bounds
 from twin.domain.exchange import TargetRequest, TargetResponse
 
 CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
+SUBMISSION_SYSTEM = "urn:twin:clearinghouse-submission"  # how a replacement names the claim it replaces
+RELATED_CLAIM_SYSTEM = "http://terminology.hl7.org/CodeSystem/related-claim-relationship"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +43,16 @@ class ClaimSubmission:
     accepted: bool
     reasons: tuple[str, ...]
     claim: dict[str, Any]
+    replaces: str = ""  # the submission this one replaces ("" for an original claim)
 
 
 class Clearinghouse:
     def __init__(self, payer_ids: tuple[str, ...]):
         self.payer_ids = set(payer_ids)
         self.submissions: list[ClaimSubmission] = []
+        self.replaced_by: dict[str, str] = {}  # submission id -> the accepted submission that replaced it
         self._replies: dict[str, TargetResponse] = {}
+        self._by_id: dict[str, ClaimSubmission] = {}
 
     @property
     def accepted(self) -> list[ClaimSubmission]:
@@ -53,7 +63,7 @@ class Clearinghouse:
         the order received, so this is a binary search."""
         low = 0 if start is None else bisect_left(self.submissions, start, key=_received_at)
         high = len(self.submissions) if end is None else bisect_left(self.submissions, end, key=_received_at)
-        return [s for s in self.submissions[low:high] if s.accepted]
+        return [s for s in self.submissions[low:high] if s.accepted and not s.replaces]
 
     def _claims_report(self, query: dict[str, Any]) -> dict[str, Any]:
         start, end = window_bounds(query, "received_from", "received_before")
@@ -80,6 +90,9 @@ class Clearinghouse:
             return self._replies[request.idempotency_key]
         claim = request.body
         reasons = scrub(claim, self.payer_ids)
+        replaces = _prior(claim)
+        if replaces:
+            reasons += self._replacement_problems(claim, replaces)
         submission = ClaimSubmission(
             submission_id=f"CH{len(self.submissions) + 1:08d}",
             claim_number=_claim_number(claim),
@@ -92,8 +105,12 @@ class Clearinghouse:
             accepted=not reasons,
             reasons=tuple(reasons),
             claim=claim,
+            replaces=replaces,
         )
         self.submissions.append(submission)
+        self._by_id[submission.submission_id] = submission
+        if submission.accepted and replaces:
+            self.replaced_by[replaces] = submission.submission_id
         if reasons:
             response = TargetResponse(422, {"id": submission.submission_id, "status": "rejected", "reasons": reasons})
         else:
@@ -101,6 +118,37 @@ class Clearinghouse:
         if request.idempotency_key:
             self._replies[request.idempotency_key] = response
         return response
+
+    def _replacement_problems(self, claim: dict[str, Any], prior_id: str) -> list[str]:
+        prior = self._by_id.get(prior_id)
+        if prior is None or not prior.accepted:
+            return [f"replaces {prior_id!r}, which is no accepted claim"]
+        if prior.claim_number != _claim_number(claim):
+            return [f"replaces {prior_id!r}, a claim of another encounter"]
+        if prior_id in self.replaced_by:
+            return [f"replaces {prior_id!r}, which was replaced already by {self.replaced_by[prior_id]}"]
+        return []
+
+    def current(self, submission_id: str) -> ClaimSubmission:
+        """The claim as it stands now: ``submission_id`` or the last accepted replacement of it."""
+        found = self._by_id[submission_id]
+        while found.submission_id in self.replaced_by:
+            found = self._by_id[self.replaced_by[found.submission_id]]
+        return found
+
+
+def _prior(claim: dict[str, Any]) -> str:
+    """The clearinghouse id of the claim this one replaces (``Claim.related``, relationship prior)."""
+    for related in claim.get("related") or []:
+        if not isinstance(related, dict):
+            continue
+        codes = [
+            c.get("code") for c in ((related.get("relationship") or {}).get("coding") or []) if isinstance(c, dict)
+        ]
+        identifier = (related.get("claim") or {}).get("identifier") or {}
+        if "prior" in codes and identifier.get("system") == SUBMISSION_SYSTEM and identifier.get("value"):
+            return str(identifier["value"])
+    return ""
 
 
 def scrub(claim: dict[str, Any], payer_ids: set[str]) -> list[str]:

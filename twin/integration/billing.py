@@ -4,11 +4,17 @@ The brief's scenario one: transferring the discharge is not enough; the integrat
 coding completion, charge validation and exception handling before finance and claims see
 anything. Per encounter the state machine is
 
-    open -> discharged -> (coded, charges valid) -> journal sent -> journal posted -> claim sent -> billed
+    open -> discharged -> (coded, charges valid, bill hold over) -> journal sent -> journal posted
+         -> claim sent -> billed [-> adjusting journal -> replacement claim -> billed ...]
 
 and anything that stops it (coding overdue, an unmapped code, a target refusing) becomes an
-``IntegrationException`` with a reason, never a silent gap. Sans-IO: inputs are events and
-responses with ``now``; outputs are requests, timers and exceptions.
+``IntegrationException`` with a reason, never a silent gap. The bill waits the policy's bill hold
+after discharge for charges still to come (``bill_hold_minutes``), and for a dead-lettered message
+of its encounter until it is replayed (``park``). A charge that arrives once the bill went out is
+a late charge: the integration says so (``late_charge``) and bills it by an adjusting journal that
+names the original (``adjusts``) and a replacement claim that names the claim it replaces
+(``Claim.related``, prior), one adjustment at a time. Sans-IO: inputs are events and responses
+with ``now``; outputs are requests, timers and exceptions.
 """
 
 from __future__ import annotations
@@ -51,16 +57,34 @@ class Account:
     discharged_at: SimTime | None = None
     charges: dict[str, ChargeLine] = field(default_factory=dict)
     coding: CodingCompleted | None = None
-    billed: tuple[str, ...] = ()  # the charge lines the journal carried: the claim carries the same
+    billed: tuple[str, ...] = ()  # the charge lines the journals carried: the claim carries the same
     status: str = "open"
     exceptions: list[IntegrationException] = field(default_factory=list)
+    journal_id: str = ""  # the ERP's id of the original journal (an adjustment names it)
+    claim_id: str = ""  # the clearinghouse's id of the claim as it stands (a replacement names it)
+    late: dict[str, ChargeLine] = field(default_factory=dict)  # arrived after the bill went, not yet adjusted
+    adjusting: tuple[str, ...] = ()  # the late lines of the adjustment in flight
+    adjustments: int = 0
 
 
 class BillingOrchestrator:
-    def __init__(self, crosswalk: Crosswalk, timebase: Timebase, coding_deadline_minutes: float) -> None:
+    def __init__(
+        self,
+        crosswalk: Crosswalk,
+        timebase: Timebase,
+        coding_deadline_minutes: float,
+        bill_hold_minutes: float = 0.0,
+        *,
+        adjust: bool = True,
+        hold_for_dead_letters: bool = True,
+    ) -> None:
         self.crosswalk = crosswalk
         self.timebase = timebase
         self.coding_deadline = coding_deadline_minutes
+        self.bill_hold = bill_hold_minutes
+        self.adjust = adjust  # planted weakness when False: late charges are raised, never billed
+        self.hold_for_dead_letters = hold_for_dead_letters
+        self._holds: list[tuple[SimTime, str]] = []  # (hold over, visit): bills waiting for the bill hold
         self.accounts: dict[str, Account] = {}
         self.raised: list[IntegrationException] = []
         self._deadlines: list[tuple[SimTime, str]] = []
@@ -70,11 +94,14 @@ class BillingOrchestrator:
     def park(self, visit: str) -> None:
         """A message of ``visit`` was dead-lettered: its bill waits for the repair rather than go out
         without what the message carried (a coder's charge rejected moments before the final coding)."""
-        self._parked[visit] += 1
+        if self.hold_for_dead_letters:
+            self._parked[visit] += 1
 
     def unpark(self, visit: str, now: SimTime) -> Outcome:
         """A dead letter of ``visit`` was replayed and processed: bill if nothing else holds it."""
         outcome = Outcome()
+        if visit not in self._parked:
+            return outcome
         self._parked[visit] -= 1
         if self._parked[visit] <= 0:
             del self._parked[visit]
@@ -95,12 +122,18 @@ class BillingOrchestrator:
         if isinstance(event, PatientAdmitted):
             account.mrn, account.plan_code, account.admitted_at = event.mrn, event.plan_code, event.at
         elif isinstance(event, ChargesPosted):
-            for line in event.lines:
-                account.charges.setdefault(line.txn_id, line)
-            if account.status not in ("open", "discharged", "held"):  # a held bill takes them when it goes
+            new = [line for line in event.lines if line.txn_id not in account.charges]
+            for line in new:
+                account.charges[line.txn_id] = line
+            if new and account.status not in ("open", "discharged", "held"):  # a held bill takes them when it goes
+                account.late.update((line.txn_id, line) for line in new)
                 self._raise(
-                    account, reasons.LATE_CHARGE, f"charges arrived after billing started ({account.status})", now
+                    account,
+                    reasons.LATE_CHARGE,
+                    f"{len(new)} charge(s) arrived after the bill went out ({account.status}): billed by adjustment",
+                    now,
                 )
+                self._try_adjust(account, now, outcome)
         elif isinstance(event, PatientDischarged):
             account.discharged_at = event.at
             if account.status == "open":
@@ -123,32 +156,86 @@ class BillingOrchestrator:
             if account.coding is None:
                 hours = self.coding_deadline / 60
                 self._raise(account, reasons.CODING_OVERDUE, f"coding not complete {hours:g} h after discharge", now)
-        return Outcome()
+        outcome = Outcome()
+        while self._holds and self._holds[0][0] <= now:
+            _, visit = heapq.heappop(self._holds)
+            self._try_bill(self.accounts[visit], now, outcome)
+        return outcome
 
     def on_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
         account = self.accounts[request.correlation]
         outcome = Outcome()
+        adjustment = "adjusts" in request.body or "related" in request.body
         if request.system == "erp":
-            if response.ok:
+            if response.ok and adjustment:
+                account.billed += account.adjusting
+                self._resolve_master_data(account, now)
+                self._submit_claim(account, now, outcome, replacement=True)
+            elif response.ok:
+                account.journal_id = str(response.body.get("journal_id", ""))
                 account.status = "journal_posted"
                 self._resolve_master_data(account, now)
                 self._submit_claim(account, now, outcome)
+            elif adjustment:  # the late lines wait for what stopped them (a mapping), then go again
+                account.status = "adjust_held"
+                account.late.update((txn, account.charges[txn]) for txn in account.adjusting)
+                account.adjusting = ()
+                self._raise_rejection(account, request, response, now, outcome)
             else:
                 account.status = "held"
                 self._raise_rejection(account, request, response, now, outcome)
         elif request.system == "clearinghouse":
             if response.ok:
-                account.status = "billed"
+                account.claim_id = str(response.body.get("id", ""))
+                self._billed(account, now, outcome)
             else:
-                account.status = "held"
+                account.status = "held" if not adjustment else "billed"
                 self._raise(
                     account,
                     reasons.CLAIM_REJECTED,
-                    f"clearinghouse rejected the claim ({response.status}): "
+                    f"clearinghouse rejected the {'replacement ' if adjustment else ''}claim ({response.status}): "
                     + "; ".join(map(str, response.body.get("reasons", []))),
                     now,
                 )
         return outcome
+
+    def _billed(self, account: Account, now: SimTime, outcome: Outcome) -> None:
+        """The bill (or its last adjustment) is complete: late charges that came meanwhile go next."""
+        account.status = "billed"
+        if account.adjusting:
+            account.adjusting = ()
+            if not account.late:
+                self._resolve(account, reasons.LATE_CHARGE, now)
+        self._try_adjust(account, now, outcome)
+
+    def _try_adjust(self, account: Account, now: SimTime, outcome: Outcome) -> None:
+        """Bill the late charges: an adjusting journal beside the original, then a replacement claim."""
+        if account.status != "billed" or not account.late or not self.adjust:
+            return
+        problem = self._validate_charges(account)
+        if problem:
+            self._raise(account, reasons.CHARGE_INVALID, problem, now)
+            return
+        try:
+            payer = self.crosswalk.payer(account.plan_code)
+            body = journal_body(
+                account.visit, account.hospital, payer or SELF_PAY_CUSTOMER, account.late.values(), self.crosswalk
+            )
+        except Unmapped as unmapped:
+            account.status = "adjust_held"
+            for gap in self._every_unmapped(account, unmapped):
+                self._raise(account, reasons.unmapped(gap.domain), str(gap), now, domain=gap.domain, code=gap.code)
+            return
+        account.adjusting, account.late = tuple(account.late), {}
+        if len(body["lines"]) == 0:  # the late lines net to nothing on every account: nothing to post
+            account.billed += account.adjusting
+            self._billed(account, now, outcome)
+            return
+        account.adjustments += 1
+        account.status = "adjusting"
+        body["adjusts"] = account.journal_id
+        key = f"journal:{account.visit}:adjustment:{account.adjustments}"
+        outcome.requests.append(TargetRequest("erp", "POST", "/finance/journals", body, key, account.visit))
 
     def on_mapping(self, change: MappingPublished, now: SimTime) -> Outcome:
         """A crosswalk entry was published: bill again every account held for that code."""
@@ -157,6 +244,9 @@ class BillingOrchestrator:
             account = self.accounts[visit]
             if account.status == "held":
                 self._try_bill(account, now, outcome)
+            elif account.status == "adjust_held":
+                account.status = "billed"
+                self._try_adjust(account, now, outcome)
         return outcome
 
     def _every_unmapped(self, account: Account, first: Unmapped) -> list[Unmapped]:
@@ -186,7 +276,11 @@ class BillingOrchestrator:
             used = sorted({line.department for line in account.charges.values()} & set(departments))
             remapped = center != self.crosswalk.business_office(account.hospital)  # no department maps to it now
             if not used and remapped and problem.get("code") in COST_CENTER_PROBLEMS:
-                self._try_bill(account, now, outcome)  # already remapped: bill with the new mapping
+                if account.status == "adjust_held":  # already remapped: adjust with the new mapping
+                    account.status = "billed"
+                    self._try_adjust(account, now, outcome)
+                else:
+                    self._try_bill(account, now, outcome)  # already remapped: bill with the new mapping
                 return
             if used:
                 reason = reasons.refused_cost_center(str(problem.get("code")))
@@ -208,6 +302,11 @@ class BillingOrchestrator:
             return  # coded before the discharge arrived: bill when it does (ordering is the transport's job)
         if account.visit in self._parked:
             return  # a message of the encounter waits in the dead-letter queue: bill with it, when replayed
+        hold_over = account.discharged_at + self.bill_hold
+        if now < hold_over:  # the policy's bill hold: charges may still come
+            heapq.heappush(self._holds, (hold_over, account.visit))
+            outcome.timers.append(hold_over)
+            return
         problem = self._validate_charges(account)
         if problem:
             account.status = "held"
@@ -236,10 +335,10 @@ class BillingOrchestrator:
             TargetRequest("erp", "POST", "/finance/journals", body, f"journal:{account.visit}", account.visit)
         )
 
-    def _submit_claim(self, account: Account, now: SimTime, outcome: Outcome) -> None:
+    def _submit_claim(self, account: Account, now: SimTime, outcome: Outcome, *, replacement: bool = False) -> None:
         payer = self.crosswalk.payer(account.plan_code)
-        if payer is None:
-            account.status = "billed"  # self pay: the patient statement comes from AR, no claim
+        if payer is None:  # self pay: the patient statement comes from AR, no claim
+            self._billed(account, now, outcome)
             return
         coding = account.coding
         assert coding is not None and account.admitted_at is not None and account.discharged_at is not None
@@ -256,11 +355,11 @@ class BillingOrchestrator:
             lines=[account.charges[txn] for txn in account.billed],
             created_at=now,
             timebase=self.timebase,
+            replaces=account.claim_id if replacement else "",
         )
         account.status = "claim_sent"
-        outcome.requests.append(
-            TargetRequest("clearinghouse", "POST", "/claims", claim, f"claim:{account.visit}", account.visit)
-        )
+        key = f"claim:{account.visit}" + (f":replacement:{account.adjustments}" if replacement else "")
+        outcome.requests.append(TargetRequest("clearinghouse", "POST", "/claims", claim, key, account.visit))
 
     def _validate_charges(self, account: Account) -> str:
         if not account.charges:

@@ -21,6 +21,8 @@ CHARGEMASTER_SYSTEM = "urn:twin:chargemaster"
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 DRG_SYSTEM = "https://www.cms.gov/ms-drg"
 REVENUE_SYSTEM = "https://www.nubc.org/CodeSystem/RevenueCodes"
+SUBMISSION_SYSTEM = "urn:twin:clearinghouse-submission"  # the clearinghouse's ids of the claims it received
+RELATED_CLAIM_SYSTEM = "http://terminology.hl7.org/CodeSystem/related-claim-relationship"
 
 
 def revenue_by_cost_center(lines: Iterable[ChargeLine], crosswalk: Crosswalk) -> dict[tuple[str, str], int]:
@@ -35,26 +37,28 @@ def revenue_by_cost_center(lines: Iterable[ChargeLine], crosswalk: Crosswalk) ->
 def journal_body(
     visit: str, hospital: str, customer: str, lines: Iterable[ChargeLine], crosswalk: Crosswalk
 ) -> dict[str, Any]:
-    """A balanced patient-revenue journal: debit receivables, credit revenue per cost center."""
+    """A balanced patient-revenue journal: debit receivables, credit revenue per cost center (an
+    adjustment's credits reverse: a revenue debit, a receivable credit). No line for an account
+    that nets to nothing."""
     revenue = revenue_by_cost_center(lines, crosswalk)
     total = sum(revenue.values())
-    journal_lines: list[dict[str, Any]] = [
-        {
-            "account": PATIENT_RECEIVABLES,
-            "cost_center": crosswalk.business_office(hospital),
-            "debit": total,
-            "credit": 0,
-        }
-    ]
+    journal_lines: list[dict[str, Any]] = []
+    if total:
+        journal_lines.append(_line(PATIENT_RECEIVABLES, crosswalk.business_office(hospital), total))
     for (account, center), amount in sorted(revenue.items()):
         if amount:
-            journal_lines.append({"account": account, "cost_center": center, "debit": 0, "credit": amount})
+            journal_lines.append(_line(account, center, -amount))
     return {
         "reference": visit,
         "source": PATIENT_BILLING,
         "lines": journal_lines,
         "receivable": {"customer": customer, "invoice": visit, "amount": total},
     }
+
+
+def _line(account: str, cost_center: str, debit: int) -> dict[str, Any]:
+    """A journal line; a negative debit is a credit."""
+    return {"account": account, "cost_center": cost_center, "debit": max(debit, 0), "credit": max(-debit, 0)}
 
 
 def claim_resource(
@@ -71,8 +75,10 @@ def claim_resource(
     lines: Iterable[ChargeLine],
     created_at: float,
     timebase: Timebase,
+    replaces: str = "",
 ) -> dict[str, Any]:
-    """An institutional FHIR R4 Claim with one item per chargemaster code (net of credits)."""
+    """An institutional FHIR R4 Claim with one item per chargemaster code (net of credits);
+    ``replaces``: the clearinghouse id of the claim this one replaces (``Claim.related``, prior)."""
     grouped: dict[str, list[int]] = {}
     for line in lines:
         amount_quantity = grouped.setdefault(line.code, [0, 0])
@@ -107,7 +113,7 @@ def claim_resource(
         diagnoses.append(
             {"sequence": sequence, "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": code}]}}
         )
-    return {
+    claim: dict[str, Any] = {
         "resourceType": "Claim",
         "id": f"claim-{visit}",
         "identifier": [{"system": CLAIM_NUMBER_SYSTEM, "value": visit}],
@@ -125,3 +131,11 @@ def claim_resource(
         "item": items,
         "total": {"value": total / 100, "currency": "USD"},
     }
+    if replaces:
+        claim["related"] = [
+            {
+                "claim": {"identifier": {"system": SUBMISSION_SYSTEM, "value": replaces}},
+                "relationship": {"coding": [{"system": RELATED_CLAIM_SYSTEM, "code": "prior"}]},
+            }
+        ]
+    return claim

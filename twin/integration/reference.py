@@ -62,6 +62,8 @@ class ResilienceConfig:
     idempotency: bool = True
     retries: bool = True
     ordering: bool = True
+    adjust_late_charges: bool = True  # off: a late charge is only raised as an exception, never billed
+    hold_for_dead_letters: bool = True  # off: a bill never waits for a dead letter of its encounter (it adjusts)
 
     def breaker(self) -> CircuitBreaker:
         return CircuitBreaker(
@@ -83,6 +85,7 @@ class ReferenceConfig:
     reporting: ReportingConfig = field(default_factory=ReportingConfig)  # the daily KPI service
     resilience: ResilienceConfig = field(default_factory=ResilienceConfig)
     release_at: ReleaseAt | None = None  # batch designs: when a request may leave (None: at once)
+    bill_hold_minutes: float = 0.0  # the policy's bill hold after discharge, for charges still to come
 
 
 def order_key(request: TargetRequest) -> str | None:
@@ -98,7 +101,14 @@ class ReferenceIntegration:
         resilience = config.resilience
         self.reader = Hl7Reader(config.timebase)
         self.fhir_reader = FhirReader(config.timebase)
-        self.billing = BillingOrchestrator(config.crosswalk, config.timebase, config.coding_deadline_minutes)
+        self.billing = BillingOrchestrator(
+            config.crosswalk,
+            config.timebase,
+            config.coding_deadline_minutes,
+            config.bill_hold_minutes,
+            adjust=resilience.adjust_late_charges,
+            hold_for_dead_letters=resilience.hold_for_dead_letters,
+        )
         self.supply = SupplyOrchestrator(config.crosswalk)
         self.labor = LaborSync(config.crosswalk, config.timebase, config.labor_sync_minute_of_day)
         self.reporting = KpiService(config.reporting, config.timebase)

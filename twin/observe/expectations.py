@@ -6,7 +6,6 @@ any integration's code, so the oracle does not inherit an integration's bugs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,14 +15,13 @@ from twin.domain.events import (
     ChargeLine,
     ChargesPosted,
     CodingCompleted,
-    CostCenterRetired,
-    MappingPublished,
     PatientAdmitted,
     PatientDischarged,
 )
 from twin.faults import OutageWindow
 from twin.network import Network, business_office
 from twin.observe.fault_truth import arrival, fault_facts
+from twin.observe.governance_facts import governance_facts
 from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger, per_ledger
 
@@ -50,19 +48,30 @@ def billing_expectations(
     coding_deadline: float,
     allowed_lag: float,
     outages: Sequence[OutageWindow] = (),
+    bill_hold: float = 0.0,
 ) -> list[Expected]:
     """Per coded encounter: one balanced revenue journal, one receivable, one accepted claim
     (not for self pay), in that order; per encounter whose coding ran past the deadline: one
     ``coding_overdue`` exception.
 
-    Revenue belongs to the cost center governing the department when the bill is due: once
-    finance has retired a cost center, its departments' revenue belongs to the replacement, and
-    the bill cannot be due before governance published that mapping (``MappingPublished``).
-    Faults move a bill's due moment the same way (``fault_truth``): a spoiled message the bill
-    needs holds it until repaired; a line sent under a department alias, until the alias is governed;
-    a message sent while the integration was down (``outages``) arrives when the window ended.
+    The bill is due once coding is complete and the discharge known, and no earlier than the
+    scenario's bill hold after the discharge (``bill_hold``, minutes); it holds every charge the
+    integration could know by then. A charge it could only know later - posted late, repaired
+    after its message was spoiled, sent under a department code governance had yet to map, or
+    revenue of a cost center finance retired, before the mapping that moves it - is a late
+    charge: by the scenario's policy it is billed by an adjusting journal and a replacement claim.
+    A correct integration may instead hold the whole bill until its late charges are in, so the
+    first posting may wait that long (``grace``); either way the journal, the receivable and the
+    claim must end at the encounter's full value, due when its last late charge arrived
+    (``settles_at``). A ``late_charge`` exception may be raised; it is not what makes it right.
+
+    Revenue belongs to the cost center governing the department when the bill is due. Faults and
+    outages move the moments the integration could know things (``fault_truth``): a spoiled
+    admission, discharge or final coding holds the bill until repaired, a message sent while the
+    integration was down (``outages``) arrives when the window ended.
     """
     faults = fault_facts(truth)
+    governance = governance_facts(truth)
     arrives = arrival(outages)
     departments = {d.ehr_code: d for h in network.hospitals for d in h.departments}
     charge_codes = {c.code: c for c in network.chargemaster}
@@ -71,8 +80,6 @@ def billing_expectations(
     discharged: dict[str, PatientDischarged] = {}
     coded: dict[str, CodingCompleted] = {}
     postings: dict[str, list[ChargesPosted]] = {}
-    retired: dict[str, CostCenterRetired] = {}
-    published: dict[tuple[str, str], float] = {}
     for event in truth:  # charges first: they are most of the ledger
         if isinstance(event, ChargesPosted):
             if event.lines:
@@ -83,68 +90,54 @@ def billing_expectations(
             discharged[event.visit] = event
         elif isinstance(event, CodingCompleted):
             coded[event.visit] = event
-        elif isinstance(event, CostCenterRetired):
-            retired[event.cost_center] = event
-        elif isinstance(event, MappingPublished):
-            published.setdefault((event.domain, event.code), event.at)
-
     accounts: dict[str, str] = {}  # charge code -> revenue account, worked out once per code
 
-    def bill(visit: str, lines: list[ChargeLine], ready: float) -> tuple[dict[str, int], float]:
-        """Revenue per account/cost-center slot of a bill of ``lines``, and when it is due."""
-        revenue: dict[str, int] = {}
-        # (account, retired cost center) -> [net amount, when its departments' mappings were
-        # published]: a retired center's revenue that nets to zero posts nothing the ERP could refuse
-        retired_slots: dict[tuple[str, str], list[float]] = {}
-        due = ready
-        for line in lines:
-            account = accounts.get(line.code)
-            if account is None:
-                account = accounts[line.code] = revenue_account(charge_codes[line.code].revenue_code)
-            center = departments[line.department].cost_center
-            retirement = retired.get(center)
-            alias = faults.aliased.get(line.txn_id) if faults.aliased else None
-            if alias is not None:  # the same department's cost center, once governance mapped the alias
-                since = -1.0
-                if retirement is not None and retirement.at <= ready:
-                    center, since = retirement.replacement, retirement.at
-                due = max(due, faults.alias_published(alias.alias, since))
-            elif retirement is not None and retirement.at <= ready:
-                waiting = retired_slots.setdefault((account, center), [0, 0.0])
-                waiting[0] += line.amount
-                waiting[1] = max(waiting[1], published.get(("department", line.department), float("inf")))
-                center = retirement.replacement
-            slot = f"{account}/{center}"
-            revenue[slot] = revenue.get(slot, 0) + line.amount
-        due = max([due] + [mapped for amount, mapped in retired_slots.values() if amount])
+    def placed(line: ChargeLine, posted: float, due: float) -> tuple[str, float, str]:
+        """(revenue slot, when the integration could first bill it, why then) of one line of a bill due at ``due``."""
+        account = accounts.get(line.code)
+        if account is None:
+            account = accounts[line.code] = revenue_account(charge_codes[line.code].revenue_code)
+        center = departments[line.department].cost_center
+        known, why = arrives(posted), ""
+        retirement = governance.retired.get(center)
+        alias = faults.aliased.get(line.txn_id) if faults.aliased else None
+        if alias is not None:  # the same department's cost center, once governance mapped the alias
+            since = -1.0
+            if retirement is not None and retirement.at <= due:
+                center, since = retirement.replacement, retirement.at
+            known, why = (
+                max(known, faults.alias_published(alias.alias, since)),
+                f"department code {alias.alias} governed",
+            )
+        elif retirement is not None and retirement.at <= due:
+            center = retirement.replacement
+            known = max(known, governance.first_published("department", line.department))
+            why = f"cost center {retirement.cost_center} retired, {line.department} remapped"
         if not faults.empty:
-            due = max(due, faults.bill_hold(visit, [line.txn_id for line in lines]))
-        return revenue, due
+            repaired = faults.line_hold(line.txn_id)
+            if repaired > known:
+                known, why = repaired, "its spoiled charge message repaired"
+        return f"{account}/{center}", known, why
 
     expected: list[Expected] = []
     for visit, coding in coded.items():
         admission = admitted[visit]
-        billed = [posting for posting in postings.get(visit, ()) if posting.at <= coding.at]
-        lines = [line for posting in billed for line in posting.lines]
-        arrived = arrives(max([coding.at, discharged[visit].at] + [posting.at for posting in billed]))
-        revenue, ready = bill(visit, lines, arrived)
-        unattributed = faults.unattributed(visit) if not faults.empty else {}
-        late = {txn: at for txn, at in unattributed.items() if at > ready}
-        if late:  # billed without them; their repair brings them late, and the integration must say so
-            lines = [line for line in lines if line.txn_id not in late]
-            revenue, ready = bill(visit, lines, arrived)
-            first = min(late.values())
-            if first < math.inf:
-                expected.append(
-                    Expected(
-                        BILLING,
-                        EXCEPTION,
-                        exception_key(visit, reasons.LATE_CHARGE),
-                        {"reason_code": reasons.LATE_CHARGE},
-                        first,
-                    )
-                )
+        discharge = discharged[visit]
+        due = max(arrives(coding.at), arrives(discharge.at), discharge.at + bill_hold)
+        if not faults.empty:  # the admission, discharge or final coding spoiled: nobody can bill before its repair
+            due = max(due, faults.message_hold(visit))
+        revenue: dict[str, int] = {}
+        late: list[tuple[float, str]] = []
+        for posting in postings.get(visit, ()):
+            for line in posting.lines:
+                slot, known, why = placed(line, posting.at, due)
+                revenue[slot] = revenue.get(slot, 0) + line.amount
+                if known > due:
+                    late.append((known, why or "posted after the bill was due"))
         total = sum(revenue.values())
+        settles = max((at for at, _why in late), default=None)
+        grace = 0.0 if settles is None else settles - due
+        why = "" if settles is None else "late charges: " + "; ".join(sorted({reason for _at, reason in late}))
         payer = payer_of[admission.plan_code]
         hospital = network.hospital(admission.hospital)
         journal: dict[str, Any] = {
@@ -152,23 +145,17 @@ def billing_expectations(
             "total": total,
             "revenue": {slot: amount for slot, amount in sorted(revenue.items()) if amount},
         }
-        expected.append(Expected(BILLING, JOURNAL, visit, journal, ready, seq=0))
-        expected.append(
-            Expected(
-                BILLING, RECEIVABLE, visit, {"customer": payer or SELF_PAY_CUSTOMER, "amount": total}, ready, seq=0
-            )
-        )
+        receivable = {"customer": payer or SELF_PAY_CUSTOMER, "amount": total}
+        for target, value, seq in ((JOURNAL, journal, 0), (RECEIVABLE, receivable, 0)):
+            expected.append(Expected(BILLING, target, visit, value, due, seq, grace=grace, settles_at=settles, why=why))
         if payer is not None:
-            expected.append(
-                Expected(
-                    BILLING,
-                    CLAIM,
-                    visit,
-                    {"payer": payer, "total": total, "principal_dx": coding.principal_dx, "drg": coding.drg},
-                    ready,
-                    seq=1,
-                )
-            )
+            claim = {"payer": payer, "total": total, "principal_dx": coding.principal_dx, "drg": coding.drg}
+            expected.append(Expected(BILLING, CLAIM, visit, claim, due, 1, grace=grace, settles_at=settles, why=why))
+        if settles is not None:  # the integration may say so when one arrives; adjusting is what counts
+            key = exception_key(visit, reasons.LATE_CHARGE)
+            first = min(at for at, _why in late)
+            value = {"reason_code": reasons.LATE_CHARGE}
+            expected.append(Expected(BILLING, EXCEPTION, key, value, first, grace=settles - first, optional=True))
     for visit, discharge in discharged.items():
         due = discharge.at + coding_deadline
         coded_at = arrives(coded[visit].at) if visit in coded else float("inf")

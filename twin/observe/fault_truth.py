@@ -4,12 +4,10 @@ The checker stays strict: a fault never excuses a difference, it only moves the 
 *can* exist to the moment the truth says it first could.
 
 - A poison HL7 message (``MessageCorrupted``) carried an event no receiver could read until the
-  support team repaired it (``MessageRepaired``): the visit's bill, when the message was its
-  admission, discharge, final coding or one of the charge postings the bill includes; the supply
-  issue of each line a spoiled charge message carried. Never repaired: never due. A charge message
-  spoiled past telling its encounter (cut before PV1, a broken visit number) cannot hold a bill no
-  receiver can tie it to: when its repair comes after the bill was due, the bill is due without its
-  lines and their arrival is a late charge the integration must raise (``unattributed``).
+  support team repaired it (``MessageRepaired``, on the team's rounds, whatever the integration
+  did): the visit's bill, when the message was its admission, discharge or final coding
+  (``message_hold``); each charge line a spoiled charge message carried, and its supply issue
+  (``line_hold``) - a charge repaired after its bill was due is a late charge.
 - A vendor invoice in a drifted schema becomes payable when it was repaired.
 - A charge line sent under a department alias (``DepartmentAliased``) posts when governance
   published the alias (``MappingPublished``; after a retirement of its cost center, the first
@@ -60,29 +58,13 @@ class FaultFacts:
     def repair(self, message: MessageCorrupted) -> float:
         return self.repaired.get(message.message_id, NEVER)
 
-    def bill_hold(self, visit: str, billed_lines: Iterable[str]) -> float:
-        """When the last spoiled message a visit's bill needs was repaired (0: none was spoiled)."""
-        spoiled = self._by_visit.get(visit)
-        if not spoiled:
-            return 0.0
-        lines = set(billed_lines)
-        hold = 0.0
-        for message in spoiled:
-            if message.message_type.startswith(BILL_EVENTS) or (
-                message.visit_readable and lines.intersection(message.lines)
-            ):
-                hold = max(hold, self.repair(message))
-        return hold
-
-    def unattributed(self, visit: str) -> dict[str, float]:
-        """Charge lines of ``visit`` whose spoiled message no receiver could tie to it, with the
-        moment each was repaired (and so reached the integration)."""
-        return {
-            line: self.repair(message)
-            for message in self._by_visit.get(visit, ())
-            if not message.visit_readable and not message.message_type.startswith(BILL_EVENTS)
-            for line in message.lines
-        }
+    def message_hold(self, visit: str) -> float:
+        """When the last spoiled admission, discharge or final coding of a visit - what every bill
+        needs to be made at all - was repaired (0: none was spoiled)."""
+        return max(
+            (self.repair(m) for m in self._by_visit.get(visit, ()) if m.message_type.startswith(BILL_EVENTS)),
+            default=0.0,
+        )
 
     def coding_hold(self, visit: str) -> float:
         """When the integration could first learn that coding completed (its BAR repaired), 0 if not spoiled."""
@@ -176,15 +158,22 @@ def shift_for_outages(
             continue
         system = record.target.partition(".")[0]
         relevant = spans.get(system, []) if system != INTEGRATION else []
-        ready = shift_ready(record.ready_at, relevant) if relevant else record.ready_at
-        if ready != record.ready_at:
-            shifted.append(dataclasses.replace(record, ready_at=ready))
-            moved.add(record.key)
-        elif relevant and allowed_lag > 0 and (grace := _downtime_within(ready, allowed_lag, relevant)):
-            shifted.append(dataclasses.replace(record, grace=record.grace + grace))
-            moved.add(record.key)
-        else:
+        if not relevant:
             shifted.append(record)
+            continue
+        ready = shift_ready(record.ready_at, relevant)
+        # what the truth already lets it wait (a bill held for late charges) counts from the old moment
+        grace = max(0.0, record.ready_at + record.grace - ready)
+        if allowed_lag > 0:
+            grace += _downtime_within(ready, allowed_lag + grace, relevant)
+        settles = record.settles_at
+        if settles is not None and math.isfinite(settles):
+            settles = shift_ready(settles, relevant)
+        if (ready, grace, settles) == (record.ready_at, record.grace, record.settles_at):
+            shifted.append(record)
+            continue
+        shifted.append(dataclasses.replace(record, ready_at=ready, grace=grace, settles_at=settles))
+        moved.add(record.key)
     return _in_sequence(shifted, moved) if moved else shifted
 
 

@@ -81,6 +81,7 @@ def _billing_expected(view: RunView) -> Sequence[Expected]:
         coding_deadline=billing.coding_deadline_hours * 60,
         allowed_lag=billing.allowed_lag_minutes,
         outages=view.outages,
+        bill_hold=billing.bill_hold_hours * 60,
     )
 
 

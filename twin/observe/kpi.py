@@ -230,14 +230,15 @@ class KpiTruth:
             coding_deadline=view.scenario.billing.coding_deadline_hours * 60,
             allowed_lag=view.scenario.billing.allowed_lag_minutes,
             outages=view.outages,
+            bill_hold=view.scenario.billing.bill_hold_hours * 60,
         )
         supply = supply_expectations(view.truth, view.network, view.scenario, (), view.outages)
         if view.outages:  # outages hold what a system could not receive, as in the flows' own checks
             billing = shift_for_outages(billing, view.outages)
             supply = shift_for_outages(supply, view.outages)
         issues = [e for e in supply if e.target == ISSUE and e.ready_at < math.inf]
-        billed = {e.key: e.ready_at for e in billing if e.target == RECEIVABLE}
-        self._billing(billed, {e.key: e.ready_at for e in billing if e.target == CLAIM}, last)
+        billed = {e.key: (e.ready_at, e.grace) for e in billing if e.target == RECEIVABLE}
+        self._billing(billed, {e.key: (e.ready_at, e.grace) for e in billing if e.target == CLAIM}, last)
         self._stock(issues, last)
         self._labor(last)
         for value in self.values.values():
@@ -262,12 +263,23 @@ class KpiTruth:
             value.optional = False
 
     # -- discharged not final billed, days to bill --------------------------------------------
-    def _billing(self, billed: dict[str, float], claimed: dict[str, float], last: int) -> None:
+    def _billing(
+        self, billed: dict[str, tuple[float, float]], claimed: dict[str, tuple[float, float]], last: int
+    ) -> None:
+        """A bill may land from its due moment until the allowed lag after it - and, where the truth
+        lets it wait (a bill held for its late charges, a target down), that much later: its
+        members race every day boundary in that span."""
         hospital, discharged, charges = self.facts.hospital, self.facts.discharged, self.facts.charges
         self.known["visit"].update(hospital)
-        calendar, margin = self.calendar, self.billing_margin
+        calendar = self.calendar
+        beyond = calendar.start(last + 2)  # a wait reaching past the last period races every one of them
+
+        def margin_of(ready: float, grace: float) -> float:
+            return self.billing_margin + min(grace, max(0.0, beyond - ready))
+
         for visit, left in discharged.items():
-            bill = billed.get(visit, math.inf)
+            bill, grace = billed.get(visit, (math.inf, 0.0))
+            margin = margin_of(bill, grace) if math.isfinite(bill) else self.billing_margin
             lines = sorted(charges.get(visit, []))
             times = [at for at, _ in lines]
             totals = [0, *accumulate(amount for _, amount in lines)]
@@ -280,11 +292,12 @@ class KpiTruth:
                 amount = totals[bisect_left(times, midnight)]
                 self._member("dnfb_amount", hospital[visit], index, visit, amount, amount, required=bill >= midnight)
         lag_days = self.view.scenario.billing.allowed_lag_minutes / 1440
-        for visit, ready in claimed.items():
+        for visit, (ready, grace) in claimed.items():
             if not math.isfinite(ready):  # never due (a problem nobody fixed): the billing check reports it
                 continue
+            margin = margin_of(ready, grace)
             days = (ready - discharged[visit]) / 1440
-            low, high = days - SECOND / 1440, days + lag_days + SECOND / 1440
+            low, high = days - SECOND / 1440, days + lag_days + (margin - self.billing_margin) / 1440 + SECOND / 1440
             spanned = calendar.spanned(ready, margin)
             for index in spanned:
                 if index <= last:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mocks.erp.finance import ErpFinance
+from mocks.erp.finance import ArItem, ErpFinance, Journal
 from mocks.erp.supply_chain import ErpSupplyChain
 from mocks.saas.clearinghouse import Clearinghouse
 from mocks.saas.vendor import VendorPortal
@@ -23,14 +23,22 @@ from twin.observe.view import Snapshot
 def observe_billing(
     erp: ErpFinance, clearinghouse: Clearinghouse, exceptions: Sequence[IntegrationException]
 ) -> list[Observed]:
+    """Per encounter what finance and the payer hold: each original revenue journal, receivable and
+    accepted claim, with the value it stands at after every adjustment or replacement of it, when it
+    first landed and when it was last amended."""
     observed: list[Observed] = []
+    adjustments: dict[str, list[Journal]] = {}
     for journal in erp.journals:
-        if journal.source != PATIENT_BILLING:
+        if journal.source == PATIENT_BILLING and journal.adjusts:
+            adjustments.setdefault(journal.adjusts, []).append(journal)
+    for journal in erp.journals:
+        if journal.source != PATIENT_BILLING or journal.adjusts:
             continue
+        later = adjustments.get(journal.journal_id, [])
         revenue: dict[str, int] = {}
         receivable_center = ""
         total = 0
-        for line in journal.lines:
+        for line in (line for entry in (journal, *later) for line in entry.lines):
             if line.account == PATIENT_RECEIVABLES:
                 receivable_center = line.cost_center
                 total += line.debit - line.credit
@@ -42,30 +50,45 @@ def observe_billing(
             "total": total,
             "revenue": {slot: amount for slot, amount in sorted(revenue.items()) if amount},
         }
-        observed.append(Observed(JOURNAL, journal.reference, value, journal.posted_at, journal.journal_id))
+        settled = max((entry.posted_at for entry in later), default=None)
+        observed.append(Observed(JOURNAL, journal.reference, value, journal.posted_at, journal.journal_id, settled))
+    memos: dict[str, list[ArItem]] = {}
     for item in erp.ar_items:
+        if item.adjusts:
+            memos.setdefault(item.adjusts, []).append(item)
+    for item in erp.ar_items:
+        if item.adjusts:
+            continue
+        later_items = memos.get(item.item_id, [])
+        amount = item.amount + sum(memo.amount for memo in later_items)
+        settled = max((memo.posted_at for memo in later_items), default=None)
         observed.append(
             Observed(
                 RECEIVABLE,
                 item.invoice,
-                {"customer": item.customer, "amount": item.amount},
+                {"customer": item.customer, "amount": amount},
                 item.posted_at,
                 item.item_id,
+                settled,
             )
         )
     for submission in clearinghouse.accepted:
+        if submission.replaces:
+            continue
+        current = clearinghouse.current(submission.submission_id)
         observed.append(
             Observed(
                 CLAIM,
                 submission.claim_number,
                 {
-                    "payer": submission.payer_id,
-                    "total": submission.total,
-                    "principal_dx": submission.principal_dx,
-                    "drg": submission.drg,
+                    "payer": current.payer_id,
+                    "total": current.total,
+                    "principal_dx": current.principal_dx,
+                    "drg": current.drg,
                 },
                 submission.received_at,
                 submission.submission_id,
+                None if current is submission else current.received_at,
             )
         )
     for number, exception in enumerate(exceptions, start=1):
