@@ -39,9 +39,43 @@ def test_lost() -> None:
     assert _classes([_exp("a"), _exp("b")], [_obs("a")]) == ["lost"]
 
 
-def test_not_yet_due_is_pending_not_lost() -> None:
+def test_work_still_pending_when_the_run_settled_is_lost_not_dropped() -> None:
     result = check_flow("flow", [_exp("a", ready=990.0)], [], allowed_lag=LAG, horizon=1000.0)
-    assert result.differences == [] and result.pending == 1
+    [lost] = result.differences
+    assert lost.kind == "lost" and "still pending" in lost.detail and result.pending == 1
+    never = dataclasses.replace(_exp("b"), ready_at=float("inf"), why="its message was never repaired")
+    [gone] = check_flow("flow", [never], [], allowed_lag=LAG, horizon=1000.0).differences
+    assert gone.kind == "lost" and "never became possible" in gone.detail and "never repaired" in gone.detail
+
+
+def test_an_amended_record_is_judged_by_its_final_value_and_when_that_landed() -> None:
+    # a bill due at 10 whose late charge arrives at 500: held until then, or billed and adjusted
+    bill = dataclasses.replace(_exp("a", value=150), grace=490.0, settles_at=500.0, why="late charges")
+    held = _obs("a", value=150, at=505.0)
+    adjusted = dataclasses.replace(_obs("a", value=150, at=11.0), settled_at=510.0)
+    assert _classes([bill], [held]) == [] and _classes([bill], [adjusted]) == []
+    never_adjusted = _obs("a", value=100, at=11.0)  # an exception raised, the charge never billed
+    assert _classes([bill], [never_adjusted]) == ["wrong_value"]
+    adjusted_late = dataclasses.replace(_obs("a", value=150, at=11.0), settled_at=500.0 + LAG + 5)
+    assert _classes([bill], [adjusted_late]) == ["stale"]
+    held_too_long = _obs("a", value=150, at=500.0 + LAG + 5)
+    assert _classes([bill], [held_too_long]) == ["stale"]
+    result = check_flow("flow", [bill], [adjusted], allowed_lag=LAG, horizon=1000.0)
+    assert result.lags == [10.0]  # its final value, 10 min after the late charge made it due
+
+
+def test_a_chain_is_judged_at_its_first_missing_link() -> None:
+    po = _exp("x#1", target="po")
+    order = dataclasses.replace(_exp("x#1", target="vendor"), requires=("po", "x#1"))
+    stock = dataclasses.replace(_exp("x@1", target="stock", value=5), requires=("vendor", "x#1"))
+    result = check_flow(
+        "flow", [po, order, stock], [_obs("x@1", target="stock", value=0)], allowed_lag=LAG, horizon=1e4
+    )
+    [first] = result.differences  # the PO never raised: the order and the stock follow from it
+    assert (first.kind, first.target) == ("lost", "po") and "2 record(s) downstream" in first.detail
+    assert first.evidence["downstream"] == ["lost vendor x#1", "wrong_value stock x@1"]
+    result = check_flow("flow", [po, order, stock], [_obs("x#1", target="po")], allowed_lag=LAG, horizon=1e4)
+    assert [(d.kind, d.target) for d in result.differences] == [("lost", "vendor")]  # the order is the missing link
 
 
 def test_duplicated() -> None:

@@ -104,7 +104,9 @@ def test_what_the_integration_raises_for_a_message_is_a_warning(
     assert code == 0
     documents = _documents(out)
     assert [d["warnings"] for d in documents[:4]] == [[], [], [], []]
-    assert any(w.startswith("late_charge: charges arrived after billing started") for w in documents[4]["warnings"])
+    assert any(
+        w.startswith("late_charge: 1 charge(s) arrived after the bill went out") for w in documents[4]["warnings"]
+    )
 
 
 def test_a_redelivery_is_shown_as_already_processed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

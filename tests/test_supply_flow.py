@@ -222,11 +222,17 @@ def test_planted_extra_po_is_caught(run: RunResult) -> None:
     assert counts["unexpected"] + counts["wrong_value"] >= 1
 
 
-def test_planted_invoice_paid_without_receipt_is_caught(run: RunResult) -> None:
+def test_planted_invoice_paid_without_receipt_or_at_another_price_is_caught(run: RunResult) -> None:
     supply = run.view.erp.supply
     paid = next(i for i in supply.invoices if i.status == "paid")
-    supply.orders[paid.po].received = 0  # as if the receipt never happened
-    assert _counts(run)["wrong_value"] >= 1
+    supply.invoices.append(dataclasses.replace(paid, invoice_id="AP-X", po="PO-NEVER-RECEIVED"))
+    assert _counts(run)["unexpected"] == 1  # no goods were received for it: nothing says it is payable
+    supply.invoices[-1] = dataclasses.replace(paid, invoice_id="AP-X", amount=paid.amount + 100)
+    assert _counts(run)["duplicated"] == 1  # paid twice
+    supply.invoices.pop()
+    index = supply.invoices.index(paid)
+    supply.invoices[index] = dataclasses.replace(paid, amount=paid.amount + 100)
+    assert _counts(run)["wrong_value"] == 1
 
 
 def test_planted_missed_replenishment_is_lost(run: RunResult) -> None:

@@ -129,13 +129,6 @@ class Clearinghouse:
             return [f"replaces {prior_id!r}, which was replaced already by {self.replaced_by[prior_id]}"]
         return []
 
-    def current(self, submission_id: str) -> ClaimSubmission:
-        """The claim as it stands now: ``submission_id`` or the last accepted replacement of it."""
-        found = self._by_id[submission_id]
-        while found.submission_id in self.replaced_by:
-            found = self._by_id[self.replaced_by[found.submission_id]]
-        return found
-
 
 def _prior(claim: dict[str, Any]) -> str:
     """The clearinghouse id of the claim this one replaces (``Claim.related``, relationship prior)."""

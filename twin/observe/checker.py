@@ -8,8 +8,9 @@ Every difference gets exactly one class from ``DIFFERENCE_CLASSES``:
 - unexpected: present with no expectation behind it;
 - stale: present, but later than the flow's allowed lag after it was ready (or its last
   amendment later than the allowed lag after the truth made its final value due);
-- out_of_order: present before what it depends on (before it was ready, or before a record of
-  the same key that must precede it);
+- out_of_order: present before what it depends on (before it was ready, before a record of
+  the same key that must precede it, or before what it had to include: amended when nothing
+  arrived late);
 - wrong_value: present once, with values that differ from the truth.
 
 It also measures time-to-consistency: per key, the time from ready to the last of its records
@@ -171,6 +172,18 @@ def check_flow(
             )
         if exp.settles_at is not None:
             lag = max(lag, settled - exp.settles_at)
+        elif first.settled_at is not None and first.settled_at > first.at:  # two postings: no clock race
+            result.differences.append(
+                Difference(
+                    flow,
+                    exp.target,
+                    "out_of_order",
+                    exp.key,
+                    f"amended at t={first.settled_at:.2f} after it landed at t={first.at:.2f}: it went out before "
+                    "something due with it (no late arrival made an amendment due)",
+                    {"ref": first.ref},
+                )
+            )
         if not wrong and len(records) == 1:
             result.matched += 1
         landed.setdefault(exp.key, []).append((exp.seq, first.at, exp, lag))

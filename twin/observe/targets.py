@@ -72,10 +72,13 @@ def observe_billing(
                 settled,
             )
         )
+    by_id = {submission.submission_id: submission for submission in clearinghouse.submissions}
     for submission in clearinghouse.accepted:
         if submission.replaces:
             continue
-        current = clearinghouse.current(submission.submission_id)
+        current = submission  # the claim as it stands: the last accepted replacement of it
+        while current.submission_id in clearinghouse.replaced_by:
+            current = by_id[clearinghouse.replaced_by[current.submission_id]]
         observed.append(
             Observed(
                 CLAIM,
