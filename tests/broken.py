@@ -14,6 +14,7 @@ from twin.domain.contract import DeadLetter, Integration, IntegrationException, 
 from twin.domain.events import MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
+from twin.integration.hl7_reader import Hl7Reader, build_ack
 from twin.reference_factory import reference_integration
 
 
@@ -80,17 +81,39 @@ class _HiddenDeadLetters(Wrapped):
         return []
 
 
-class _AcksAndNothingElse(Wrapped):
-    """ACKs every message AA (the reference's ACK) and sends nothing anywhere, raises nothing."""
+class _AcksAndNothingElse:
+    """ACKs every message AA, sends nothing anywhere, raises nothing, parks nothing."""
 
-    def outgoing(self, request: TargetRequest) -> bool:
-        return False
+    def __init__(self, context: RunContext) -> None:
+        self.timebase = context.timebase
+        self.reader = Hl7Reader(context.timebase)
+
+    def start(self, now: SimTime) -> Outcome:
+        return Outcome()
+
+    def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
+        return Outcome(ack=build_ack(self.reader.read(payload).header, "AA", self.timebase.hl7(now)))
+
+    def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
+        return Outcome()
+
+    def receive_webhook(self, source: str, body: dict[str, Any], now: SimTime) -> Outcome:
+        return Outcome()
+
+    def on_timer(self, now: SimTime) -> Outcome:
+        return Outcome()
+
+    def receive_master_data(self, change: MappingPublished, now: SimTime) -> Outcome:
+        return Outcome()
 
     def exceptions(self) -> list[IntegrationException]:
         return []
 
     def dead_letters(self) -> list[DeadLetter]:
         return []
+
+    def replay(self, message_id: str, now: SimTime, payload: str | None = None) -> Outcome:
+        raise KeyError(message_id)
 
 
 def drop_vendor_orders(context: RunContext) -> Integration:

@@ -20,12 +20,14 @@ from twin.conformance.steps.parsers import Records
 from twin.domain.pseudonym import mask
 from twin.observe.checker import FlowResult
 from twin.observe.checker import percentile as nearest_rank
+from twin.observe.expectations import BILLING, CLAIM, JOURNAL, RECEIVABLE
 from twin.observe.flows import FLOW_CHECKS, flow_check
 from twin.observe.records import Difference, Expected, Observed
 from twin.observe.report import format_minutes
 from twin.observe.view import RunResult
 
 Row = tuple[str, ...]  # one row of an evidence table
+BILLED = (JOURNAL, RECEIVABLE, CLAIM)
 MAX_ROWS = 10  # differences shown per evidence table: the first ones tell the story
 DIFFERENCE_COLUMNS = ("class", "target", "key", "detail")
 
@@ -84,28 +86,42 @@ def judge_differences(
 ) -> Evidence:
     """No difference of ``kinds`` at the targets ``records`` names.
 
-    With ``need_work`` the flow must also have had records of that kind to judge: a scenario
-    whose network produced none proves nothing, and says so instead of passing. ``where`` narrows
-    the differences further (e.g. a KPI's lineage, not its value).
+    With ``need_work`` a verdict needs observed work: the truth must have expected records of that
+    kind, and the targets must hold some of them to judge - a scenario whose network produced none,
+    or an integration that did none of that work, proves nothing and says so instead of passing.
+    Differences told with the first missing link of a chain (a lost PO) count at their own target
+    too. ``where`` narrows the differences further (e.g. a KPI's lineage, not its value).
     """
     result = flow_result(ctx.result, records.flow)
     due = [e for e in expected_records(ctx, records.flow) if records.covers(e.target) and not e.optional]
     found = [
-        d for d in result.differences if d.kind in kinds and records.covers(d.target) and (where is None or where(d))
+        d
+        for d in (*result.differences, *result.downstream)
+        if d.kind in kinds and records.covers(d.target) and (where is None or where(d))
     ]
+    held = {(o.target, o.key) for o in observed_records(ctx, records.flow) if records.covers(o.target)}
+    judged = sum(1 for e in due if (e.target, e.key) in held)
     title = f"{records.noun}: {', '.join(k.replace('_', ' ') for k in kinds)} ({records.flow})"
     if need_work and not due:
         return Evidence(
             title,
             False,
             f"nothing to judge: the truth expected no {records.noun} in this run - the scenario is too small, or "
-            "the integration never did the work that leads to one",
+            "the world never got to the point of needing one",
+        )
+    if not found and need_work and not judged:
+        return Evidence(
+            title,
+            False,
+            f"nothing to judge: the targets hold none of the {len(due)} {records.noun} record(s) the truth "
+            "expects - the integration did no such work",
         )
     if not found:
         return Evidence(
             title,
             True,
-            f"none of the {len(due)} {records.noun} record(s) the truth expects was {phrase}",
+            f"none of the {len(due)} {records.noun} record(s) the truth expects was {phrase} "
+            f"({judged} held and judged)",
             DIFFERENCE_COLUMNS,
         )
     return Evidence(
@@ -206,6 +222,15 @@ def judge_in_sync(ctx: ScenarioUnderTest, flows: Sequence[str] | None = None) ->
     columns = ("flow", "records checked", "differences", "p95 time to consistency", "allowed lag")
     differences = [d for r in results for d in r.differences]
     title = "synchronization: " + ", ".join(names)
+    idle = [r.flow for r in results if not r.expected] if flows is not None else []
+    if not differences and (idle or not any(r.expected for r in results)):
+        return Evidence(
+            title,
+            False,
+            f"nothing to judge: the truth expected no record of {', '.join(idle) or 'any flow'} in this run",
+            columns,
+            rows,
+        )
     if not differences:
         return Evidence(title, True, f"{len(names)} flow(s) in sync", columns, rows)
     summary = f"{len(differences)} difference(s): {_by(differences)}; first: {shown_key(differences[0])} " + (
@@ -233,3 +258,36 @@ def dead_letter_rows(result: RunResult) -> list[Row]:
 
 
 DEAD_LETTER_COLUMNS = ("message", "channel", "reason", "attempts", "parked at (min)")
+
+
+def judge_late_charges(ctx: ScenarioUnderTest) -> Evidence:
+    """Every encounter with a charge that arrived after its bill was due ends billed in full: the
+    journal, the receivable and the claim at the encounter's whole value, on time after the last
+    late charge - held for it or adjusted after it, either is right; an exception alone is not."""
+    result = flow_result(ctx.result, BILLING)
+    late = [e for e in expected_records(ctx, BILLING) if e.settles_at is not None and e.target in BILLED]
+    keys = {e.key for e in late}
+    found = [d for d in (*result.differences, *result.downstream) if d.key in keys and d.target in BILLED]
+    title = "late charges billed in full (discharge_billing)"
+    if not late:
+        return Evidence(title, False, "nothing to judge: no charge reached billing after its bill was due in this run")
+    held = {(o.target, o.key) for o in observed_records(ctx, BILLING)}
+    adjusted = sum(1 for o in observed_records(ctx, BILLING) if o.key in keys and o.settled_at is not None)
+    if found:
+        return Evidence(
+            title,
+            False,
+            f"{len({d.key for d in found})} of {len(keys)} encounter(s) with late charges not billed in full or "
+            f"on time ({_by(found)}); first: {shown_key(found[0])} at {found[0].target}: {mask(found[0].detail)}",
+            DIFFERENCE_COLUMNS,
+            difference_rows(found),
+        )
+    if not any((e.target, e.key) in held for e in late):
+        return Evidence(title, False, f"nothing to judge: none of the {len(keys)} late-charge bills is held")
+    return Evidence(
+        title,
+        True,
+        f"{len(keys)} encounter(s) with late charges billed in full: {adjusted} record(s) by adjustment or "
+        f"replacement, the rest held until the late charge came",
+        DIFFERENCE_COLUMNS,
+    )

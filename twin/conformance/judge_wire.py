@@ -15,11 +15,20 @@ from functools import lru_cache
 from typing import Any
 
 from twin.conformance.context import Evidence, ScenarioUnderTest
-from twin.conformance.judge import DEAD_LETTER_COLUMNS, MAX_ROWS, dead_letter_rows
-from twin.domain.events import MessageCorrupted, MessageRepaired
+from twin.conformance.judge import (
+    DEAD_LETTER_COLUMNS,
+    DIFFERENCE_COLUMNS,
+    MAX_ROWS,
+    dead_letter_rows,
+    difference_rows,
+    expected_records,
+    flow_result,
+)
+from twin.domain.events import MessageCorrupted
 from twin.domain.exchange import MessageRecord
 from twin.domain.pseudonym import mask
-from twin.domain.support import AS_IT_WAS, LEFT, REPAIRED
+from twin.domain.support import AS_IT_WAS, REPAIRED
+from twin.observe.dead_letter_check import DEAD_DOCUMENT, DEAD_LETTERS, DEAD_MESSAGE
 
 ACK_CODES = ("AA", "AE", "AR", "CA", "CE", "CR")
 FHIR_SAMPLE = 200  # claims validated per run: fhir.resources takes a few ms each
@@ -166,54 +175,39 @@ def judge_negative_acks(ctx: ScenarioUnderTest) -> Evidence:
 
 def judge_parked(ctx: ScenarioUnderTest, channel: str, noun: str) -> Evidence:
     """Every message the fault plan spoiled on ``channel`` reached the dead-letter queue with a
-    reason: it is there at the end, or the support team repaired and replayed it from there."""
+    reason, in time for the support team's next round (the dead-letter check: a spoiled message
+    the team looked for and did not find is lost, one found only rounds later is stale, one parked
+    without a reason a wrong value)."""
     view = ctx.result.view
-    corrupted = _corrupted(ctx, channel)
-    repaired = {f.message_id for f in view.truth if isinstance(f, MessageRepaired) and f.repaired}
+    target = DEAD_DOCUMENT if channel == "document" else DEAD_MESSAGE
+    due = [e for e in expected_records(ctx, DEAD_LETTERS) if e.target == target]
+    problems = [d for d in flow_result(ctx.result, DEAD_LETTERS).differences if d.target == target]
     support = view.faults.support if view.faults is not None else ()
-    still: dict[str, str] = {}
-    for action in support:  # what the team found in the queue and could not (yet) replay
-        if action.spoiled and action.action == LEFT:
-            still[action.spoiled] = action.reason
-    for action in support:
-        if action.spoiled and action.action == REPAIRED:
-            still.pop(action.spoiled, None)
-    replays = [action for action in support if action.action in (REPAIRED, AS_IT_WAS)]
-    reasons = [r.reason for r in replays] + list(still.values())
-    never = sorted(key for key in corrupted if key not in repaired and key not in still)
-    no_reason = sum(1 for reason in reasons if not reason.strip())
+    replays = [action for action in support if action.action in (REPAIRED, AS_IT_WAS) and action.channel == channel]
     rows = [
-        (
-            mask(r.message_id),
-            r.channel,
-            mask(r.reason),
-            str(r.attempts),
-            f"{r.parked_at:.1f}",
-            f"{r.at:.1f}",
-            r.action,
-        )
+        (mask(r.message_id), r.channel, mask(r.reason), str(r.attempts), f"{r.parked_at:.1f}", f"{r.at:.1f}", r.action)
         for r in replays[:MAX_ROWS]
     ]
     columns = ("message", "channel", "reason", "attempts", "parked at (min)", "replayed at (min)", "replayed")
     title = f"dead-letter queue: {noun}"
-    if not corrupted:
+    if not due:
         return Evidence(title, False, f"nothing to judge: no {noun} in this run")
-    if never or no_reason:
-        first = corrupted[never[0]] if never else None
-        where = f"; first never parked: {first.message_type} ({first.variant}) of {mask(first.key)}" if first else ""
+    if problems:
+        counts = Counter(d.kind for d in problems)
         return Evidence(
             title,
             False,
-            f"{len(never)} of {len(corrupted)} {noun} never reached the dead-letter queue, {no_reason} parked "
-            f"without a reason{where}",
-            columns,
-            rows or [(mid, channel, "(never parked)", "", "", "", "") for mid in never[:MAX_ROWS]],
+            f"{counts['lost']} of {len(due)} {noun} never reached the dead-letter queue, {counts['stale']} only "
+            f"rounds later, {counts['wrong_value']} parked without a reason; first: {mask(problems[0].key)}: "
+            f"{mask(problems[0].detail)}",
+            DIFFERENCE_COLUMNS,
+            difference_rows(problems),
         )
+    left = len(due) - len({r.message_id for r in replays if r.action == REPAIRED})
     return Evidence(
         title,
         True,
-        f"{len(corrupted)} {noun} parked with a reason: {len(corrupted) - len(still)} repaired and replayed, "
-        f"{len(still)} still parked",
+        f"{len(due)} {noun} parked with a reason and found by the support team; {max(left, 0)} not replayed repaired",
         columns,
         rows,
     )

@@ -67,6 +67,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         _SCENARIO_ONE + ' ("surface exceptions")',
     ),
     Requirement(
+        "req-discharge-billing-late-charges",
+        "discharge-to-billing",
+        "A charge that reaches billing after the bill went out is billed - by an adjusting journal and a replacement "
+        "claim, or by a bill held until it came - never only reported.",
+        _SCENARIO_ONE + ' ("finance teams work from incomplete data")',
+    ),
+    Requirement(
         "req-discharge-billing-visibility",
         "discharge-to-billing",
         "Revenue is visible in the ERP and the claim at the clearinghouse within the allowed lag of coding.",

@@ -37,6 +37,9 @@ class FlowResult:
     pending: int = 0  # of the lost, those not yet due when the run settled
     differences: list[Difference] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)  # time-to-consistency per key, minutes
+    # differences of records downstream of a lost one in a chain: told with that first missing link,
+    # kept here so a check of their own target still sees them
+    downstream: list[Difference] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -210,7 +213,7 @@ def check_flow(
         result.lags.append(max(0.0, max(lag for _, _, _, lag in entries)))
 
     if any(exp.requires is not None for exp in expected):
-        result.differences = _at_first_missing_link(result.differences, expected)
+        result.differences, result.downstream = _at_first_missing_link(result.differences, expected)
     for target, key in sorted(found for found in by_key if found not in expected_keys):
         for record in by_key[(target, key)]:
             result.differences.append(
@@ -238,9 +241,12 @@ def _lost(flow: str, exp: Expected, allowed_lag: float, horizon: SimTime) -> Dif
     return Difference(flow, exp.target, "lost", exp.key, detail, {"expected": exp.value})
 
 
-def _at_first_missing_link(differences: list[Difference], expected: list[Expected]) -> list[Difference]:
+def _at_first_missing_link(
+    differences: list[Difference], expected: list[Expected]
+) -> tuple[list[Difference], list[Difference]]:
     """Differences of records downstream of a lost one in a chain (``Expected.requires``) are told
-    with that first missing link, in its evidence, instead of each on its own."""
+    with that first missing link, in its evidence, instead of each on its own; returns (the
+    differences to count, the ones told downstream)."""
     lost = {(d.target, d.key) for d in differences if d.kind == "lost"}
     requires = {(e.target, e.key): e.requires for e in expected if e.requires is not None}
 
@@ -263,7 +269,7 @@ def _at_first_missing_link(differences: list[Difference], expected: list[Expecte
         else:
             folded.setdefault(origin, []).append(difference)
     if not folded:
-        return differences
+        return differences, []
     out = []
     for difference in kept:
         followers = folded.get((difference.target, difference.key))
@@ -284,4 +290,4 @@ def _at_first_missing_link(differences: list[Difference], expected: list[Expecte
                 {**difference.evidence, "downstream": [f"{f.kind} {f.target} {f.key}" for f in followers]},
             )
         out.append(difference)
-    return out
+    return out, [follower for followers in folded.values() for follower in followers]

@@ -27,6 +27,14 @@ Feature: Discharge to billing
     And no receivable carries a wrong value
     And no claim carries a wrong value
 
+  @req-discharge-billing-late-charges
+  Scenario: A charge that reaches billing after the bill went out is billed, not only reported
+    Given 40% of the EHR's messages arrive malformed
+    And the support team reviews the dead-letter queue every 8 hours
+    When the integration under test runs the network
+    Then every charge that reaches billing after its bill went out is billed, not only reported
+    And no charge is lost and none is posted twice
+
   @req-discharge-billing-exceptions
   Scenario: Coding that stalls past the deadline is raised as an exception
     Given coding is due within 48 hours of discharge

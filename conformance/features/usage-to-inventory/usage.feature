@@ -28,9 +28,10 @@ Feature: Clinical usage to inventory
     And no on-hand balance carries a wrong value
 
   @req-usage-inventory-replenishment
-  Scenario: Falling to the reorder point raises one order, and invoices are paid once
+  Scenario: Falling to the reorder point raises one order, the vendor gets it, and invoices are paid once
     When the integration under test runs the network
     Then no purchase order is lost and none is posted twice
+    And no vendor order is lost and none is posted twice
     And no vendor invoice is lost and none is posted twice
     And no vendor invoice carries a wrong value
 

@@ -29,7 +29,15 @@ from twin.observe.labor_expectations import (
     PATIENT_DAYS,
 )
 from twin.observe.master_data import MASTER_DATA, PROBLEM
-from twin.observe.supply_expectations import INVOICE, ISSUE, ON_HAND, PURCHASE_ORDER, SUPPLY, SUPPLY_EXCEPTION
+from twin.observe.supply_expectations import (
+    INVOICE,
+    ISSUE,
+    ON_HAND,
+    PURCHASE_ORDER,
+    SUPPLY,
+    SUPPLY_EXCEPTION,
+    VENDOR_ORDER,
+)
 
 T = TypeVar("T")
 
@@ -189,6 +197,7 @@ for _singular, _plural, _flow, _targets in (
     ("supply issue", "supply issues", SUPPLY, (ISSUE,)),
     ("on-hand balance", "on-hand balances", SUPPLY, (ON_HAND,)),
     ("purchase order", "purchase orders", SUPPLY, (PURCHASE_ORDER,)),
+    ("vendor order", "vendor orders", SUPPLY, (VENDOR_ORDER,)),
     ("vendor invoice", "vendor invoices", SUPPLY, (INVOICE,)),
     ("supply exception", "supply exceptions", SUPPLY, (SUPPLY_EXCEPTION,)),
     ("supply record", "supply records", SUPPLY, None),

@@ -16,6 +16,7 @@ from twin.conformance.judge import (
     Row,
     judge_differences,
     judge_in_sync,
+    judge_late_charges,
     judge_on_time,
     judge_percentile,
 )
@@ -110,6 +111,16 @@ def all_in_sync(conformance: ScenarioUnderTest) -> None:
 def billed_in_sequence(conformance: ScenarioUnderTest) -> None:
     """No journal, receivable or claim landed before coding completed, and no claim before its journal."""
     conformance.verdict(judge_differences(conformance, NOUNS["bills"], ("out_of_order",), "billed out of sequence"))
+
+
+@then(
+    "every charge that reaches billing after its bill went out is billed, not only reported",
+    "every charge that reaches billing after its bill went out is billed, not only reported",
+)
+def late_charges_billed(conformance: ScenarioUnderTest) -> None:
+    """The encounter ends billed in full - by adjusting journal and replacement claim, or by a bill held
+    for the late charge - within the allowed lag of the last one; an exception alone is not enough."""
+    conformance.verdict(judge_late_charges(conformance))
 
 
 @then(
