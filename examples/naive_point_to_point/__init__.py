@@ -24,5 +24,6 @@ def factory(context: RunContext) -> NaivePointToPoint:
         business_offices=dict(reference.business_offices),
         items=dict(reference.items),
         storerooms=dict(reference.locations),
+        org_units=dict(reference.org_units),
     )
     return NaivePointToPoint(mappings, context.timebase)

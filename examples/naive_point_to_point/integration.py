@@ -8,16 +8,21 @@ enough to work on a good day, and does none of what makes an integration resilie
   parse** (AR with the reader's ERR segment otherwise), before anything downstream happened;
 - when coding completes it posts the revenue journal (with its receivable) **and** the claim at
   once, as two independent calls, so the claim may overtake the journal;
-- it issues every supply line to ERP inventory the moment the charge message arrives;
+- it issues every supply line to ERP inventory the moment the charge message arrives, and when the
+  ERP answers that the item is at or below its reorder point it orders up to par - looking at the
+  shelf, not at what is already on order, so every issue below the point orders again - and sends
+  each PO to the vendor; it relays every vendor invoice to payables as it comes (a copy twice, a
+  renamed field as it is);
 - it sends **no idempotency keys** and keeps **no record of messages it has seen**: a message the
   EHR delivers twice is processed twice;
 - it **does not resequence**: messages are processed in arrival order;
 - it has **no retry policy**: a request answered with an error is logged and dropped. Its HTTP
   client, like many, sends a request once more when *no answer at all* came back (a read
   timeout) - which, without idempotency keys, posts twice whenever it was the answer that was lost;
-- it keeps **no dead-letter queue** (nothing to replay), raises no exceptions, ignores the labor
-  sync, KPIs, replenishment, vendor documents and master-data publications: its code mappings are
-  a copy taken when it was installed.
+- it keeps **no dead-letter queue** (nothing to replay), raises no exceptions and ignores
+  master-data publications: its code mappings are a copy taken when it was installed;
+- labor and reporting are nightly jobs (``nightly``): a labor flat file at 02:00 posted as it is,
+  and a DNFB report at 06:00 from its own memory of the feed.
 
 Everything is sans-IO and in simulated minutes, like every integration the twin drives.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from examples.naive_point_to_point.nightly import NightlyJobs
 from twin.domain.accounts import PATIENT_BILLING, PATIENT_RECEIVABLES
 from twin.domain.contract import DeadLetter, IntegrationException, Outcome
 from twin.domain.events import ChargeLine, ChargesPosted, CodingCompleted, PatientAdmitted, PatientDischarged
@@ -46,6 +52,7 @@ class Mappings:
     business_offices: dict[str, str]  # hospital -> receivables cost center
     items: dict[str, str]  # EHR supply code -> ERP item
     storerooms: dict[str, str]  # EHR storeroom -> ERP inventory location
+    org_units: dict[str, str]  # HCM org unit -> ERP cost center
 
 
 @dataclass(slots=True)
@@ -65,6 +72,7 @@ class NaivePointToPoint:
         self.mappings = mappings
         self.timebase = timebase
         self.reader = Hl7Reader(timebase)
+        self.nightly = NightlyJobs(timebase, mappings.org_units, tuple(sorted(mappings.business_offices)))
         self.visits: dict[str, _Visit] = {}
         self.log: list[str] = []  # where failures go: a log file nobody reads
         # requests already sent a second time after a read timeout, kept alive so their ids stay theirs
@@ -72,7 +80,7 @@ class NaivePointToPoint:
 
     # -- the contract ----------------------------------------------------------------------------
     def start(self, now: SimTime) -> Outcome:
-        return Outcome()
+        return Outcome(timers=self.nightly.first_runs(now))
 
     def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
         read = self.reader.read(payload)
@@ -84,20 +92,25 @@ class NaivePointToPoint:
         outcome = Outcome(ack=build_ack(read.header, "AA", stamp))
         event = read.event
         visit = self.visits.setdefault(event.visit, _Visit(event.hospital))
+        remembered = self.nightly.encounters[event.visit]
+        remembered.hospital = event.hospital
         if isinstance(event, PatientAdmitted):
             visit.mrn, visit.plan, visit.admitted_at = event.mrn, event.plan_code, event.at
         elif isinstance(event, PatientDischarged):
             visit.discharged_at = event.at
+            remembered.discharged_at = event.at
         elif isinstance(event, ChargesPosted):
             visit.lines.extend(event.lines)
+            remembered.charges.extend((line.service_at, line.amount) for line in event.lines)
             outcome.requests.extend(self._issue(line) for line in event.lines if line.location)
         elif isinstance(event, CodingCompleted):
             outcome.requests.extend(self._bill(event, visit, now))
+            remembered.journal_sent_at = now
         return outcome
 
     def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
         if response.ok:
-            return Outcome()
+            return Outcome(requests=self._follow_up(request, response))
         if response.status == TRANSPORT_FAILURE and id(request) not in self._resent:
             again = TargetRequest(request.system, request.method, request.path, request.body, "", request.correlation)
             self._resent[id(again)] = again
@@ -106,11 +119,15 @@ class NaivePointToPoint:
         return Outcome()
 
     def receive_webhook(self, source: str, body: dict[str, Any], now: SimTime) -> Outcome:
-        self.log.append(f"{now:.1f} ignored a document from {source}")
-        return Outcome()
+        if source != "vendor" or body.get("type") != "invoice":
+            self.log.append(f"{now:.1f} ignored a document from {source}")
+            return Outcome()
+        invoice = {name: body.get(name) for name in ("vendor_invoice", "po", "quantity", "amount")}
+        return Outcome(requests=[TargetRequest("erp", "POST", "/payables/invoices", invoice, "", str(body.get("po")))])
 
     def on_timer(self, now: SimTime) -> Outcome:
-        return Outcome()
+        requests, timers = self.nightly.due(now)
+        return Outcome(requests=requests, timers=timers)
 
     def receive_master_data(self, change: Any, now: SimTime) -> Outcome:
         return Outcome()  # the mappings were copied at installation
@@ -123,6 +140,29 @@ class NaivePointToPoint:
 
     def replay(self, message_id: str, now: SimTime, payload: str | None = None) -> Outcome:
         raise KeyError(f"no dead letter with message id {message_id!r}: this interface keeps none")
+
+    def _follow_up(self, request: TargetRequest, response: TargetResponse) -> list[TargetRequest]:
+        """What an answer sets off: a reorder below the reorder point, the PO to the vendor, the
+        nightly labor file's postings."""
+        if request.path == "/inventory/issues":
+            position = response.body
+            on_hand = int(position.get("on_hand", 0))
+            if on_hand > int(position.get("reorder_point", 0)):
+                return []
+            order = {
+                "location": request.body["location"],
+                "item": request.body["item"],
+                "quantity": int(position.get("par", 0)) - on_hand,  # what is on order already is not looked at
+                "reference": request.correlation,
+            }
+            return [TargetRequest("erp", "POST", "/purchasing/orders", order, "", request.correlation)]
+        if request.path == "/purchasing/orders":
+            body = response.body
+            order = {**request.body, "po": body["po"], "vendor": body["vendor"], "unit_price": body["unit_price"]}
+            return [TargetRequest("vendor", "POST", "/orders", order, "", str(body["po"]))]
+        if request.path == "/timecards":
+            return self.nightly.timecards(response)
+        return []
 
     # -- mapping, point to point -----------------------------------------------------------------
     def _issue(self, line: ChargeLine) -> TargetRequest:
@@ -191,9 +231,10 @@ class NaivePointToPoint:
             },
             "use": "claim",
             "patient": {"reference": f"Patient/{visit.mrn}"},
+            # the admit and discharge times as PV1-44/45 carry them: HL7 DTM, not a FHIR dateTime
             "billablePeriod": {
-                "start": self.timebase.iso(visit.admitted_at),
-                "end": self.timebase.iso(visit.discharged_at),
+                "start": self.timebase.hl7(visit.admitted_at),
+                "end": self.timebase.hl7(visit.discharged_at),
             },
             "created": self.timebase.iso(now),
             "insurer": {"identifier": {"system": "urn:twin:clearinghouse-payer", "value": payer}},

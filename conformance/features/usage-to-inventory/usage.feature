@@ -31,6 +31,7 @@ Feature: Clinical usage to inventory
   Scenario: Falling to the reorder point raises one order, the vendor gets it, and invoices are paid once
     When the integration under test runs the network
     Then no purchase order is lost and none is posted twice
+    And no purchase order is invented
     And no vendor order is lost and none is posted twice
     And no vendor invoice is lost and none is posted twice
     And no vendor invoice carries a wrong value
