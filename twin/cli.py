@@ -64,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=_non_negative, help="override the scenario's seed")
     compare.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
     compare.add_argument("--out", type=Path, help="write compare.json and compare.csv here")
+    compare.add_argument(
+        "--sut",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="also run this integration (package.module:factory) on the same scenario and seed: one more column "
+        "beside the reference designs (repeatable; --designs '' for none of them)",
+    )
     commands.add_parser(
         "bench", help="measure end-to-end throughput against bare SimPy, and the HL7 reader against hl7apy"
     )
@@ -194,8 +202,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 def _compare(args: argparse.Namespace, console: Console) -> int:
     from twin.compare import DesignResult, compare, parse_designs, print_comparison
+    from twin.suts import load_sut
 
-    designs = parse_designs(args.designs)
+    suts = [load_sut(spec) for spec in args.sut]
+    designs = parse_designs(args.designs, allow_none=bool(suts))
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days)
     status = Console(stderr=True)
     with Progress(
@@ -206,7 +216,10 @@ def _compare(args: argparse.Namespace, console: Console) -> int:
         console=status,
         transient=True,
     ) as bar:
-        tasks = {name: bar.add_task(f"{scenario.name} / {name}", total=scenario.days) for name in designs}
+        tasks = {
+            name: bar.add_task(f"{scenario.name} / {name}", total=scenario.days)
+            for name in [*designs, *(sut.name for sut in suts)]
+        }
 
         def progress(design: str, done: float, total: float) -> None:
             bar.update(tasks[design], completed=done / 1440)
@@ -215,7 +228,7 @@ def _compare(args: argparse.Namespace, console: Console) -> int:
             bar.update(tasks[result.design], completed=scenario.days)
             status.print(f"{result.design}: simulated, settled and checked in {result.wall_seconds:.1f} s")
 
-        comparison = compare(scenario, designs, progress=progress, done=done)
+        comparison = compare(scenario, designs, suts=suts, progress=progress, done=done)
     print_comparison(comparison, console)
     if args.out is not None:
         written = comparison.write(args.out)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twin.domain.contract import Sut
 from twin.domain.designs import DESIGN_DESCRIPTIONS, UnknownDesign, check_design, known_designs
 from twin.observe.checker import percentile
 from twin.observe.records import DIFFERENCE_CLASSES
@@ -96,7 +97,10 @@ class Comparison:
             "seed": self.seed,
             "days": self.days,
             "designs": {
-                result.design: {"description": DESIGN_DESCRIPTIONS[result.design], **result.metrics}
+                result.design: {
+                    "description": DESIGN_DESCRIPTIONS.get(result.design, f"the integration {result.design} (--sut)"),
+                    **result.metrics,
+                }
                 for result in self.results
             },
         }
@@ -117,10 +121,13 @@ class Comparison:
         return [document, table]
 
 
-def parse_designs(text: str) -> list[str]:
+def parse_designs(text: str, *, allow_none: bool = False) -> list[str]:
     """``"a,b,c"`` as design names in column order; ``UnknownDesign`` (naming the designs there
-    are) for an unknown name, an empty list or a name given twice (two columns would be one)."""
+    are) for an unknown name, a name given twice (two columns would be one), or an empty list
+    (unless ``allow_none``: other columns come from ``--sut``)."""
     names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names and allow_none:
+        return []
     if not names:
         raise UnknownDesign(f"no integration design given in {text!r}; the designs are {known_designs()}")
     unknown = [name for name in names if name not in DESIGN_DESCRIPTIONS]
@@ -137,24 +144,37 @@ def compare(
     scenario: Scenario,
     designs: Sequence[str] = DEFAULT_DESIGNS,
     *,
+    suts: Sequence[Sut] = (),
     progress: Progress | None = None,
     done: Callable[[DesignResult], None] | None = None,
 ) -> Comparison:
-    """Run ``scenario`` (same seed) through each design and measure every run the same way.
+    """Run ``scenario`` (same seed) through each design of the reference integration, then through
+    each integration of ``suts`` (a user's own, in the scenario's design), and measure every run the
+    same way: one column each, named by the design or by the integration.
 
-    ``progress`` hears each design's simulated time; ``done`` each design's figures as soon as
+    ``progress`` hears each column's simulated time; ``done`` each column's figures as soon as
     they are in. Unknown design names raise ``UnknownDesign`` before anything runs.
     """
     from twin.sim import run
 
     for name in designs:
         check_design(name)
+    columns: list[tuple[str, Scenario, Sut | None]] = [
+        (name, scenario.with_overrides(design=name), None) for name in designs
+    ]
+    columns += [(sut.name, scenario, sut) for sut in suts]
+    names = [name for name, _scenario, _sut in columns]
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise UnknownDesign(f"column(s) {', '.join(twice)} given more than once: each design or --sut is one column")
     comparison = Comparison(scenario.name, scenario.seed, scenario.days)
-    for name in designs:
-        variant = scenario.with_overrides(design=name)
+    for name, variant, sut in columns:
         started = time.perf_counter()
         report = None if progress is None else (lambda now, total, name=name: progress(name, now, total))
-        result = run(variant, progress=report, keep_traffic=False)
+        if sut is None:
+            result = run(variant, progress=report, keep_traffic=False)
+        else:
+            result = run(variant, progress=report, keep_traffic=False, integration=sut.factory, name=sut.name)
         measured = DesignResult(name, measure(result), time.perf_counter() - started)
         # A run holds its whole network in reference cycles, and the driver keeps the cyclic
         # collector off while it runs: free this one now, or every later run carries it along.

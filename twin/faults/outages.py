@@ -94,6 +94,11 @@ class OutageLog:
             current.end = now
             del self._open[index]
 
+    def window_of(self, system: str) -> tuple[str, float] | None:
+        """The outage window of ``system`` open now (its system and start): one fault event."""
+        starts = [o.start for o in self._open.values() if o.system == system]
+        return (system, min(starts)) if starts else None
+
     def down(self, system: str) -> str | None:
         """The mode of an open outage of ``system`` ("refused" wins over "hang"), else ``None``."""
         modes = {o.mode for o in self._open.values() if o.system == system}

@@ -125,6 +125,7 @@ class FaultPlan:
         entries: list[_Entry] = [
             (spec, ActiveWindow(spec, clock_offset), fault_rng(seed, index, spec)) for index, spec in enumerate(specs)
         ]
+        self._index = {id(entry[1]): index for index, entry in enumerate(entries)}  # window -> its spec's position
         self.outages = OutageLog([(s, w) for s, w, _r in entries if isinstance(s, OutageSpec)])
         self._latency: dict[str, list[_Entry]] = {}
         self._failures: dict[str, list[_Entry]] = {}
@@ -166,7 +167,7 @@ class FaultPlan:
         self.outages.tried(system, request.idempotency_key)
         mode = self.outages.down(system)
         if mode is not None:
-            self.counter.hit("outage", system)
+            self.counter.hit("outage", system, event=self.outages.window_of(system))
             return RequestFate("answer", response=REFUSED, hops=1) if mode == "refused" else HANG
         delay = self._delay(system, now)
         gate = self.gates.get(system)
@@ -175,20 +176,21 @@ class FaultPlan:
                 return RequestFate("answer", delay, gate.issue(now))
             refusal = gate.refuse(request, now)
             if refusal is not None:
-                self.counter.hit("expired_token", system)
+                self.counter.hit("expired_token", system, event=(system, gate.last_revocation(now)))
                 return RequestFate("answer", delay, refusal)
         for spec, window, rng in self._failures.get(system, ()):
             if not window.active(now) or rng.random() >= spec.rate:  # type: ignore[union-attr]
                 continue
+            burst = (self._index[id(window)], window.span_start(now))
             if isinstance(spec, ErrorSpec):
-                self.counter.hit("errors", f"{system} {spec.status}")
+                self.counter.hit("errors", f"{system} {spec.status}", event=burst)
                 headers = {"Retry-After": f"{spec.retry_after_seconds:g}"} if spec.status == 429 else {}
                 body = {"error": "too many requests" if spec.status == 429 else "server error", "injected": True}
                 return RequestFate("answer", delay, TargetResponse(spec.status, body, headers))
             if isinstance(spec, TimeoutSpec):
-                self.counter.hit("timeout", system)
+                self.counter.hit("timeout", system, event=burst)
                 return HANG
-            self.counter.hit("lost_response", system)
+            self.counter.hit("lost_response", system, event=burst)
             return RequestFate("lost_response", delay)
         return RequestFate("deliver", delay) if delay else DELIVER
 
@@ -198,12 +200,14 @@ class FaultPlan:
 
     def _delay(self, system: str, now: float) -> float:
         delay = 0.0
+        burst: tuple[int, float] | None = None
         for spec, window, rng in self._latency.get(system, ()):
             assert isinstance(spec, LatencySpec)
             if window.active(now) and (spec.rate >= 1 or rng.random() < spec.rate):
                 delay += spec.sample_minutes(rng)
+                burst = (self._index[id(window)], window.span_start(now))
         if delay:
-            self.counter.hit("latency", system)
+            self.counter.hit("latency", system, event=burst)
         return delay
 
     # -- HL7 messages from the EHR ---------------------------------------------------------------
@@ -245,19 +249,19 @@ class FaultPlan:
             elif isinstance(spec, DuplicateSpec) and duplicate is None:
                 duplicate = rng.random() * spec.within_minutes
         if fate.reorder:
-            self.counter.hit("reorder")
+            self.counter.hit("reorder", event=control_id)
         if fate.corruption is not None:  # a spoiled message is spoiled alone: no copy, no alias on top
             self._keep(fate.corruption, payload, fate.payload)
-            self.counter.hit("poison", fate.corruption.variant)
+            self.counter.hit("poison", fate.corruption.variant, event=control_id)
             return fate
         if duplicate is not None:
             fate.duplicate_after = duplicate
-            self.counter.hit("duplicate", "hl7")
+            self.counter.hit("duplicate", "hl7", event=control_id)
         if alias is not None:
             fate.payload, txn_id, department, code = alias
             self.aliases[code] = department
             fate.aliases.append(Alias(txn_id, department, code, now))
-            self.counter.hit("unmapped", code)
+            self.counter.hit("unmapped", code, event=code)
         return fate
 
     # -- documents pushed by SaaS systems --------------------------------------------------------
@@ -291,10 +295,10 @@ class FaultPlan:
             for name in ("vendor_invoice", "id"):
                 if body.get(name):
                     self._by_id[str(body[name])] = fate.corruption.key
-            self.counter.hit("schema_drift", source)
+            self.counter.hit("schema_drift", source, event=fate.corruption.key)
         elif duplicate is not None:
             fate.duplicate_after = duplicate
-            self.counter.hit("duplicate", source)
+            self.counter.hit("duplicate", source, event=document_key(source, body))
         return fate
 
     def _keep(self, corruption: Corruption, original: str, spoiled: str) -> None:
@@ -314,10 +318,12 @@ class FaultPlan:
         return self.corrupted[key], self.originals[key]
 
     def report(self, horizon: float) -> dict[str, Any]:
-        """Faults injected per kind (and in detail), outage windows with their recovery, tokens."""
+        """Fault events injected per kind, the attempts they touched (and in detail), outage windows
+        with their recovery, tokens."""
         return {
             "injected": self.counter.by_kind(),
-            "injected_detail": self.counter.detail(),
+            "attempts": self.counter.attempts(),
+            "attempts_detail": self.counter.detail(),
             "outages": self.outages.report(),
             "token_revocations": {system: gate.revocations(horizon) for system, gate in self.gates.items()},
             "tokens_issued": {system: gate.issued for system, gate in self.gates.items()},

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Hashable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -247,6 +248,16 @@ class ActiveWindow:
         finite = [t for t in candidates if math.isfinite(t)]
         return min(finite) if finite else None
 
+    def span_start(self, now: float) -> float:
+        """When the stretch it is active in at ``now`` began (one fault event: an outage window, a
+        burst); meaningful only while ``active(now)``."""
+        if self.daily is None:
+            return self.start
+        low, high = self.daily
+        minute = (now + self.offset) % DAY
+        opened = now - ((minute - low) % DAY)  # the last local ``low`` at or before now
+        return max(opened, self.start)
+
     def spans(self, until: float) -> list[tuple[float, float]]:
         """Every stretch ``[start, end)`` it is active in that opens before ``until`` (a pure
         function of the spec: the oracle knows outage windows in advance)."""
@@ -270,18 +281,28 @@ class ActiveWindow:
 
 
 class FaultCounter:
-    """How many faults of each kind a run injected (reported in the summary), and details by kind."""
+    """The faults a run injected - distinct fault events per kind (an outage window, a burst of errors,
+    a spoiled message, a revoked token) - and the attempts (requests, messages) each kind touched."""
 
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.details: Counter[tuple[str, str]] = Counter()  # (kind, detail), e.g. ("poison", "truncated")
+        self.counts: Counter[str] = Counter()  # attempts touched, per kind
+        self.details: Counter[tuple[str, str]] = Counter()  # attempts per (kind, detail), e.g. ("poison", "truncated")
+        self.events: dict[str, set[Hashable]] = {}  # kind -> the distinct fault events that touched an attempt
 
-    def hit(self, kind: str, detail: str = "", count: int = 1) -> None:
+    def hit(self, kind: str, detail: str = "", count: int = 1, event: Hashable = None) -> None:
+        """``count`` attempts met a fault of ``kind``: the one identified by ``event`` (a window's start,
+        a message's id), or one fault per attempt when ``None``."""
         self.counts[kind] += count
         if detail:
             self.details[(kind, detail)] += count
+        self.events.setdefault(kind, set()).add(event if event is not None else (kind, self.counts[kind]))
 
     def by_kind(self) -> dict[str, int]:
+        """Distinct fault events per kind."""
+        return {kind: len(self.events[kind]) for kind in FAULT_KINDS if self.counts[kind]}
+
+    def attempts(self) -> dict[str, int]:
+        """Attempts (requests, messages, documents) the faults of each kind touched."""
         return {kind: self.counts[kind] for kind in FAULT_KINDS if self.counts[kind]}
 
     def detail(self) -> dict[str, dict[str, int]]:

@@ -48,7 +48,8 @@ def resilience_summary(view: RunView) -> dict[str, Any] | None:
     return {
         "faults_injected": report["injected"],
         "faults_injected_total": sum(report["injected"].values()),
-        "faults_detail": report["injected_detail"],
+        "attempts_touched": report["attempts"],
+        "attempts_detail": report["attempts_detail"],
         "outage_recovery": by_system,
         "outage_windows": outages,
         "tokens": {"revocations": report["token_revocations"], "issued": report["tokens_issued"]},
@@ -65,6 +66,21 @@ def resilience_summary(view: RunView) -> dict[str, Any] | None:
     }
 
 
+EVENT_NOUN = {  # what one fault event of a kind is
+    "outage": "windows",
+    "latency": "bursts",
+    "errors": "bursts",
+    "timeout": "bursts",
+    "lost_response": "bursts",
+    "duplicate": "messages copied",
+    "reorder": "messages overtaken",
+    "poison": "messages spoiled",
+    "schema_drift": "documents drifted",
+    "expired_token": "tokens revoked",
+    "unmapped": "codes invented",
+}
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
@@ -74,9 +90,10 @@ def print_resilience(resilience: dict[str, Any], console: Console) -> None:
     table = Table(title="Resilience: faults injected and recovered from", show_header=False)
     table.add_column("what")
     table.add_column("figure", justify="right")
-    table.add_row("faults injected", str(resilience["faults_injected_total"]))
+    table.add_row("faults injected (attempts they touched)", str(resilience["faults_injected_total"]))
     for kind, count in resilience["faults_injected"].items():
-        table.add_row(f"  {kind.replace('_', ' ')}", str(count))
+        touched = resilience["attempts_touched"].get(kind, 0)
+        table.add_row(f"  {kind.replace('_', ' ')}", f"{count} {EVENT_NOUN.get(kind, 'faults')} ({touched} attempts)")
     for system, figures in resilience["outage_recovery"].items():
         recovery = figures["recovery_minutes"]
         shown = " / ".join("-" if recovery[p] is None else f"{recovery[p]:.1f}" for p in ("p50", "max"))

@@ -171,7 +171,7 @@ class FaultTransport(Transport):
         hospital = channel.hospital
         self.plan.outages.tried(INTEGRATION, message.control_id)
         if self.plan.outages.down(INTEGRATION) is not None:  # nobody answers: no ACK comes back
-            self.plan.counter.hit("outage", INTEGRATION)
+            self.plan.counter.hit("outage", INTEGRATION, event=self.plan.outages.window_of(INTEGRATION))
             sent = self._attempts[hospital] = self._attempts.get(hospital, 0) + 1
             if sent <= self.max_resends:
                 self.stats["sender_resends"] += 1
@@ -237,7 +237,7 @@ class FaultTransport(Transport):
 
     def _document_arrives(self, source: str, key: str, fate: DocumentFate, resends: int) -> None:
         if self.plan.outages.down(INTEGRATION) is not None:  # the push fails: the SaaS retries later
-            self.plan.counter.hit("outage", INTEGRATION)
+            self.plan.counter.hit("outage", INTEGRATION, event=self.plan.outages.window_of(INTEGRATION))
             if resends < self.max_resends:
                 self.stats["webhook_resends"] += 1
                 self.clock.after(self.ack_timeout, partial(self._document_arrives, source, key, fate, resends + 1))
