@@ -45,7 +45,6 @@ The Encounter's logical id is its visit number (as in the view), which is what a
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -296,10 +295,20 @@ def _identify(resource: Mapping[str, Any]) -> tuple[str, str, tuple[str, str] | 
     return kind, f"{kind or 'Resource'}#{str(version).removeprefix('sha256:')[:12]}", None
 
 
+def _model(kind: str) -> Any:
+    """The fhir.resources model of a kind this reader reads (imported on first use: it is slow to load)."""
+    if kind == "Encounter":
+        from fhir.resources.R4B.encounter import Encounter
+
+        return Encounter
+    from fhir.resources.R4B.chargeitem import ChargeItem
+
+    return ChargeItem
+
+
 def _validate(kind: str, resource: Mapping[str, Any]) -> Any:
-    module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
     try:
-        return getattr(module, kind).model_validate(dict(resource))
+        return _model(kind).model_validate(dict(resource))
     except ValueError as exc:
         errors = exc.errors() if hasattr(exc, "errors") else []
         issues = tuple(_issue(kind, error) for error in errors[:20]) or (Issue("invalid", kind, "not valid FHIR R4"),)
