@@ -157,3 +157,23 @@ def late_charge_exception_only(context: RunContext) -> Integration:
 def bills_at_once_and_adjusts(context: RunContext) -> Integration:
     """Never holds a bill for a dead letter of its encounter: bills at once, adjusts when it is replayed."""
     return _switched(context, hold_for_dead_letters=False)
+
+
+class _NoKpis(Wrapped):
+    def outgoing(self, request: TargetRequest) -> bool:
+        return request.system != "dashboard"
+
+
+class _NeverReplenishes(Wrapped):
+    def outgoing(self, request: TargetRequest) -> bool:
+        return request.path != "/purchasing/orders"
+
+
+def publish_no_kpis(context: RunContext) -> Integration:
+    """Does everything but publish the executive KPIs."""
+    return _NoKpis(context)
+
+
+def never_replenish(context: RunContext) -> Integration:
+    """Issues every supply line and never raises a purchase order."""
+    return _NeverReplenishes(context)

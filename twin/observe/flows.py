@@ -19,7 +19,7 @@ from twin.observe.dead_letter_check import (
     observe_dead_letters,
 )
 from twin.observe.dead_letter_check import allowed_lag as dead_letter_lag
-from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
+from twin.observe.expectations import BILLING, BILLING_TARGETS, JOURNAL, billing_expectations
 from twin.observe.fault_truth import shift_for_outages
 from twin.observe.kpi import REPORTING, REPORTING_TARGETS
 from twin.observe.kpi_check import check_reporting, kpi_expectations, observe_dashboard
@@ -111,11 +111,16 @@ def _labor_bites(view: RunView) -> dict[tuple[str, str], float]:
     return {("retired", center): at for center, at in bites.items()}
 
 
+def _bills(view: RunView) -> dict[str, tuple[float, float | None]]:
+    """When each bill was due, and its last late charge if it had some (visit -> (due, settles))."""
+    return {e.key: (e.ready_at, e.settles_at) for e in _billing_expected(view) if e.target == JOURNAL}
+
+
 MASTER_DATA_CHECK = FlowCheck(
     MASTER_DATA,
     MASTER_DATA_TARGETS,
     lambda view: view.scenario.governance.allowed_lag_hours * 60,
-    lambda view: master_data_expectations(view.truth, view.network, _labor_bites(view)),
+    lambda view: master_data_expectations(view.truth, view.network, _labor_bites(view), _bills(view)),
     lambda view: observe_master_data(view.network, view.exceptions),
 )
 

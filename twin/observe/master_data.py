@@ -14,6 +14,7 @@ is *unexpected*: an integration must not invent master-data problems.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,17 +39,26 @@ def problem_key(problem: Problem) -> str:
 
 
 def master_data_expectations(
-    truth: TruthLedger, network: Network, bites: Mapping[Problem, SimTime] | None = None
+    truth: TruthLedger,
+    network: Network,
+    bites: Mapping[Problem, SimTime] | None = None,
+    bills: Mapping[str, tuple[SimTime, SimTime | None]] | None = None,
 ) -> list[Expected]:
     """One record per problem that bit: raised (on time) and resolved by the end.
 
     ``bites``: when scheduled flows first hit a problem, which the truth alone cannot say (the
-    labor sync posts a work date at the first nightly sync after it, ``labor_bites``).
+    labor sync posts a work date at the first nightly sync after it, ``labor_bites``). ``bills``:
+    when each encounter's bill was due, and its last late charge if it had some (visit -> (due,
+    last late charge); the billing oracle's): a bill posts at its due moment, so a cost center
+    retired by then bites then; one retired while the bill may still be held for its late charges
+    may bite or not - the problem may be raised from that moment, and must be by its first certain
+    bite. Without ``bills``, a bill is taken as due when coding completed.
 
     A department alias the EHR sent (``DepartmentAliased``, a fault) is a problem of its own: it
     bites when a supply line carrying it arrives, or when a bill that includes such a line falls due.
     """
     first: dict[Problem, SimTime] = dict(bites or {})
+    possible: dict[Problem, SimTime] = {}  # the earliest a problem may bite (a held bill posting late)
     faults = fault_facts(truth)
     aliased = faults.aliased
     retired = governance_facts(truth).retired
@@ -73,12 +83,30 @@ def master_data_expectations(
                     _bit(first, ("department", department), max(fact.at, faults.coding_hold(fact.visit)))
                     continue
                 center = centers.get(department, "")
-                if center in retired and retired[center].at <= fact.at:
-                    _bit(first, ("retired", center), fact.at)
-    return [
-        Expected(MASTER_DATA, PROBLEM, problem_key(problem), {"resolved": True}, at)
-        for problem, at in sorted(first.items())
-    ]
+                if center not in retired:
+                    continue
+                due, settles = bills.get(fact.visit, (fact.at, None)) if bills else (fact.at, None)
+                if retired[center].at <= due:
+                    _bit(first, ("retired", center), due)
+                elif settles is not None and retired[center].at <= settles:
+                    _bit(possible, ("retired", center), retired[center].at)
+    expected = []
+    for problem in sorted(set(first) | set(possible)):
+        certain = first.get(problem, math.inf)
+        earliest = min(certain, possible.get(problem, math.inf))
+        expected.append(
+            Expected(
+                MASTER_DATA,
+                PROBLEM,
+                problem_key(problem),
+                {"resolved": True},
+                earliest,
+                grace=certain - earliest if math.isfinite(certain) else 0.0,
+                optional=not math.isfinite(certain),
+                why="a bill held for its late charges may meet it first" if earliest < certain else "",
+            )
+        )
+    return expected
 
 
 def _bit(first: dict[Problem, SimTime], problem: Problem, at: SimTime) -> None:
