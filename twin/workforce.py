@@ -16,6 +16,7 @@ from faker import Faker
 
 from twin.domain.model import Department, Employee, Hospital
 from twin.domain.streams import RandomStreams
+from twin.domain.timebase import Timebase
 from twin.network import Network
 from twin.scenario import Scenario
 
@@ -111,9 +112,8 @@ def payroll_run_at(scenario: Scenario, index: int) -> float:
     also means the final run comes after the nightly sync of the last work date, so a run lasts
     until that sync has posted it.
     """
-    start = scenario.start
     day = (index + 1) * scenario.labor.pay_period_days + scenario.labor.payroll_delay_days - 1
-    return day * 1440 + scenario.labor.payroll_hour * 60 - (start.hour * 60 + start.minute)
+    return day * 1440 + scenario.labor.payroll_hour * 60 - Timebase(scenario.start).start_clock
 
 
 def pay_period_of(scenario: Scenario, work_date: str) -> int:

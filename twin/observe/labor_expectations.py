@@ -130,9 +130,8 @@ class LaborTruth:
 
     def sync_at(self, work_date: str) -> SimTime:
         """The first nightly sync after the work date is over and its last shift has clocked out."""
-        start = self.scenario.start
-        clock = start.hour * 60 + start.minute + start.second / 60
-        after_day = ((date.fromisoformat(work_date) - start.date()).days + 1) * 1440 - clock
+        clock = self.timebase.start_clock
+        after_day = ((date.fromisoformat(work_date) - self.timebase.epoch.date()).days + 1) * 1440 - clock
         earliest = max(after_day, self.last_end.get(work_date, -NEVER))
         first_sync = self.scenario.labor.sync_hour * 60 - clock
         return first_sync + math.ceil((earliest - first_sync) / 1440) * 1440
