@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from twin.domain import reasons
 from twin.domain.contract import IntegrationException, Outcome
@@ -212,19 +214,8 @@ class BillingOrchestrator:
         """Bill the late charges: an adjusting journal beside the original, then a replacement claim."""
         if account.status != "billed" or not account.late or not self.adjust:
             return
-        problem = self._validate_charges(account)
-        if problem:
-            self._raise(account, reasons.CHARGE_INVALID, problem, now)
-            return
-        try:
-            payer = self.crosswalk.payer(account.plan_code)
-            body = journal_body(
-                account.visit, account.hospital, payer or SELF_PAY_CUSTOMER, account.late.values(), self.crosswalk
-            )
-        except Unmapped as unmapped:
-            account.status = "adjust_held"
-            for gap in self._every_unmapped(account, unmapped):
-                self._raise(account, reasons.unmapped(gap.domain), str(gap), now, domain=gap.domain, code=gap.code)
+        body = self._journal(account, account.late.values(), now, held="billed", unmapped="adjust_held")
+        if body is None:
             return
         account.adjusting, account.late = tuple(account.late), {}
         if len(body["lines"]) == 0:  # the late lines net to nothing on every account: nothing to post
@@ -307,33 +298,34 @@ class BillingOrchestrator:
             heapq.heappush(self._holds, (hold_over, account.visit))
             outcome.timers.append(hold_over)
             return
-        problem = self._validate_charges(account)
-        if problem:
-            account.status = "held"
-            self._raise(account, reasons.CHARGE_INVALID, problem, now)
-            return
-        try:
-            payer = self.crosswalk.payer(account.plan_code)
-            body = journal_body(
-                account.visit, account.hospital, payer or SELF_PAY_CUSTOMER, account.charges.values(), self.crosswalk
-            )
-        except Unmapped as unmapped:
-            account.status = "held"
-            for gap in self._every_unmapped(account, unmapped):  # all at once: the steward fixes them together
-                self._raise(
-                    account,
-                    reasons.unmapped(gap.domain),
-                    str(gap),
-                    now,
-                    domain=gap.domain,
-                    code=gap.code,
-                )
+        body = self._journal(account, account.charges.values(), now, held="held", unmapped="held")
+        if body is None:
             return
         account.status = "journal_sent"
         account.billed = tuple(account.charges)
         outcome.requests.append(
             TargetRequest("erp", "POST", "/finance/journals", body, f"journal:{account.visit}", account.visit)
         )
+
+    def _journal(
+        self, account: Account, lines: Iterable[ChargeLine], now: SimTime, *, held: str, unmapped: str
+    ) -> dict[str, Any] | None:
+        """The revenue journal of ``lines``, or ``None`` with the account in status ``held`` (invalid
+        charges) or ``unmapped`` (a code the crosswalk lacks: every one of them raised at once, so the
+        steward fixes them together)."""
+        problem = self._validate_charges(account)
+        if problem:
+            account.status = held
+            self._raise(account, reasons.CHARGE_INVALID, problem, now)
+            return None
+        try:
+            payer = self.crosswalk.payer(account.plan_code)
+            return journal_body(account.visit, account.hospital, payer or SELF_PAY_CUSTOMER, lines, self.crosswalk)
+        except Unmapped as gap:
+            account.status = unmapped
+            for each in self._every_unmapped(account, gap):
+                self._raise(account, reasons.unmapped(each.domain), str(each), now, domain=each.domain, code=each.code)
+            return None
 
     def _submit_claim(self, account: Account, now: SimTime, outcome: Outcome, *, replacement: bool = False) -> None:
         payer = self.crosswalk.payer(account.plan_code)

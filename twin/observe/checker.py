@@ -137,54 +137,46 @@ def check_flow(
         settled = first.settled_at if first.settled_at is not None else first.at
         if lag < -resolution:
             result.differences.append(
-                Difference(
-                    flow,
-                    exp.target,
+                _at(
+                    exp,
                     "out_of_order",
-                    exp.key,
                     f"landed {-lag:.2f} min before it was ready (t={exp.ready_at:.1f})",
-                    {"ref": first.ref},
+                    first,
                 )
             )
         elif lag > allowed_lag + exp.grace:
             result.differences.append(
-                Difference(
-                    flow,
-                    exp.target,
+                _at(
+                    exp,
                     "stale",
-                    exp.key,
                     f"landed {lag:.1f} min after it was ready; allowed {allowed_lag + exp.grace:g} min"
                     + (
                         f" ({exp.grace:g} of them allowed for: {exp.why or 'its target was down'})" if exp.grace else ""
                     ),
-                    {"ref": first.ref},
+                    first,
                 )
             )
         elif exp.settles_at is not None and settled > max(exp.settles_at, exp.ready_at + exp.grace) + allowed_lag:
             due = max(exp.settles_at, exp.ready_at + exp.grace)
             result.differences.append(
-                Difference(
-                    flow,
-                    exp.target,
+                _at(
+                    exp,
                     "stale",
-                    exp.key,
                     f"its final value landed {settled - due:.1f} min after it was due at t={due:.1f}"
                     f" ({exp.why or 'amended'}); allowed {allowed_lag:g} min",
-                    {"ref": first.ref},
+                    first,
                 )
             )
         if exp.settles_at is not None:
             lag = max(lag, settled - exp.settles_at)
         elif first.settled_at is not None and first.settled_at > first.at:  # two postings: no clock race
             result.differences.append(
-                Difference(
-                    flow,
-                    exp.target,
+                _at(
+                    exp,
                     "out_of_order",
-                    exp.key,
                     f"amended at t={first.settled_at:.2f} after it landed at t={first.at:.2f}: it went out before "
                     "something due with it (no late arrival made an amendment due)",
-                    {"ref": first.ref},
+                    first,
                 )
             )
         if not wrong and len(records) == 1:
@@ -227,6 +219,11 @@ def check_flow(
                 )
             )
     return result
+
+
+def _at(exp: Expected, kind: str, detail: str, record: Observed) -> Difference:
+    """A difference of kind ``kind`` found on ``record``, the one held for ``exp``."""
+    return Difference(exp.flow, exp.target, kind, exp.key, detail, {"ref": record.ref})
 
 
 def _lost(flow: str, exp: Expected, allowed_lag: float, horizon: SimTime) -> Difference:
