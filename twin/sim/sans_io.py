@@ -53,7 +53,7 @@ AUDITED: tuple[str, ...] = (  # audit events (sys.addaudithook) the core may not
     "sqlite3.connect", "urllib.Request", "ctypes.", "time.sleep", "webbrowser.open", "http.client.",
 )  # fmt: skip
 MODULE_FILES = (".py", ".pyc", ".so", ".pth")
-_global_random = random._inst  # type: ignore[attr-defined]  # the module-level functions' unseeded instance
+_global_random = getattr(random.random, "__self__")  # noqa: B009 - the unseeded instance behind random.random()
 
 
 class SansIoViolation(RuntimeError):
