@@ -1,12 +1,15 @@
 """The integration under test: ``reference`` or a user's ``package.module:factory``.
 
-A factory is the plug-in contract's entry point (``twin.sim.IntegrationFactory``): it gets the
-``Twin`` of one run - its network's reference data, its timebase, its scenario - and returns an
-object implementing ``twin.domain.contract.Integration``. ``--sut`` names it the way
-``python -m`` and WSGI servers name things: a module path, a colon, an attribute. The current
-working directory is put on ``sys.path`` first (as ``python -m`` does), so a team runs
-``twin conform --sut mypkg.integration:factory`` from its repository root without installing
-its package.
+A factory is the plug-in contract's entry point (``twin.domain.contract.IntegrationFactory``):
+it gets the ``RunContext`` of one run - the reference data governance had published, the
+scenario, the timebase, the random streams - and returns an object implementing
+``twin.domain.contract.Integration``. ``--sut`` names it the way ``python -m`` and WSGI servers
+name things: a module path, a colon, an attribute. The current working directory is put on
+``sys.path`` first (as ``python -m`` does), so a team runs ``twin run --sut mypkg.integration:factory``
+or ``twin conform --sut ...`` from its repository root without installing its package.
+
+``simulate`` is how the conformance runner runs a scenario through a ``Sut``: the simulated
+driver, handed to it so that the conformance kit depends on no driver itself.
 """
 
 from __future__ import annotations
