@@ -179,3 +179,12 @@ def test_pseudonyms_in_evidence_are_the_encounters_own(tmp_path: Path) -> None:
     result = twin.run()
     wrong = [d for f in result.flows for d in f.differences if d.kind == "wrong_value" and d.target == "erp.gl_journal"]
     assert {pseudonym(d.key) for d in wrong} <= {d["key"] for d in differences}
+
+
+def test_a_run_with_nothing_to_judge_is_not_in_sync(tmp_path: Path) -> None:
+    from twin.observe.checker import FlowResult
+    from twin.observe.view import RunResult
+
+    view = Twin(small_scenario(days=0.1)).run().view
+    idle = RunResult(view, [FlowResult("discharge_billing", 30.0), FlowResult("usage_inventory", 15.0)])
+    assert not idle.judged and not idle.in_sync  # no record due anywhere: not a pass

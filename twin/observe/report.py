@@ -132,6 +132,7 @@ def build_summary(result: RunResult) -> dict[str, Any]:
         "calibration": [row.as_dict() for row in calibrate(view)],
         "flows": {flow.flow: _flow(flow) for flow in result.flows},
         "differences": [_difference(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
+        "judged": result.judged,
         "in_sync": result.in_sync,
     }
     resilience = resilience_summary(view)
@@ -201,6 +202,8 @@ def print_summary(
                 f"executive KPIs of {summary['reporting']['period']}: {len(rows)} values on the dashboard, "
                 f"{diverging} diverging from the truth (twin run --kpis shows them)"
             )
+    if not summary.get("judged", True):
+        console.print("[red]nothing to judge:[/red] no target had to hold any record in this run (not in sync)")
     for difference in summary["differences"][:10]:
         console.print(
             f"  {difference['class']:<12} {difference['target']:<22} {difference['key']}  {difference['detail']}"
