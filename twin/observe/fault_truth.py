@@ -26,13 +26,12 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from weakref import WeakKeyDictionary
 
 from twin.domain.events import DepartmentAliased, MessageCorrupted, MessageRepaired
 from twin.faults import OutageWindow, shift_ready
 from twin.observe.governance_facts import governance_facts
 from twin.observe.records import Expected
-from twin.observe.truth import TruthLedger
+from twin.observe.truth import TruthLedger, once_per_ledger
 
 NEVER = math.inf
 BILL_EVENTS = ("ADT^A01", "ADT^A03", "BAR^")  # messages every bill needs (BAR^P05, or P01 from a 2.3 feed)
@@ -86,14 +85,9 @@ class FaultFacts:
         return min((at for at in self.published.get(alias, ()) if at >= since), default=NEVER)
 
 
-_FACTS: WeakKeyDictionary[TruthLedger, tuple[int, FaultFacts]] = WeakKeyDictionary()
-
-
+@once_per_ledger
 def fault_facts(truth: TruthLedger) -> FaultFacts:
     """The ledger's fault facts, gathered once per ledger length (several oracles ask)."""
-    known = _FACTS.get(truth)
-    if known is not None and known[0] == len(truth):
-        return known[1]
     facts = FaultFacts()
     for fact in truth:
         if isinstance(fact, MessageCorrupted):
@@ -112,7 +106,6 @@ def fault_facts(truth: TruthLedger) -> FaultFacts:
     for alias in {a.alias for a in facts.aliased.values()}:
         for change in governance.publications("department", alias):
             facts.published.setdefault(alias, []).append(change.at)
-    _FACTS[truth] = (len(truth), facts)
     return facts
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from weakref import WeakKeyDictionary
 
 from twin.domain.events import CostCenterRetired, MappingPublished
-from twin.observe.truth import TruthLedger
+from twin.observe.truth import TruthLedger, once_per_ledger
 
 NEVER = math.inf
 
@@ -33,19 +32,13 @@ class GovernanceFacts:
         return self.published.get((domain, code), [])
 
 
-_FACTS: WeakKeyDictionary[TruthLedger, tuple[int, GovernanceFacts]] = WeakKeyDictionary()
-
-
+@once_per_ledger
 def governance_facts(truth: TruthLedger) -> GovernanceFacts:
     """The ledger's governance facts, gathered once per ledger length."""
-    known = _FACTS.get(truth)
-    if known is not None and known[0] == len(truth):
-        return known[1]
     facts = GovernanceFacts()
     for fact in truth:
         if isinstance(fact, CostCenterRetired):
             facts.retired.setdefault(fact.cost_center, fact)
         elif isinstance(fact, MappingPublished):
             facts.published.setdefault((fact.domain, fact.code), []).append(fact)
-    _FACTS[truth] = (len(truth), facts)
     return facts

@@ -37,6 +37,23 @@ class TruthLedger:
         return [event for event in self._events if isinstance(event, kind)]
 
 
+def once_per_ledger(compute: Callable[[TruthLedger], R]) -> Callable[[TruthLedger], R]:
+    """Remember what ``compute`` gathered from a ledger until the ledger grows: several oracles ask
+    for the same index of it (the fault facts, the governance facts)."""
+    answers: WeakKeyDictionary[TruthLedger, tuple[int, R]] = WeakKeyDictionary()
+
+    @wraps(compute)
+    def remembered(truth: TruthLedger) -> R:
+        known = answers.get(truth)
+        if known is not None and known[0] == len(truth):
+            return known[1]
+        value = compute(truth)
+        answers[truth] = (len(truth), value)
+        return value
+
+    return remembered
+
+
 def per_ledger(
     function: Callable[Concatenate[TruthLedger, P], list[R]],
 ) -> Callable[Concatenate[TruthLedger, P], list[R]]:
