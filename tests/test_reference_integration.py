@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from mocks.ehr.hl7_writer import Ft1, PatientIdentity, VisitInfo, adt, bar_p05, dft_p03, in1
 from twin.domain.contract import Outcome
-from twin.domain.events import MappingPublished
+from twin.domain.events import (
+    ChargeLine,
+    ChargesPosted,
+    CodingCompleted,
+    MappingPublished,
+    PatientAdmitted,
+    PatientDischarged,
+)
 from twin.domain.exchange import TargetResponse
 from twin.domain.timebase import Timebase
 from twin.integration.crosswalk import Crosswalk
@@ -258,3 +266,57 @@ def test_dead_letter_replays_once_fixed_and_only_then_leaves_the_queue() -> None
     assert "MSA|AA" in (integration.receive_hl7(good, 4.0).ack or "") and integration.duplicates_ignored == 1
     with pytest.raises(KeyError):
         integration.replay("C1", 5.0)
+
+
+def _orchestrate(integration: ReferenceIntegration, events: list[Any]) -> list[Outcome]:
+    """Feed canonical events straight to the billing orchestrator (as replays and readers hand them on)."""
+    return [integration.billing.apply(event, event.at) for event in events]
+
+
+def test_a_discharge_that_arrives_after_the_final_coding_is_billed_when_it_arrives() -> None:
+    # the A03 was spoiled past telling its encounter, so nothing held the bill; its repair arrives after the BAR
+    integration = _integration()
+    charge = ChargeLine("V1-001", "300-85025", "H01-LAB", 1, 4500, 10.0)
+    outcomes = _orchestrate(
+        integration,
+        [
+            PatientAdmitted(0.0, "H01", "V1", "M1", "H01-4M", "1", "N", "MCR-A", "MCR"),
+            ChargesPosted(10.0, "H01", "V1", (charge,)),
+            CodingCompleted(3000.0, "H01", "V1", "I50.9", (), "291", False),
+        ],
+    )
+    assert not any(o.requests for o in outcomes)  # coded, but the discharge is not known yet
+    [journal] = integration.billing.apply(PatientDischarged(3100.0, "H01", "V1", "H01-4M", "01"), 3100.0).requests
+    assert journal.path == "/finance/journals" and journal.body["receivable"]["amount"] == 4500
+
+
+def test_the_bill_hold_waits_after_discharge_and_a_late_charge_is_billed_by_adjustment() -> None:
+    integration = _integration()
+    integration.billing.bill_hold = 600.0  # ten hours after discharge
+    charge = ChargeLine("V1-001", "300-85025", "H01-LAB", 1, 4500, 10.0)
+    _orchestrate(
+        integration,
+        [
+            PatientAdmitted(0.0, "H01", "V1", "M1", "H01-4M", "1", "N", "MCR-A", "MCR"),
+            ChargesPosted(10.0, "H01", "V1", (charge,)),
+            PatientDischarged(2000.0, "H01", "V1", "H01-4M", "01"),
+        ],
+    )
+    coded = integration.billing.apply(CodingCompleted(2100.0, "H01", "V1", "I50.9", (), "291", False), 2100.0)
+    assert coded.requests == [] and coded.timers == [2600.0]  # held until the bill hold is over
+    [journal] = integration.billing.on_timer(2600.0).requests
+    [claim] = integration.billing.on_response(journal, TargetResponse(201, {"journal_id": "JE1"}), 2601.0).requests
+    assert integration.billing.on_response(claim, TargetResponse(201, {"id": "CH1"}), 2602.0).requests == []
+    late = ChargeLine("V1-002", "250-J1885", "H01-MEDS", 1, 2400, 2700.0)
+    [adjusting] = integration.billing.apply(ChargesPosted(2700.0, "H01", "V1", (late,)), 2700.0).requests
+    assert adjusting.body["adjusts"] == "JE1" and adjusting.body["receivable"]["amount"] == 2400
+    assert adjusting.idempotency_key != journal.idempotency_key
+    [replacement] = integration.billing.on_response(
+        adjusting, TargetResponse(201, {"journal_id": "JE2"}), 2701.0
+    ).requests
+    assert replacement.body["total"]["value"] == 69.0  # the whole encounter, 45.00 + 24.00
+    assert replacement.body["related"][0]["claim"]["identifier"]["value"] == "CH1"
+    [exception] = [e for e in integration.exceptions() if e.reason_code == "late_charge"]
+    assert exception.resolved_at is None
+    integration.billing.on_response(replacement, TargetResponse(201, {"id": "CH2"}), 2702.0)
+    assert exception.resolved_at == 2702.0 and integration.billing.accounts["V1"].status == "billed"

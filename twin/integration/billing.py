@@ -123,6 +123,7 @@ class BillingOrchestrator:
         outcome = Outcome()
         if isinstance(event, PatientAdmitted):
             account.mrn, account.plan_code, account.admitted_at = event.mrn, event.plan_code, event.at
+            self._try_bill(account, now, outcome)  # coded already: its admission came late (a repaired message)
         elif isinstance(event, ChargesPosted):
             new = [line for line in event.lines if line.txn_id not in account.charges]
             for line in new:
@@ -143,6 +144,7 @@ class BillingOrchestrator:
             due = event.at + self.coding_deadline
             heapq.heappush(self._deadlines, (due, account.visit))
             outcome.timers.append(max(due, now))
+            self._try_bill(account, now, outcome)  # coded already: its discharge came late (a repaired message)
         elif isinstance(event, CodingCompleted):
             account.coding = event
             self._resolve(account, reasons.CODING_OVERDUE, now)
