@@ -112,7 +112,7 @@ def _conform_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "@slow variants run only when EXPR names slow (or with --slow)",
     )
     conform.add_argument(
-        "--slow", action="store_true", help="also run the @slow larger variants (make test does: 43 scenarios)"
+        "--slow", action="store_true", help="also run the @slow larger variants (make test does)"
     )
     conform.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML for CI")
     conform.add_argument("--json", type=Path, metavar="FILE", help="write every verdict with its evidence as JSON")
