@@ -11,7 +11,7 @@ payload it spoiled (for the operator's repair) and the aliases it invented (for 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -161,8 +161,10 @@ class FaultPlan:
         return self.outages.windows(until)
 
     # -- requests to target systems --------------------------------------------------------------
-    def request_fate(self, request: TargetRequest, now: float) -> RequestFate:
-        """The fate of ``request``, leaving for its target at ``now``."""
+    def request_fate(self, request: TargetRequest, now: float, *, tokens: bool = True) -> RequestFate:
+        """The fate of ``request``, leaving for its target at ``now``. ``tokens=False``: the target
+        has an authorization server of its own (a live mock), which revokes on the expired-token
+        schedule itself (``revocation``); the plan does not stand in for it."""
         system = request.system
         self.outages.tried(system, request.idempotency_key)
         mode = self.outages.down(system)
@@ -170,7 +172,7 @@ class FaultPlan:
             self.counter.hit("outage", system, event=self.outages.window_of(system))
             return RequestFate("answer", response=REFUSED, hops=1) if mode == "refused" else HANG
         delay = self._delay(system, now)
-        gate = self.gates.get(system)
+        gate = self.gates.get(system) if tokens else None
         if gate is not None:
             if is_token_request(request):
                 return RequestFate("answer", delay, gate.issue(now))
@@ -193,6 +195,19 @@ class FaultPlan:
             self.counter.hit("lost_response", system, event=burst)
             return RequestFate("lost_response", delay)
         return RequestFate("deliver", delay) if delay else DELIVER
+
+    def revocation(self, system: str) -> tuple[Callable[[float], float], Callable[[float], None]] | None:
+        """For a live authorization server: when ``system``'s tokens were last revoked at a minute,
+        and what to call when a call meets a revoked token (the fault is counted); ``None``: the
+        scenario revokes no token of ``system``."""
+        gate = self.gates.get(system)
+        if gate is None:
+            return None
+
+        def met(revoked_at: float) -> None:
+            self.counter.hit("expired_token", system, event=(system, revoked_at))
+
+        return gate.last_revocation, met
 
     def answered_ok(self, system: str, key: str, at: float) -> None:
         """A request (message, document) was answered OK: the outage it was first tried in may have recovered."""

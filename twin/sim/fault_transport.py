@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-
-import simpy
 
 from mocks.ehr.ehr import OutboundMessage
 from twin.domain.contract import Integration
@@ -30,8 +28,8 @@ from twin.domain.exchange import TRANSPORT_FAILURE, TargetRequest, TargetRespons
 from twin.faults import DocumentFate, FaultPlan, Hl7Fate
 from twin.faults.plan import INTEGRATION, document_key
 from twin.scenario import OperationsSpec
-from twin.sim.clock import SimClock
 from twin.sim.transport import Channel, Handler, Transport
+from twin.workflows.clock import SimClock
 
 TIMED_OUT = TargetResponse(TRANSPORT_FAILURE, {"error": "timeout"})
 
@@ -75,18 +73,6 @@ class FaultTransport(Transport):
         self.spoiled_delivered: dict[str, float] = {}  # spoiled message -> when it reached the integration
         self._fates: dict[int, Hl7Fate] = {}  # id(message) -> its fate, while it waits in its channel
         self._attempts: dict[str, int] = {}  # hospital -> sends of its channel's head so far
-
-    def start(self) -> None:
-        """Outage windows open and close as their own processes (housekeeping: they recur for ever)."""
-        for index in range(len(self.plan.outages.specs)):
-            self.clock.process(self._outage(index))
-
-    def _outage(self, index: int) -> Generator[simpy.Event, None, None]:
-        clock, log = self.clock, self.plan.outages
-        log.update(index, clock.now)
-        while (change := log.next_change(index, clock.now)) is not None:
-            yield clock.housekeeping(change - clock.now)
-            log.update(index, clock.now)
 
     # -- requests from the integration to targets --------------------------------------------------
     def send_request(self, request: TargetRequest, sent_at: float) -> None:

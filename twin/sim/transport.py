@@ -26,7 +26,7 @@ from mocks.ehr.ehr import OutboundMessage
 from twin.domain.contract import Integration, Outcome
 from twin.domain.events import MappingPublished
 from twin.domain.exchange import MessageRecord, TargetRequest, TargetResponse
-from twin.sim.clock import SimClock
+from twin.workflows.clock import SimClock
 
 Handler = Callable[[TargetRequest, float], TargetResponse]
 

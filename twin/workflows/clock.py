@@ -1,4 +1,7 @@
-"""The simulated clock: SimPy's environment, told apart from housekeeping so a run knows when it is done.
+"""The world's clock: SimPy's environment, told apart from housekeeping so a run knows when it is done.
+
+Both drivers keep the world on one: the simulated driver runs it as fast as it can, the live one
+steps it on the wall clock (``twin.live.world``).
 
 A run has two kinds of scheduled work. The world's - patients, cases, shifts, messages and
 requests on their way, a vendor's shipment - ends once the workload is over and everything in
