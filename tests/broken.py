@@ -8,9 +8,11 @@ and lets a subclass filter what goes out (``outgoing``) or what it shows (``dead
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
-from twin.domain.contract import DeadLetter, Integration, IntegrationException, Outcome, RunContext
+from twin.domain.contract import DeadLetter, Integration, IntegrationException, IntegrationFactory, Outcome, RunContext
 from twin.domain.events import MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
@@ -21,15 +23,29 @@ from twin.reference_factory import reference_integration
 class Wrapped:
     """The reference integration, every call forwarded; subclasses change one thing."""
 
-    def __init__(self, context: RunContext) -> None:
-        self.inner: Integration = reference_integration(context)
+    def __init__(self, context: RunContext, inner: IntegrationFactory = reference_integration) -> None:
+        self.inner: Integration = inner(context)
+        self._originals: dict[int, TargetRequest | None] = {}  # id(rewritten) -> what the inner sent (None: extra)
 
     def outgoing(self, request: TargetRequest) -> bool:
         """Whether ``request`` goes out (a broken integration drops some)."""
         return True
 
+    def rewrite(self, request: TargetRequest) -> list[TargetRequest]:
+        """What goes out instead of ``request`` (a broken integration changes some, or adds to them):
+        the first stands for ``request`` (its answer is the inner integration's), the rest are extras."""
+        return [request]
+
     def _out(self, outcome: Outcome) -> Outcome:
-        outcome.requests = [request for request in outcome.requests if self.outgoing(request)]
+        sent: list[TargetRequest] = []
+        for request in outcome.requests:
+            if not self.outgoing(request):
+                continue
+            for index, going in enumerate(self.rewrite(request)):
+                if going is not request:  # the inner integration hears the answer as the answer to its own
+                    self._originals[id(going)] = request if index == 0 else None
+                sent.append(going)
+        outcome.requests = sent
         return outcome
 
     def start(self, now: SimTime) -> Outcome:
@@ -39,6 +55,11 @@ class Wrapped:
         return self._out(self.inner.receive_hl7(payload, now))
 
     def receive_response(self, request: TargetRequest, response: TargetResponse, now: SimTime) -> Outcome:
+        if id(request) in self._originals:
+            original = self._originals.pop(id(request))
+            if original is None:  # the answer to an extra request: the inner integration never asked
+                return Outcome()
+            request = original
         return self._out(self.inner.receive_response(request, response, now))
 
     def receive_webhook(self, source: str, body: dict[str, Any], now: SimTime) -> Outcome:
@@ -138,8 +159,6 @@ def acks_and_nothing_else(context: RunContext) -> Integration:
 
 def _switched(context: RunContext, **switches: bool) -> Integration:
     """The reference integration with switches of its ``ResilienceConfig`` set."""
-    import dataclasses
-
     from twin.integration.reference import ReferenceIntegration
 
     integration = reference_integration(context)
@@ -177,3 +196,34 @@ def publish_no_kpis(context: RunContext) -> Integration:
 def never_replenish(context: RunContext) -> Integration:
     """Issues every supply line and never raises a purchase order."""
     return _NeverReplenishes(context)
+
+
+class _RevenueTwice(Wrapped):
+    def rewrite(self, request: TargetRequest) -> list[TargetRequest]:
+        if request.path != "/finance/journals" or request.body.get("source") != "patient-billing":
+            return [request]
+        body = {key: value for key, value in request.body.items() if key != "receivable"}
+        body["source"] = "patient-billing-rerun"  # a second revenue journal the billing source filter would not see
+        rerun = dataclasses.replace(request, body=body, idempotency_key=request.idempotency_key + "/rerun")
+        return [request, rerun]
+
+
+def posts_revenue_twice_under_another_source(context: RunContext) -> Integration:
+    """Bills right, and posts every revenue journal a second time under another journal source."""
+    return _RevenueTwice(context)
+
+
+class _WrongDrgFirst(Wrapped):
+    def rewrite(self, request: TargetRequest) -> list[TargetRequest]:
+        if request.path != "/claims" or request.body.get("related"):
+            return [request]
+        body = copy.deepcopy(request.body)
+        for dx in body.get("diagnosis") or []:
+            for coding in (dx.get("packageCode") or {}).get("coding") or []:
+                coding["code"] = "999"  # an ungroupable DRG on the claim that goes first; its replacement is right
+        return [dataclasses.replace(request, body=body)]
+
+
+def wrong_drg_until_adjusted(context: RunContext) -> Integration:
+    """Bills at once and adjusts (a correct policy), but the first claim of an encounter carries a wrong DRG."""
+    return _WrongDrgFirst(context, bills_at_once_and_adjusts)

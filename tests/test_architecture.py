@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.broken import Wrapped
-from twin.domain.contract import Integration, Outcome, RunContext
+from twin.domain.contract import Integration, IntegrationException, Outcome, RunContext
 from twin.domain.model import SimTime
 from twin.scenario import load_scenario
 from twin.sim import Twin
@@ -159,15 +159,28 @@ def test_the_reference_integration_and_the_mocks_run_under_the_trap() -> None:
 
 
 class _Tempted(Wrapped):
-    """The reference integration, but the first HL7 message makes it do one forbidden thing."""
+    """The reference integration, but one call of the contract (``where``) makes it do one forbidden thing."""
 
-    def __init__(self, context: RunContext, sin: str) -> None:
+    def __init__(self, context: RunContext, sin: str, where: str = "receive_hl7") -> None:
         super().__init__(context)
         self.sin = sin
+        self.where = where
+
+    def _tempted(self, call: str) -> None:
+        if call == self.where:
+            _SINS[self.sin]()
+
+    def start(self, now: SimTime) -> Outcome:
+        self._tempted("start")
+        return super().start(now)
 
     def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
-        _SINS[self.sin]()
+        self._tempted("receive_hl7")
         return super().receive_hl7(payload, now)
+
+    def exceptions(self) -> list[IntegrationException]:
+        self._tempted("exceptions")
+        return super().exceptions()
 
 
 def _sins() -> dict[str, Any]:
@@ -177,8 +190,21 @@ def _sins() -> dict[str, Any]:
     import random
     from datetime import datetime as dt  # noqa: I001 - the alias is the point
 
+    class Stamp(datetime.datetime):  # a subclass reads the clock all the same
+        pass
+
+    def write_a_module_file() -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder, open(os.path.join(folder, "x.py"), "w") as file:
+            file.write("")
+
     return {
         "datetime.now": lambda: datetime.datetime.now(),
+        "now on a datetime subclass": lambda: Stamp.now(),
+        "clock_gettime": lambda: importlib.import_module("time").clock_gettime(0),
+        "strftime with no time tuple": lambda: importlib.import_module("time").strftime("%H"),
+        "writing a file named like a module": write_a_module_file,
         "an aliased clock": lambda: dt.utcnow(),
         "time through importlib": lambda: importlib.import_module("time").monotonic(),
         "sleep through __import__": lambda: __import__("time").sleep(0),
@@ -192,10 +218,13 @@ def _sins() -> dict[str, Any]:
 _SINS = _sins()
 
 
-@pytest.mark.parametrize("sin", sorted(_SINS))
-def test_the_trap_catches_the_core_doing_io_however_it_is_reached(sin: str) -> None:
+@pytest.mark.parametrize(
+    ("sin", "where"),
+    [(sin, "receive_hl7") for sin in sorted(_SINS)] + [("datetime.now", "start"), ("a file", "exceptions")],
+)
+def test_the_trap_catches_the_core_doing_io_however_it_is_reached(sin: str, where: str) -> None:
     def factory(context: RunContext) -> Integration:
-        return _Tempted(context, sin)
+        return _Tempted(context, sin, where)
 
     from tests.conftest import small_scenario
 

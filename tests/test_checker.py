@@ -64,6 +64,26 @@ def test_an_amended_record_is_judged_by_its_final_value_and_when_that_landed() -
     assert result.lags == [10.0]  # its final value, 10 min after the late charge made it due
 
 
+def test_an_amended_record_is_judged_as_it_first_landed_too() -> None:
+    # billable when due: 100; a late charge of 50 makes it 150. It may first go out at 100 (then adjusted) or 150.
+    bill = dataclasses.replace(
+        _exp("a", value=150), grace=490.0, settles_at=500.0, firsts=({"amount": 100}, {"amount": 150})
+    )
+    adjusted = dataclasses.replace(_obs("a", value=150, at=11.0), settled_at=510.0, first_value={"amount": 100})
+    assert _classes([bill], [adjusted]) == []
+    short_first = dataclasses.replace(adjusted, first_value={"amount": 60})  # left out what it already had
+    result = check_flow("flow", [bill], [short_first], allowed_lag=LAG, horizon=1000.0)
+    [wrong] = result.differences
+    assert wrong.kind == "wrong_value" and "as it first landed" in wrong.detail and "found 60" in wrong.detail
+
+
+def test_a_field_within_its_bounds_is_right_and_outside_them_wrong() -> None:
+    snapshot = dataclasses.replace(_exp("a", value=10), bounds={"amount": (10, 13)})  # a usage of 3 races it
+    assert _classes([snapshot], [_obs("a", value=13)]) == [] and _classes([snapshot], [_obs("a", value=10)]) == []
+    assert _classes([snapshot], [_obs("a", value=14)]) == ["wrong_value"]
+    assert _classes([snapshot], [_obs("a", value=9)]) == ["wrong_value"]
+
+
 def test_a_chain_is_judged_at_its_first_missing_link() -> None:
     po = _exp("x#1", target="po")
     order = dataclasses.replace(_exp("x#1", target="vendor"), requires=("po", "x#1"))

@@ -19,6 +19,7 @@ from twin.conformance.requirements import BY_ID, REQUIREMENTS, is_requirement_ta
 from twin.conformance.runner import ConformError, default_features
 from twin.conformance.steps import given, then, when  # noqa: F401 - importing declares the steps
 from twin.conformance.steps.vocabulary import VOCABULARY
+from twin.suts import SutError, load_sut
 
 AREAS = (
     "discharge-to-billing",
@@ -299,3 +300,17 @@ def test_the_reference_integration_passes_the_same_scenarios() -> None:
     verdicts = {r.scenario: r.verdict for r in run.results}
     assert set(EXPECTED_FAILURES) <= set(verdicts)
     assert {v for v in verdicts.values()} <= {"pass", "skip"}, [r.message for r in run.results if r.message]
+
+
+def test_a_sut_module_that_fails_to_import_is_bad_input_naming_the_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "typo_sut.py").write_text("def factory(context):\n    return (\n", encoding="utf-8")
+    (tmp_path / "crashing_sut.py").write_text("x = 1\nraise RuntimeError('no licence file')\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SutError, match=r"typo_sut\.py, line \d"):
+        load_sut("typo_sut:factory")
+    with pytest.raises(SutError, match=r"RuntimeError: no licence file at .*crashing_sut\.py, line 2"):
+        load_sut("crashing_sut:factory")
+    assert main(["run", "--sut", "crashing_sut:factory", "--days", "0.1"]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -5,7 +5,8 @@ key) and ``twin conform --sut`` (the scenario fails, with evidence).
 1. the vendor leg: an integration that drops every vendor order, or every second one;
 2. hidden dead letters: one that parks what it cannot read and shows nobody its queue;
 3. a late charge only reported: one that raises ``late_charge`` and never bills it - while one that
-   bills at once and adjusts, and one that holds the bill, both pass;
+   bills at once and adjusts, and one that holds the bill, both pass; an amended bill is judged as it
+   first went out too; a second revenue journal under another journal source is a duplicate;
 4. verdicts on no evidence: one that publishes no KPI, one that never replenishes, and one that ACKs
    everything and does nothing at all, which fails every scenario that names a flow;
 5. fault figures: fault events, not the attempts they touched.
@@ -110,6 +111,38 @@ def test_holding_the_bill_and_adjusting_it_are_both_right(tmp_path: Path, sut: s
     assert run.ok and [r.verdict for r in run.results] == ["pass"]
 
 
+def test_the_two_policies_differ_where_a_dead_letter_held_the_bill() -> None:
+    adjusted = {}
+    for spec in ("reference", "tests.broken:bills_at_once_and_adjusts"):
+        view = Twin(small_scenario(**LATE), load_sut(spec).factory).run().view
+        adjusted[spec] = sum(1 for journal in view.erp.finance.journals if journal.adjusts)
+    # the reference holds a bill while a message of its encounter is dead-lettered; the other bills and adjusts
+    assert adjusted["tests.broken:bills_at_once_and_adjusts"] > adjusted["reference"]
+
+
+def test_an_amended_bill_is_judged_as_it_first_went_out_too(tmp_path: Path) -> None:
+    # a correct policy (bill at once, adjust later), but the first claim carries a wrong DRG until replaced
+    code, differences = _run(tmp_path, "tests.broken:wrong_drg_until_adjusted", **LATE)
+    assert code == 1 and any("as it first landed" in d["detail"] for d in differences)
+    result = Twin(small_scenario(**LATE), load_sut("tests.broken:wrong_drg_until_adjusted").factory).run()
+    replaced = {s.claim_number for s in result.view.clearinghouse.submissions if s.replaces and s.accepted}
+    first_wrong = {
+        d.key for f in result.flows for d in f.differences if d.kind == "wrong_value" and "first landed" in d.detail
+    }
+    assert replaced and replaced <= first_wrong  # every claim that was replaced had gone out wrong first
+
+
+def test_a_second_revenue_journal_under_another_source_is_a_duplicate(tmp_path: Path) -> None:
+    code, differences = _run(tmp_path, "tests.broken:posts_revenue_twice_under_another_source")
+    assert code == 1
+    twice = [d for d in differences if (d["class"], d["target"]) == ("duplicated", "erp.gl_journal")]
+    assert twice and all(d["key"].startswith("enc-") for d in twice)
+    failing = _failing(
+        conform("tests.broken:posts_revenue_twice_under_another_source", tags="req-discharge-billing-exactly-once")
+    )
+    assert any("duplicated" in summary for summary in failing.values())
+
+
 # -- 4. verdicts need observed work --------------------------------------------------------------------------------
 def test_no_kpi_published_fails_consistency_and_lineage(tmp_path: Path) -> None:
     code, differences = _run(tmp_path, "tests.broken:publish_no_kpis")
@@ -178,7 +211,7 @@ def test_pseudonyms_in_evidence_are_the_encounters_own(tmp_path: Path) -> None:
     twin = Twin(small_scenario(**LATE), load_sut("tests.broken:late_charge_exception_only").factory)
     result = twin.run()
     wrong = [d for f in result.flows for d in f.differences if d.kind == "wrong_value" and d.target == "erp.gl_journal"]
-    assert {pseudonym(d.key) for d in wrong} <= {d["key"] for d in differences}
+    assert wrong and {pseudonym(d.key) for d in wrong} <= {d["key"] for d in differences}
 
 
 def test_a_run_with_nothing_to_judge_is_not_in_sync(tmp_path: Path) -> None:

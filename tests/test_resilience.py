@@ -7,12 +7,15 @@ import json
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from twin.domain.contract import Outcome
 from twin.domain.exchange import TOKEN_PATH, TRANSPORT_FAILURE, TargetRequest, TargetResponse
 from twin.integration.outbox import Outbox
 from twin.integration.resilience import CircuitBreaker, RetryPolicy
 from twin.integration.sequencing import Resequencer
+from twin.sim.transport import delay_until
 
 OK = TargetResponse(201, {"id": "1"})
 DOWN = TargetResponse(503, {"errors": ["maintenance"]})
@@ -315,3 +318,20 @@ def test_a_drifted_vendor_document_is_parked_with_the_reason_and_replayed_once_r
     [request] = integration.replay(letter.message_id, 20.0, json.dumps(repaired)).requests
     assert request.path == "/payables/invoices" and request.idempotency_key == "invoice:I-9"
     assert integration.dead_letters() == []
+
+
+@given(st.floats(0, 1e6, allow_nan=False), st.floats(0, 1e6, allow_nan=False))
+def test_a_timer_never_fires_a_float_step_before_its_moment(now: float, later: float) -> None:
+    moment = now + later
+    assert now + delay_until(now, moment) >= moment
+
+
+def test_the_naive_delay_can_fire_a_float_step_early() -> None:
+    # the reason delay_until exists: now + (moment - now) rounds below moment for some floats
+    rng = random.Random(7)
+    early = next(
+        (now, moment)
+        for now, moment in ((rng.uniform(0, 1e4), rng.uniform(1e4, 2e4)) for _ in range(100_000))
+        if now + (moment - now) < moment
+    )
+    assert early[0] + delay_until(*early) >= early[1]

@@ -47,6 +47,13 @@ def test_reversed_range_is_explained() -> None:
         parse_scenario("name: x\nseed: 1\ntransport: {latency_ms: {min: 50, max: 10}}\n")
 
 
+def test_an_integration_outage_longer_than_the_senders_resend_for_is_refused() -> None:
+    outage = "faults: [{kind: outage, system: integration, daily: '08:00-12:00'}]\n"
+    with pytest.raises(ScenarioError, match=r"faults\[0\].*240 minutes.*180 minutes"):
+        parse_scenario("name: x\nseed: 1\n" + outage)
+    assert parse_scenario("name: x\nseed: 1\noperations: {max_resends: 60}\n" + outage).faults
+
+
 def test_missing_required_field() -> None:
     with pytest.raises(ScenarioError, match="field 'seed': required field is missing"):
         parse_scenario("name: x\n")

@@ -59,6 +59,13 @@ def test_unknown_and_inactive_cost_centers_are_refused() -> None:
     assert any("inactive" in e for e in _post(erp, _journal()).body["errors"])
 
 
+def test_a_journal_under_a_source_the_erp_posts_itself_is_refused() -> None:
+    erp = _erp()
+    response = _post(erp, _journal(source="goods-receipt"))
+    assert response.status == 422 and any("own subledger" in e for e in response.body["errors"])
+    assert erp.journals == []
+
+
 def test_closed_period_is_refused() -> None:
     erp = _erp()
     erp.close_period(date(2026, 1, 31))

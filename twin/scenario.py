@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twin.domain.designs import DESIGN_DESCRIPTIONS, known_designs
-from twin.faults.specs import FAULT_KINDS, FaultSpec
+from twin.faults.specs import FAULT_KINDS, FaultSpec, clock_window
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
 
@@ -215,6 +215,27 @@ class Scenario(_Strict):
     faults: list[FaultSpec] = []  # what goes wrong at the delivery boundary (twin/faults; scenarios/faults-demo.yaml)
     operations: OperationsSpec = OperationsSpec()
     integration: IntegrationSpec = IntegrationSpec()
+
+    @model_validator(mode="after")
+    def _senders_outlast_integration_outages(self) -> Scenario:
+        """An integration outage the EHR's sender cannot resend through would drop messages (it moves
+        on after ``max_resends``): the world would lose what nobody can judge. Refused up front."""
+        budget = self.operations.ack_timeout_minutes * self.operations.max_resends
+        for index, spec in enumerate(self.faults):
+            if spec.kind != "outage" or spec.system != "integration":
+                continue
+            if spec.daily is not None:
+                start, end = clock_window(spec.daily)
+                longest = (end - start) % (24 * 60)
+            else:
+                longest = ((spec.to_day if spec.to_day is not None else self.days) - spec.from_day) * 24 * 60
+            if longest > budget:
+                raise ValueError(
+                    f"faults[{index}]: the integration is down for {longest:g} minutes at a time, longer than the "
+                    f"EHR sender resends for (operations.ack_timeout_minutes x max_resends = {budget:g} minutes); "
+                    "raise max_resends or ack_timeout_minutes, or shorten the outage"
+                )
+        return self
 
     @model_validator(mode="after")
     def _retirement_in_network(self) -> Scenario:

@@ -18,6 +18,7 @@ import importlib
 import inspect
 import os
 import sys
+import traceback
 
 from twin.domain.contract import Sut
 from twin.observe.view import RunResult
@@ -49,6 +50,8 @@ def load_sut(spec: str) -> Sut:
             f"--sut {spec!r}: cannot import module {module_name!r} ({exc}); run from the folder that holds "
             "the package, or install it"
         ) from None
+    except Exception as exc:  # the user's module fails as it is imported: say where, not a traceback
+        raise SutError(f"--sut {spec!r}: importing {module_name!r} failed: {_where(exc)}") from None
     factory = getattr(module, attribute, None)
     if factory is None:
         raise SutError(f"--sut {spec!r}: module {module_name!r} has no attribute {attribute!r}")
@@ -64,6 +67,15 @@ def load_sut(spec: str) -> Sut:
     except ValueError:
         pass  # a builtin or C callable without a signature: trust it
     return Sut(spec, factory)
+
+
+def _where(exc: Exception) -> str:
+    """``exc`` with the file and line it was raised at (a syntax error's own, else the innermost frame)."""
+    if isinstance(exc, SyntaxError):
+        return f"{exc.msg} at {exc.filename}, line {exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    place = f" at {frames[-1].filename}, line {frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{place}"
 
 
 def simulate(scenario: Scenario, sut: Sut) -> RunResult:

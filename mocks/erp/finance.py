@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any, Protocol, TypeVar
 
 from mocks.queries import answer_query, window_bounds
-from twin.domain.accounts import ACCOUNTS, PATIENT_RECEIVABLES, STATISTICS
+from twin.domain.accounts import ACCOUNTS, PATIENT_RECEIVABLES, STATISTICS, SUBLEDGER_SOURCES
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.reasons import INACTIVE_COST_CENTER_PROBLEM, UNKNOWN_COST_CENTER_PROBLEM
 from twin.domain.timebase import Timebase
@@ -72,6 +72,7 @@ class Journal:
     posted_at: float
     lines: tuple[JournalLine, ...]
     adjusts: str = ""  # the journal this one adjusts ("" for an original entry)
+    subledger: bool = False  # posted by the ERP itself (inventory, payables, recurring), not through the API
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +272,10 @@ class ErpFinance:
             return ["journal has no lines"]
         if not body.get("reference"):
             errors.append("journal has no reference")
+        if body.get("source") in SUBLEDGER_SOURCES:
+            errors.append(
+                f"source {body.get('source')!r} is posted by the ERP's own subledger, not through the journals API"
+            )
         debits = credits = 0
         for number, line in enumerate(lines, start=1):
             if not isinstance(line, dict):
@@ -318,7 +323,13 @@ class ErpFinance:
         """A journal the ERP's own subledgers post (inventory, payables): balanced by construction."""
         journal_id = f"JE{len(self.journals) + 1:08d}"
         journal = Journal(
-            journal_id, reference, source, self.timebase.day(now), now, tuple(JournalLine(*line) for line in lines)
+            journal_id,
+            reference,
+            source,
+            self.timebase.day(now),
+            now,
+            tuple(JournalLine(*line) for line in lines),
+            subledger=True,
         )
         self.journals.append(journal)
         self._journals[journal_id] = journal

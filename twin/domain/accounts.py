@@ -47,6 +47,8 @@ INVENTORY_ISSUE = "inventory-issue"
 GOODS_RECEIPT = "goods-receipt"
 AP_PAYMENT = "ap-payment"
 RECURRING_ACCRUAL = "recurring-accrual"
+# what the ERP posts itself (its subledgers, its recurring entries): never through the journals API
+SUBLEDGER_SOURCES = frozenset({INVENTORY_ISSUE, GOODS_RECEIPT, AP_PAYMENT, RECURRING_ACCRUAL})
 
 
 def revenue_account(revenue_code: str) -> str:

@@ -118,9 +118,33 @@ def check_flow(
                 )
             )
         wrong = {
-            name: (want, first.value.get(name)) for name, want in exp.value.items() if first.value.get(name) != want
+            name: (want, first.value.get(name))
+            for name, want in exp.value.items()
+            if not exp.accepts(name, first.value.get(name))
         }
-        if wrong:
+        if not wrong and exp.firsts and first.first_value is not None and first.first_value not in exp.firsts:
+            initial = exp.firsts[0]
+            off = {n: (w, first.first_value.get(n)) for n, w in initial.items() if first.first_value.get(n) != w}
+            result.differences.append(
+                Difference(
+                    flow,
+                    exp.target,
+                    "wrong_value",
+                    exp.key,
+                    "as it first landed, before its amendment: "
+                    + "; ".join(
+                        f"{name}: expected {want!r}, found {got!r}" for name, (want, got) in sorted(off.items())
+                    )
+                    + " (nor what was due at any later moment before its final value)",
+                    {
+                        "ref": first.ref,
+                        "first": True,
+                        "fields": {k: {"expected": w, "found": g} for k, (w, g) in off.items()},
+                    },
+                )
+            )
+            wrong = off
+        elif wrong:
             result.differences.append(
                 Difference(
                     flow,

@@ -38,18 +38,24 @@ def allowed_lag(view: RunView) -> float:
 def dead_letter_expectations(view: RunView) -> list[Expected]:
     """One parked letter per message a sender spoiled, due when it reached the integration."""
     arrives = arrival(view.outages)
-    return [
-        Expected(
-            DEAD_LETTERS,
-            _target(fact.channel),
-            fact.message_id,
-            dict(PARKED),
-            arrives(fact.at),
-            why=f"{fact.message_type} spoiled ({fact.variant})",
-        )
-        for fact in view.truth
-        if isinstance(fact, MessageCorrupted)
-    ]
+    resend = view.scenario.operations.ack_timeout_minutes  # after an outage, the sender's next resend may wait
+    expected = []
+    for fact in view.truth:
+        if isinstance(fact, MessageCorrupted):
+            at = arrives(fact.at)
+            expected.append(
+                Expected(
+                    DEAD_LETTERS,
+                    _target(fact.channel),
+                    fact.message_id,
+                    dict(PARKED),
+                    at,
+                    grace=resend if at != fact.at else 0.0,
+                    why=f"{fact.message_type} spoiled ({fact.variant})"
+                    + (", sent while the integration was down" if at != fact.at else ""),
+                )
+            )
+    return expected
 
 
 def observe_dead_letters(view: RunView) -> list[Observed]:

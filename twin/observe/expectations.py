@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from twin.domain import reasons
-from twin.domain.accounts import revenue_account
+from twin.domain.accounts import PATIENT_BILLING, revenue_account
 from twin.domain.events import (
     ChargeLine,
     ChargesPosted,
@@ -38,6 +38,22 @@ SELF_PAY_CUSTOMER = "SELF-PAY"
 def exception_key(visit: str, reason_code: str) -> str:
     """Exceptions are keyed by encounter and reason: one open exception per reason and encounter."""
     return f"{visit}:{reason_code}"
+
+
+def _bill(
+    revenue: dict[str, int], office: str, payer: str | None, coding: CodingCompleted
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The journal, receivable and claim that bill ``revenue`` for an encounter."""
+    amount = sum(revenue.values())
+    journal = {
+        "source": PATIENT_BILLING,
+        "receivable_cost_center": office,
+        "total": amount,
+        "revenue": {slot: cents for slot, cents in sorted(revenue.items()) if cents},
+    }
+    receivable = {"customer": payer or SELF_PAY_CUSTOMER, "amount": amount}
+    claim = {"payer": payer, "total": amount, "principal_dx": coding.principal_dx, "drg": coding.drg}
+    return journal, receivable, claim
 
 
 @per_ledger  # the billing check and the KPI oracle both ask
@@ -92,8 +108,9 @@ def billing_expectations(
             coded[event.visit] = event
     accounts: dict[str, str] = {}  # charge code -> revenue account, worked out once per code
 
-    def placed(line: ChargeLine, posted: float, due: float) -> tuple[str, float, str]:
-        """(revenue slot, when the integration could first bill it, why then) of one line of a bill due at ``due``."""
+    def placed(line: ChargeLine, posted: float, due: float) -> tuple[str, float, str, float]:
+        """(revenue slot, when the integration could first bill it, why then, when it reached the
+        integration) of one line of a bill due at ``due``."""
         account = accounts.get(line.code)
         if account is None:
             account = accounts[line.code] = revenue_account(charge_codes[line.code].revenue_code)
@@ -113,11 +130,13 @@ def billing_expectations(
             center = retirement.replacement
             known = max(known, governance.first_published("department", line.department))
             why = f"cost center {retirement.cost_center} retired, {line.department} remapped"
+        arrived = arrives(posted)
         if not faults.empty:
             repaired = faults.line_hold(line.txn_id)
+            arrived = max(arrived, repaired)
             if repaired > known:
                 known, why = repaired, "its spoiled charge message repaired"
-        return f"{account}/{center}", known, why
+        return f"{account}/{center}", known, why, arrived
 
     expected: list[Expected] = []
     for visit, coding in coded.items():
@@ -127,33 +146,45 @@ def billing_expectations(
         if not faults.empty:  # the admission, discharge or final coding spoiled: nobody can bill before its repair
             due = max(due, faults.message_hold(visit))
         revenue: dict[str, int] = {}
-        late: list[tuple[float, str]] = []
+        late: list[tuple[float, str, str, int, float]] = []  # known, why, slot, amount, arrived
         for posting in postings.get(visit, ()):
             for line in posting.lines:
-                slot, known, why = placed(line, posting.at, due)
+                slot, known, why, arrived = placed(line, posting.at, due)
                 revenue[slot] = revenue.get(slot, 0) + line.amount
                 if known > due:
-                    late.append((known, why or "posted after the bill was due"))
-        total = sum(revenue.values())
-        settles = max((at for at, _why in late), default=None)
+                    late.append((known, why or "posted after the bill was due", slot, line.amount, arrived))
+        settles = max((entry[0] for entry in late), default=None)
         grace = 0.0 if settles is None else settles - due
-        why = "" if settles is None else "late charges: " + "; ".join(sorted({reason for _at, reason in late}))
+        why = "" if settles is None else "late charges: " + "; ".join(sorted({entry[1] for entry in late}))
         payer = payer_of[admission.plan_code]
-        hospital = network.hospital(admission.hospital)
-        journal: dict[str, Any] = {
-            "receivable_cost_center": business_office(hospital),
-            "total": total,
-            "revenue": {slot: amount for slot, amount in sorted(revenue.items()) if amount},
-        }
-        receivable = {"customer": payer or SELF_PAY_CUSTOMER, "amount": total}
-        for target, value, seq in ((JOURNAL, journal, 0), (RECEIVABLE, receivable, 0)):
-            expected.append(Expected(BILLING, target, visit, value, due, seq, grace=grace, settles_at=settles, why=why))
+        office = business_office(network.hospital(admission.hospital))
+
+        journal, receivable, claim = _bill(revenue, office, payer, coding)
+        # What a bill that is amended later may first hold: what was billable at some moment from its
+        # due time on - all but the late lines, then each late line added as it became known.
+        firsts: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+        if late:
+            billable = dict(revenue)
+            for _known, _why, slot, amount, _arrived in late:
+                billable[slot] -= amount
+            firsts.append(_bill(billable, office, payer, coding))
+            for _known, _why, slot, amount, _arrived in sorted(late):
+                billable[slot] += amount
+                firsts.append(_bill(billable, office, payer, coding))
+        for target, value, seq, index in ((JOURNAL, journal, 0, 0), (RECEIVABLE, receivable, 0, 1)):
+            expected.append(
+                Expected(BILLING, target, visit, value, due, seq, grace=grace, settles_at=settles, why=why,
+                         firsts=tuple(states[index] for states in firsts))
+            )  # fmt: skip
         if payer is not None:
-            claim = {"payer": payer, "total": total, "principal_dx": coding.principal_dx, "drg": coding.drg}
-            expected.append(Expected(BILLING, CLAIM, visit, claim, due, 1, grace=grace, settles_at=settles, why=why))
+            expected.append(
+                Expected(BILLING, CLAIM, visit, claim, due, 1, grace=grace, settles_at=settles, why=why,
+                         firsts=tuple(states[2] for states in firsts))
+            )  # fmt: skip
         if settles is not None:  # the integration may say so when one arrives; adjusting is what counts
             key = exception_key(visit, reasons.LATE_CHARGE)
-            first = min(at for at, _why in late)
+            # from when the first late charge reached the integration (not when governance made it billable)
+            first = max(due, min(entry[4] for entry in late))
             value = {"reason_code": reasons.LATE_CHARGE}
             expected.append(Expected(BILLING, EXCEPTION, key, value, first, grace=settles - first, optional=True))
     for visit, discharge in discharged.items():

@@ -139,7 +139,8 @@ def on_hand_expectations(
 ) -> list[Expected]:
     """ERP on-hand at each quiet point: opening (par, from when the ERP stocks it) + the chain's
     receipts - the usage the ERP could know by then. A receipt or usage racing the snapshot (it
-    may land on either side) makes that snapshot optional."""
+    may land on either side) widens what the snapshot may show by its quantity; an item stocked just
+    before it makes the snapshot optional."""
     arrivals: dict[tuple[str, str], list[tuple[float, float, int, Link]]] = {}
     for link in links:
         arrivals.setdefault((link.location, link.item), []).append((*link.arrives, link.quantity, link))
@@ -153,11 +154,11 @@ def on_hand_expectations(
             arrived = [(q, link) for first, last, q, link in arrivals.get(key, []) if last <= at]
             received = sum(q for q, _link in arrived)
             used = sum(q for known, _o, _k, q in uses if known <= at)
-            racing = (
-                at - lag < since
-                or any(first <= at < last for first, last, _q, _link in arrivals.get(key, []))
-                or any(at - lag < known <= at for known, _o, _k, _q in uses)
-            )
+            # movements racing the snapshot may land on either side of it: the shelf may show up to
+            # that much more (a usage not posted yet, a receipt already in)
+            racing = sum(q for first, last, q, _link in arrivals.get(key, []) if first <= at < last)
+            racing += sum(q for known, _o, _k, q in uses if at - lag < known <= at)
+            on_hand = par + received - used
             # goods no receipt brought in: the shelf lacks them because the order never reached the vendor
             missing = [link for _q, link in arrived if link.arrives[0] != link.arrives[1]]
             expected.append(
@@ -165,10 +166,11 @@ def on_hand_expectations(
                     SUPPLY,
                     ON_HAND,
                     snapshot_key(key[0], key[1], at),
-                    {"on_hand": par + received - used},
+                    {"on_hand": on_hand},
                     at,
-                    optional=racing,
+                    optional=at - lag < since,  # stocked just now: the ERP may not hold it yet
                     requires=(VENDOR_ORDER, missing[0].key) if missing else None,
+                    bounds={"on_hand": (on_hand, on_hand + racing)} if racing else None,
                 )
             )
     return expected

@@ -6,12 +6,13 @@ This is the only place that knows how each mock stores what it holds; the checke
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mocks.erp.finance import ArItem, ErpFinance, Journal
 from mocks.erp.supply_chain import ErpSupplyChain
-from mocks.saas.clearinghouse import Clearinghouse
+from mocks.saas.clearinghouse import ClaimSubmission, Clearinghouse
 from mocks.saas.vendor import VendorPortal
-from twin.domain.accounts import PATIENT_BILLING, PATIENT_RECEIVABLES
+from twin.domain.accounts import LABOR_ALLOCATION, PATIENT_RECEIVABLES
 from twin.domain.contract import IntegrationException
 from twin.observe.expectations import CLAIM, EXCEPTION, JOURNAL, RECEIVABLE, exception_key
 from twin.observe.records import Observed
@@ -28,30 +29,22 @@ def observe_billing(
     first landed and when it was last amended."""
     observed: list[Observed] = []
     adjustments: dict[str, list[Journal]] = {}
-    for journal in erp.journals:
-        if journal.source == PATIENT_BILLING and journal.adjusts:
+    # Every journal posted through the ERP's API that is not labor's is this flow's to judge, whatever
+    # source it claims: a second revenue journal under another source is a duplicate, not invisible.
+    billed = [j for j in erp.journals if not j.subledger and j.source != LABOR_ALLOCATION]
+    for journal in billed:
+        if journal.adjusts:
             adjustments.setdefault(journal.adjusts, []).append(journal)
-    for journal in erp.journals:
-        if journal.source != PATIENT_BILLING or journal.adjusts:
+    for journal in billed:
+        if journal.adjusts:
             continue
         later = adjustments.get(journal.journal_id, [])
-        revenue: dict[str, int] = {}
-        receivable_center = ""
-        total = 0
-        for line in (line for entry in (journal, *later) for line in entry.lines):
-            if line.account == PATIENT_RECEIVABLES:
-                receivable_center = line.cost_center
-                total += line.debit - line.credit
-            else:
-                slot = f"{line.account}/{line.cost_center}"
-                revenue[slot] = revenue.get(slot, 0) + line.credit - line.debit
-        value = {
-            "receivable_cost_center": receivable_center,
-            "total": total,
-            "revenue": {slot: amount for slot, amount in sorted(revenue.items()) if amount},
-        }
+        value = _journal_value(journal, later)
         settled = max((entry.posted_at for entry in later), default=None)
-        observed.append(Observed(JOURNAL, journal.reference, value, journal.posted_at, journal.journal_id, settled))
+        first = _journal_value(journal, []) if later else None
+        observed.append(
+            Observed(JOURNAL, journal.reference, value, journal.posted_at, journal.journal_id, settled, first)
+        )
     memos: dict[str, list[ArItem]] = {}
     for item in erp.ar_items:
         if item.adjusts:
@@ -70,6 +63,7 @@ def observe_billing(
                 item.posted_at,
                 item.item_id,
                 settled,
+                {"customer": item.customer, "amount": item.amount} if later_items else None,
             )
         )
     by_id = {submission.submission_id: submission for submission in clearinghouse.submissions}
@@ -83,15 +77,11 @@ def observe_billing(
             Observed(
                 CLAIM,
                 submission.claim_number,
-                {
-                    "payer": current.payer_id,
-                    "total": current.total,
-                    "principal_dx": current.principal_dx,
-                    "drg": current.drg,
-                },
+                _claim_value(current),
                 submission.received_at,
                 submission.submission_id,
                 None if current is submission else current.received_at,
+                None if current is submission else _claim_value(submission),
             )
         )
     for number, exception in enumerate(exceptions, start=1):
@@ -106,6 +96,36 @@ def observe_billing(
                 )
             )
     return observed
+
+
+def _journal_value(journal: Journal, adjustments: Sequence[Journal]) -> dict[str, Any]:
+    """A revenue journal as it stands after ``adjustments``: its source, receivable cost center,
+    total and net revenue per account and cost center."""
+    revenue: dict[str, int] = {}
+    receivable_center = ""
+    total = 0
+    for line in (line for entry in (journal, *adjustments) for line in entry.lines):
+        if line.account == PATIENT_RECEIVABLES:
+            receivable_center = line.cost_center
+            total += line.debit - line.credit
+        else:
+            slot = f"{line.account}/{line.cost_center}"
+            revenue[slot] = revenue.get(slot, 0) + line.credit - line.debit
+    return {
+        "source": journal.source,
+        "receivable_cost_center": receivable_center,
+        "total": total,
+        "revenue": {slot: amount for slot, amount in sorted(revenue.items()) if amount},
+    }
+
+
+def _claim_value(submission: ClaimSubmission) -> dict[str, Any]:
+    return {
+        "payer": submission.payer_id,
+        "total": submission.total,
+        "principal_dx": submission.principal_dx,
+        "drg": submission.drg,
+    }
 
 
 def observe_supply(

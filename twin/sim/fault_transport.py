@@ -23,10 +23,10 @@ from typing import Any
 
 from mocks.ehr.ehr import OutboundMessage
 from twin.domain.contract import Integration
-from twin.domain.events import DepartmentAliased, Fact, MessageCorrupted
+from twin.domain.events import Fact
 from twin.domain.exchange import TRANSPORT_FAILURE, TargetRequest, TargetResponse
 from twin.faults import DocumentFate, FaultPlan, Hl7Fate
-from twin.faults.plan import INTEGRATION, document_key
+from twin.faults.plan import INTEGRATION, document_facts, document_key, hl7_facts
 from twin.scenario import OperationsSpec
 from twin.sim.transport import Channel, Handler, Transport
 from twin.workflows.clock import SimClock
@@ -187,22 +187,8 @@ class FaultTransport(Transport):
             message.control_id, message.message_type, message.visit, message.payload, now, can_reorder=can_reorder
         )
         self._fates[id(message)] = fate
-        spoiled = fate.corruption
-        if spoiled is not None:
-            self.witness(
-                MessageCorrupted(
-                    now,
-                    spoiled.key,
-                    "hl7",
-                    message.visit,
-                    message.message_type,
-                    spoiled.variant,
-                    spoiled.lines,
-                    spoiled.visit_readable,
-                )
-            )
-        for alias in fate.aliases:
-            self.witness(DepartmentAliased(now, message.visit, alias.txn_id, alias.department, alias.alias))
+        for fact in hl7_facts(fate, message.visit, message.message_type, now):
+            self.witness(fact)
         return fate
 
     # -- documents pushed by SaaS systems ------------------------------------------------------------
@@ -211,13 +197,8 @@ class FaultTransport(Transport):
         now = self.clock.now
         fate = self.plan.document_fate(source, body, now)
         key = document_key(source, body)
-        spoiled = fate.corruption
-        if spoiled is not None:
-            self.witness(
-                MessageCorrupted(
-                    now, spoiled.key, "document", spoiled.business_key, spoiled.message_type, "schema_drift"
-                )
-            )
+        for fact in document_facts(fate, now):
+            self.witness(fact)
         self.plan.outages.tried(INTEGRATION, key)
         self.clock.after(fate.delay, partial(self._document_arrives, source, key, fate, 0))
 

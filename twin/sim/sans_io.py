@@ -38,6 +38,9 @@ CLOCKS: frozenset[Any] = frozenset(
         time.process_time_ns,
         time.thread_time,
         time.thread_time_ns,
+        time.clock_gettime,
+        time.clock_gettime_ns,
+        time.strftime,  # with no time tuple it reads the clock; the core formats with its timebase instead
         time.localtime,
         time.gmtime,
         time.ctime,
@@ -82,9 +85,23 @@ def _refuse(what: str) -> None:
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _Trap.depth or not event.startswith(AUDITED):
         return
-    if event == "open" and str(args[0]).endswith(MODULE_FILES):
+    if event == "open" and str(args[0]).endswith(MODULE_FILES) and not _writes(args):
         return  # Python loading a module the core imports on first use: not the core's IO
     _refuse(f"did {event} {str(args[:1])[:80]}")
+
+
+def _writes(args: tuple[Any, ...]) -> bool:
+    """Whether an ``open`` audit event opens its file for writing (mode text or ``os.open`` flags)."""
+    mode = args[1] if len(args) > 1 else None
+    flags = args[2] if len(args) > 2 else 0
+    if isinstance(mode, str) and any(letter in mode for letter in "wax+"):
+        return True
+    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    return isinstance(flags, int) and bool(flags & writing)
+
+
+def _reads_dates(owner: Any) -> bool:
+    return isinstance(owner, type) and issubclass(owner, datetime.date)  # datetime.datetime and any subclass
 
 
 def _profile(frame: FrameType, event: str, arg: Any) -> None:
@@ -92,8 +109,8 @@ def _profile(frame: FrameType, event: str, arg: Any) -> None:
         owner = getattr(arg, "__self__", None)
         if arg in CLOCKS:
             _refuse(f"called {getattr(arg, '__qualname__', arg)}")
-        elif owner in (datetime.datetime, datetime.date) and getattr(arg, "__name__", "") in DATE_NOW:
-            _refuse(f"read the clock with {owner.__name__}.{arg.__name__}")
+        elif _reads_dates(owner) and getattr(arg, "__name__", "") in DATE_NOW:
+            _refuse(f"read the clock with {getattr(owner, '__name__', owner)}.{arg.__name__}")
         elif owner is _global_random:
             _refuse(f"drew from the unseeded global random ({arg.__name__})")
     elif event == "call" and frame.f_locals.get("self") is _global_random:
@@ -132,6 +149,7 @@ def trap_core(twin: Twin) -> None:
     """Put every call into the core of ``twin`` under the trap: the integration's contract, the
     target systems' handlers and the EHR's writer (before ``twin.run()``)."""
     guarded = _Guarded(twin.integration)
+    twin.integration = guarded  # type: ignore[assignment]  # start, exceptions, dead letters, health too
     twin.transport.integration = guarded  # type: ignore[assignment]
     if twin.support is not None:
         twin.support.integration = guarded  # type: ignore[assignment]

@@ -13,6 +13,7 @@ plan's decisions; the driver (``twin.sim.driver``) wires both to the world.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, deque
 from collections.abc import Callable
@@ -149,7 +150,7 @@ class Transport:
         for request in outcome.requests:
             self.send_request(request, now)
         for moment in outcome.timers:
-            self.clock.every(max(0.0, moment - self.clock.now), self._timer)
+            self.clock.every(delay_until(now, moment), self._timer)
 
     def _timer(self) -> None:
         self.apply(self.integration.on_timer(self.clock.now))
@@ -208,6 +209,15 @@ class Transport:
         """Governance published a crosswalk entry: it reaches the integration one hop later."""
         self.counts[("master data", change.domain)] += 1
         self.clock.after(self.hop(), lambda: self.apply(self.integration.receive_master_data(change, self.clock.now)))
+
+
+def delay_until(now: float, moment: float) -> float:
+    """The delay that makes a timer fire at ``moment``, not one float step before it: ``now + (moment -
+    now)`` can round below ``moment``, and a core that asks "is it due?" must find that it is."""
+    delay = max(0.0, moment - now)
+    while now + delay < moment:
+        delay = math.nextafter(delay, math.inf)
+    return delay
 
 
 def ack_code(ack: str) -> str:
