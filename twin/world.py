@@ -80,6 +80,14 @@ class Desk(Protocol):
     def replay(self, message_id: str, now: SimTime, payload: str | None = None) -> Outcome: ...
 
 
+def run_context(scenario: Scenario, network: Network | None = None, streams: RandomStreams | None = None) -> RunContext:
+    """What an integration factory gets for a run of ``scenario`` (the same in every process of a live
+    stack: the network and the random streams are functions of the scenario)."""
+    network = network if network is not None else build_network(scenario)
+    streams = streams if streams is not None else RandomStreams(scenario.seed)
+    return RunContext(published_at_go_live(network), scenario, Timebase(scenario.start), streams)
+
+
 def settle_grace(scenario: Scenario) -> float:
     """Minutes housekeeping keeps firing once the world is done: every daily schedule runs once more,
     and the support team comes round once more after the last message it may have to repair."""
@@ -106,7 +114,7 @@ class World:
         self.ehr, self.erp, self.hcm = self.systems.ehr, self.systems.erp, self.systems.hcm
         self.clearinghouse, self.vendor = self.systems.clearinghouse, self.systems.vendor
         self.snapshots: list[tuple[float, dict[tuple[str, str], int]]] = []  # ERP on-hand at quiet points
-        self.context = RunContext(published_at_go_live(self.network), scenario, self.timebase, self.streams)
+        self.context = run_context(scenario, self.network, self.streams)
         # Faults are data applied at the boundaries (twin/faults) by the driver's wire; without any,
         # every crossing takes the clean path.
         self.fault_plan: FaultPlan | None = FaultPlan.from_scenario(scenario) if scenario.faults else None

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from twin.domain.events import DepartmentAliased, Fact, MessageCorrupted
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.timebase import Timebase
 from twin.faults.corrupt import alias_department, canonical, charge_lines, drift, keeps_visit, poison
@@ -344,6 +345,29 @@ class FaultPlan:
             "tokens_issued": {system: gate.issued for system, gate in self.gates.items()},
             "aliases": dict(sorted(self.aliases.items())),
         }
+
+
+def hl7_facts(fate: Hl7Fate, visit: str, message_type: str, now: float) -> list[Fact]:
+    """What the truth ledger learns from an HL7 message's fate: that it was spoiled, that a charge
+    line went under an alias. Every driver's transport witnesses these, as it decides the fate."""
+    facts: list[Fact] = []
+    spoiled = fate.corruption
+    if spoiled is not None:
+        facts.append(
+            MessageCorrupted(
+                now, spoiled.key, "hl7", visit, message_type, spoiled.variant, spoiled.lines, spoiled.visit_readable
+            )
+        )
+    facts.extend(DepartmentAliased(now, visit, alias.txn_id, alias.department, alias.alias) for alias in fate.aliases)
+    return facts
+
+
+def document_facts(fate: DocumentFate, now: float) -> list[Fact]:
+    """What the truth ledger learns from a pushed document's fate: that it drifted."""
+    spoiled = fate.corruption
+    if spoiled is None:
+        return []
+    return [MessageCorrupted(now, spoiled.key, "document", spoiled.business_key, spoiled.message_type, "schema_drift")]
 
 
 def document_key(source: str, body: dict[str, Any]) -> str:

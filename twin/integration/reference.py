@@ -287,6 +287,11 @@ class ReferenceIntegration:
             "bills_waiting_for_dead_letters": self.billing.parked(),
         }
 
+    def breakers(self) -> dict[str, str]:
+        """The circuit breaker's state per target system (optional, beside ``health``: the live service
+        shows it in its metrics)."""
+        return {system: breaker.state for system, breaker in sorted(self.outbox.breakers.items())}
+
     # -- inside --------------------------------------------------------------------------------
     def _process(self, header: Header, event: DomainEvent, now: SimTime, outcome: Outcome) -> None:
         """One readable message, in order: once per control id, through the orchestrators."""

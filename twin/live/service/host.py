@@ -114,7 +114,8 @@ class Host:
 
     # -- recovery ------------------------------------------------------------------------------
     def recover(self) -> int:
-        """Rebuild the core from the journal (a fresh file: switch it on). Returns the inputs replayed."""
+        """Rebuild the core from the journal. Returns the inputs replayed (0: a fresh file, the core is
+        still to be switched on: ``take("start", {})`` at the run's minute 0)."""
         self.answers = self.store.answers()
         rows = {row.seq: row for row in self.store.outbox()}
         due: set[float] = set()
@@ -144,9 +145,6 @@ class Host:
                 f"the outbox holds {len(rows)}, {len(pending)} pending"
             )
         self.replayed = replayed
-        if replayed == 0:
-            self.journal_seq = self.outbox_seq = 0
-            self._take("start", {})
         self._dead_signature = _signature(self.core.dead_letters())
         for seq in sorted(self.in_flight):
             self._releases.append((seq, self.in_flight[seq]))
@@ -154,13 +152,16 @@ class Host:
         return replayed
 
     # -- inputs ----------------------------------------------------------------------------------
-    async def take(self, kind: str, data: dict[str, Any], answer_key: str = "") -> Outcome:
-        """Give the core one input now; returns its outcome once the input is on disk."""
-        outcome, committed = self._take(kind, data, answer_key)
+    async def take(self, kind: str, data: dict[str, Any], answer_key: str = "", answer: str | None = None) -> Outcome:
+        """Give the core one input now; returns its outcome once the input is on disk. ``answer_key``:
+        the sender's id for it, under which the answer given (``answer``, else the ACK) is kept."""
+        outcome, committed = self._take(kind, data, answer_key, answer)
         await committed
         return outcome
 
-    def _take(self, kind: str, data: dict[str, Any], answer_key: str = "") -> tuple[Outcome, asyncio.Future[None]]:
+    def _take(
+        self, kind: str, data: dict[str, Any], answer_key: str = "", answer: str | None = None
+    ) -> tuple[Outcome, asyncio.Future[None]]:
         now = self.clock.now()
         self.journal_seq += 1
         journal_seq = self.journal_seq
@@ -178,9 +179,10 @@ class Host:
             self.in_flight[seq] = request
             self._releases.append((seq, request))
         self._new_timers.extend(outcome.timers)
-        if answer_key and outcome.ack is not None:
-            batch.idempotency.append((answer_key, journal_seq, outcome.ack))
-            self._new_answers[answer_key] = outcome.ack
+        given = answer if answer is not None else outcome.ack
+        if answer_key and given is not None:
+            batch.idempotency.append((answer_key, journal_seq, given))
+            self._new_answers[answer_key] = given
         return outcome, self._commit_soon()
 
     def _apply(self, kind: str, data: dict[str, Any], now: float) -> Outcome:

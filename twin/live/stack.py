@@ -1,0 +1,187 @@
+"""A live stack, started and stopped as one: the world with its mock servers, the integration service
+(a child process, unless the integration under test is someone else's), and the judge at the end.
+
+``run_live`` is what ``twin serve`` and the live tests call. The run's clock starts a few seconds
+after the stack is asked for (``STARTUP_SECONDS``), so every server and the service listen before
+the first event falls due; the service process gets the same clock (epoch and speed) in its
+configuration, and can be killed and started again on the same SQLite file (``ServiceProcess``):
+the crash test does exactly that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twin.live.clock import LiveClock
+from twin.live.service.service import ServiceConfig
+from twin.live.world import INTEGRATION_CLIENT, Ingress, LiveWorld, Progress
+from twin.observe.view import RunResult
+from twin.reference_factory import REFERENCE
+from twin.scenario import Scenario
+
+STARTUP_SECONDS = 4.0  # minute 0 of the run is this long after the stack is asked for
+EXTERNAL = "external"
+
+
+@dataclass(slots=True)
+class LiveOptions:
+    """How a live run is made."""
+
+    speed: float = 60.0  # simulated seconds per wall second
+    sut: str = REFERENCE  # "reference", package.module:factory (run as the service), or "external"
+    ingress: str = ""  # external: the integration's MLLP address, mllp://HOST:PORT
+    api: str = ""  # external: the integration's HTTP API (webhooks, master data, queues)
+    workdir: Path | None = None  # the service's SQLite file, configuration and log (default: a temp dir)
+    keep_traffic: bool = False
+    drain_seconds: float = 60.0
+    host: str = "127.0.0.1"
+    startup_seconds: float = STARTUP_SECONDS
+
+
+class ServiceError(RuntimeError):
+    """The integration service did not start: its log says why."""
+
+
+class ServiceProcess:
+    """The integration service as a child process: start, kill (SIGKILL), start again on the same file."""
+
+    def __init__(self, config: ServiceConfig, workdir: Path) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.config_path = workdir / "service.json"
+        self.log_path = workdir / "service.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.ready: dict[str, Any] = {}
+        self.starts = 0
+
+    async def start(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Start it and wait for its ready line (its MLLP and HTTP addresses)."""
+        self.config.write(self.config_path)
+        log = self.log_path.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "twin.live.service", str(self.config_path),
+                stdout=asyncio.subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )  # fmt: skip
+        finally:
+            log.close()
+        assert self.process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+            self.ready = json.loads(line)
+        except (TimeoutError, ValueError):
+            await self.stop()
+            tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise ServiceError(
+                f"the integration service did not start; its log ({self.log_path}) ends:\n{tail}"
+            ) from None
+        self.starts += 1
+        # later starts listen where this one did: the world's senders reconnect to the same ports
+        self.config.mllp_port = int(self.ready["mllp"].rsplit(":", 1)[1])
+        self.config.http_port = int(self.ready["http"].rsplit(":", 1)[1])
+        return self.ready
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush - whatever was not committed is gone."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> None:
+        if self.process is not None:
+            await self.process.wait()
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM and wait (SIGKILL if it does not stop in time)."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@dataclass(slots=True)
+class LiveStack:
+    """A running stack: the world, the integration service (ours), where everything listens."""
+
+    world: LiveWorld
+    ingress: Ingress
+    service: ServiceProcess | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    async def stop(self) -> None:
+        await self.world.close_doors()
+        if self.service is not None:
+            await self.service.stop()
+        self.world.close()
+
+
+async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
+    """Serve the mocks, start the integration service (or point at the external one), connect the world."""
+    clock = LiveClock(time.time() + options.startup_seconds, options.speed)
+    name = options.sut if options.sut != EXTERNAL else f"{EXTERNAL} {options.ingress}"
+    world = LiveWorld(scenario, clock, name=name, keep_traffic=options.keep_traffic)
+    urls = await world.serve(options.host)
+    service: ServiceProcess | None = None
+    if options.sut == EXTERNAL:
+        ingress = Ingress.parse(options.ingress, options.api)
+    else:
+        workdir = options.workdir or Path(tempfile.mkdtemp(prefix="twin-live-"))
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = ServiceConfig(
+            scenario=scenario.model_dump(mode="json"),
+            epoch=clock.epoch,
+            speed=clock.speed,
+            db=str(workdir / "integration.sqlite"),
+            targets=urls,
+            sut=options.sut,
+            client_id=INTEGRATION_CLIENT,
+            client_secret=world.client_secret,
+            host=options.host,
+        )
+        service = ServiceProcess(config, workdir)
+        try:
+            ready = await service.start()
+        except BaseException:
+            await world.close_doors()
+            raise
+        ingress = Ingress.parse(ready["mllp"], ready["http"])
+    world.connect(ingress)
+    return LiveStack(world, ingress, service, urls)
+
+
+async def run_live(
+    scenario: Scenario,
+    options: LiveOptions,
+    *,
+    stop: asyncio.Event | None = None,
+    progress: Progress | None = None,
+    announce: Callable[[LiveStack], None] | None = None,
+) -> RunResult:
+    """Run ``scenario`` live through the integration under test and judge it (see the module docstring)."""
+    stack = await start_stack(scenario, options)
+    try:
+        if announce is not None:
+            announce(stack)
+        horizon = await stack.world.run(stop, progress, options.drain_seconds)
+        await stack.world.close_doors()
+        result = stack.world.judge(horizon, stack.started)
+    finally:
+        with contextlib.suppress(Exception):
+            await stack.stop()
+    return result

@@ -1,0 +1,275 @@
+"""The world on the wall clock: the SimPy model stepped in real time, its systems served over HTTP and MLLP.
+
+``LiveWorld`` is the same world a simulated run has (``twin.world.World``: network, mock systems,
+truth ledger, workflows); what differs is the clock and the wire. The SimPy environment is stepped
+as the wall clock reaches each event's moment (at the run's ``speed``), so the EHR publishes its
+messages when they fall due, the vendor ships when its lead time is over, HCM closes timecards, the
+steward works the exception queue. The mock systems are served by FastAPI on loopback, each on its
+own port with its authorization server in front (``twin.live.apps``), behind a door that applies the
+scenario's faults (``twin.live.door``); the EHR's messages leave over MLLP (``twin.live.mllp_sender``);
+documents and publications go to the integration's HTTP API, and the steward and the support team
+work its queues through it (``twin.live.integration_link``).
+
+When the workload is over the world settles as a simulated one does (every daily schedule once
+more), waits for what is still on the wire, closes its doors and hands the judge the same
+``RunView`` a simulated run does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from simpy.core import StopSimulation
+
+from mocks.ehr.ehr import OutboundMessage
+from twin.domain.contract import Outcome
+from twin.domain.events import MappingPublished
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.live.apps.common import system_app
+from twin.live.apps.systems import APIS
+from twin.live.auth import AuthServer, Client
+from twin.live.clock import LiveClock
+from twin.live.door import Door
+from twin.live.integration_link import DeskDown, Pusher, RemoteDesk
+from twin.live.mllp_sender import MllpSender, SenderStats
+from twin.live.records import WireLog
+from twin.live.serving import Servers
+from twin.observe.flows import check_all
+from twin.observe.view import RunResult, RunView
+from twin.scenario import Scenario
+from twin.world import World, seen
+
+log = logging.getLogger("twin.live.world")
+
+INTEGRATION_CLIENT = "twin-integration"
+Progress = Callable[[float, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Ingress:
+    """Where the integration under test listens: its MLLP address and its HTTP API."""
+
+    mllp_host: str
+    mllp_port: int
+    api: str  # base URL: webhooks, master data, exceptions, dead letters, status
+
+    @classmethod
+    def parse(cls, mllp: str, api: str) -> Ingress:
+        """``mllp://host:port`` and ``http://host:port`` -> an ``Ingress`` (ValueError says what is wrong)."""
+        address = mllp.removeprefix("mllp://")
+        host, colon, port = address.rpartition(":")
+        if not colon or not host or not port.isdigit():
+            raise ValueError(f"--ingress {mllp!r} must be mllp://HOST:PORT")
+        if not api.startswith(("http://", "https://")):
+            raise ValueError(f"the integration's API {api!r} must be an http(s) URL")
+        return cls(host, int(port), api.rstrip("/"))
+
+
+class LiveWire:
+    """The world's wire in a live run: HL7 over each hospital's MLLP channel, the rest over HTTP."""
+
+    def __init__(self, senders: dict[str, MllpSender], pusher: Pusher, wake: Callable[[], None]) -> None:
+        self.senders = senders
+        self.pusher = pusher
+        self.wake = wake
+
+    def send_hl7(self, message: OutboundMessage) -> None:
+        self.senders[message.hospital].send(message)
+
+    def push_document(self, source: str, body: dict[str, Any]) -> None:
+        self.pusher.push_document(source, body)
+
+    def publish(self, change: MappingPublished) -> None:
+        self.pusher.publish(change)
+
+
+class LiveWorld(World):
+    """The world of one live run (see the module docstring)."""
+
+    def __init__(self, scenario: Scenario, clock: LiveClock, *, name: str = "reference",
+                 keep_traffic: bool = False) -> None:  # fmt: skip
+        super().__init__(scenario)
+        self.live = clock
+        self.name = name
+        self.wire_log = WireLog(keep_traffic)
+        self.client_secret = secrets.token_urlsafe(24)
+        self.clients = {INTEGRATION_CLIENT: Client(INTEGRATION_CLIENT, self.client_secret)}
+        self.servers = Servers()
+        self.urls: dict[str, str] = {}
+        self.auth: dict[str, AuthServer] = {}
+        self.senders: dict[str, MllpSender] = {}
+        self.sender_stats = SenderStats()
+        self.delivered: dict[str, float] = {}  # spoiled message -> when it reached the integration
+        self._wake = asyncio.Event()
+        self.pusher: Pusher | None = None
+        self.desk: RemoteDesk | None = None
+        self.settled = False
+
+    # -- the mock systems as servers ----------------------------------------------------------------
+    async def serve(self, host: str = "127.0.0.1") -> dict[str, str]:
+        """Serve every mock system on its own free port; returns system -> base URL."""
+        for system, api in APIS.items():
+            revocation = self.fault_plan.revocation(system) if self.fault_plan is not None else None
+            auth = AuthServer(
+                system,
+                self.clients,
+                self.live.now,
+                revoked_at=revocation[0] if revocation else None,
+                on_revoked=revocation[1] if revocation else None,
+            )
+            self.auth[system] = auth
+            app = system_app(api, self.systems.targets[system], auth, self.live.now, self._handled)
+            door = Door(app, system, self.live, self.wire_log, self.fault_plan)  # type: ignore[arg-type]
+            self.urls[system] = await self.servers.start(system, door, host)
+        return dict(self.urls)
+
+    def _handled(self, request: TargetRequest, response: TargetResponse) -> None:
+        self.handled(request, response)
+        self.wake()
+
+    def wake(self) -> None:
+        """Something was scheduled from outside the world's loop: look at the clock again."""
+        self._wake.set()
+
+    # -- the integration under test -------------------------------------------------------------
+    def connect(self, ingress: Ingress) -> None:
+        """Wire the world to the integration under test and build the workflows around it."""
+        operations = self.scenario.operations
+        for hospital in self.network.hospitals:
+            self.senders[hospital.code] = MllpSender(
+                hospital.code, ingress.mllp_host, ingress.mllp_port, self.live, self.wire_log,
+                ack_timeout_minutes=operations.ack_timeout_minutes, max_resends=operations.max_resends,
+                plan=self.fault_plan, witness=self.witness, delivered=self.delivered, stats=self.sender_stats,
+            )  # fmt: skip
+        self.pusher = Pusher(
+            ingress.api, self.live, self.wire_log,
+            ack_timeout_minutes=operations.ack_timeout_minutes, max_resends=operations.max_resends,
+            plan=self.fault_plan, witness=self.witness, delivered=self.delivered,
+        )  # fmt: skip
+        self.desk = RemoteDesk(ingress.api)
+        self.wire = LiveWire(self.senders, self.pusher, self.wake)
+        self.build_support(self.desk, _nothing, self.delivered)
+        self.build_workflows(self.desk)
+
+    def _steward_rounds(self) -> None:
+        with contextlib.suppress(DeskDown):  # the integration cannot be reached: the next round
+            self.steward.review()
+        self.clock.every(self.steward.rounds, self._steward_rounds)
+
+    def _support_rounds(self) -> None:
+        assert self.support is not None
+        try:
+            self.support.review(self.clock.now)
+        except DeskDown as error:
+            log.warning("support round skipped: %s", error)
+        self.clock.every(self.support.rounds, self._support_rounds)
+
+    # -- running --------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None, progress: Progress | None = None,
+                  drain_seconds: float = 60.0) -> float:  # fmt: skip
+        """Step the world on the wall clock through the workload and its settling; returns the horizon
+        (earlier if ``stop`` is set: an interrupted run is judged as it stands)."""
+        stop = stop or asyncio.Event()
+        self.start(lambda: None)  # the integration service switched itself on when it started
+        workload = self.workload
+        await self._step(workload, stop, progress)
+        if not stop.is_set():
+            self.settled = await self._step(None, stop, progress)
+        horizon = self.clock.horizon() if self.settled else float(self.clock.now)
+        await self.drained(drain_seconds)
+        self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
+        return horizon
+
+    async def _step(self, until: float | None, stop: asyncio.Event, progress: Progress | None) -> bool:
+        """Process the world's events as the wall clock reaches them, until ``until`` (simulated
+        minutes) or until the world has settled (``until`` None: returns True)."""
+        clock, live = self.clock, self.live
+        steps = 0
+        last_report = 0.0
+        while not stop.is_set():
+            at = clock.peek()
+            if until is not None and at > until:
+                return False
+            wait = live.seconds_until(at) if at != math.inf else 0.25
+            if wait > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(wait, 0.25))
+                continue
+            try:
+                clock.step()
+            except StopSimulation:
+                return True
+            steps += 1
+            if steps % 20 == 0:
+                await asyncio.sleep(0)  # the servers, the senders and the pushes run between steps
+            if progress is not None and time.monotonic() - last_report > 0.5:
+                last_report = time.monotonic()
+                progress(min(float(clock.now), self.workload), self.workload)
+        return False
+
+    async def drained(self, seconds: float) -> bool:
+        """Wait (at most ``seconds``) until nothing is on the wire and the integration is idle."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            quiet = all(s.idle for s in self.senders.values()) and (self.pusher is None or self.pusher.idle)
+            if quiet and await self._integration_idle():
+                return True
+            await asyncio.sleep(0.1)
+        log.warning("the wire had not drained after %.0f s", seconds)
+        return False
+
+    async def _integration_idle(self) -> bool:
+        if self.desk is None:
+            return True
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                status = (await client.get(self.desk.base + "/status")).json()
+        except (httpx.HTTPError, ValueError):
+            return True  # an external integration without /status: the wire is all we can see
+        return int(status.get("in_flight", 0)) == 0
+
+    # -- judging ----------------------------------------------------------------------------------------
+    def judge(self, horizon: float, started: float) -> RunResult:
+        """Every flow's verdict on the run as it stands (after ``close_doors``)."""
+        view = self.view_at(horizon)
+        return RunResult(view, check_all(view), time.perf_counter() - started, len(self.wire_log.records))
+
+    def view_at(self, horizon: float) -> RunView:
+        exceptions, letters, health = [], [], None
+        if self.desk is not None:
+            with contextlib.suppress(DeskDown):
+                exceptions, letters = self.desk.exceptions(), self.desk.dead_letters()
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                health = self.desk.client.get(self.desk.base + "/status").json().get("health")
+        stats = dict(self.sender_stats.counts)
+        if self.pusher is not None:
+            stats.update(webhook_resends=self.pusher.resends, webhooks_given_up=self.pusher.gave_up)
+        wire = self.wire_log
+        integration = seen(self.name, exceptions, letters, health)
+        return self.view(horizon, integration, wire.records, wire.traffic, wire.counts, stats)
+
+    async def close_doors(self) -> None:
+        """Stop the senders, the pushes and the servers: the targets' state is final."""
+        for sender in self.senders.values():
+            await sender.stop()
+        if self.pusher is not None:
+            await self.pusher.close()
+        await self.servers.stop()
+
+    def close(self) -> None:
+        if self.desk is not None:
+            self.desk.close()
+
+
+def _nothing(_outcome: Outcome) -> None:
+    """A replay's outcome is the integration's to carry out, in its own process."""
