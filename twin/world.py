@@ -321,6 +321,8 @@ class World:
         traffic: dict[str, list[str]],
         counts: Mapping[tuple[str, str], int],
         transport_stats: Mapping[str, int] | None = None,
+        *,
+        settled: bool = True,
     ) -> RunView:
         """The run as the judge reads it (``twin.observe.view``), with the driver's wire records."""
         faults = None
@@ -352,6 +354,7 @@ class World:
             horizon=horizon,
             outages=() if self.fault_plan is None else tuple(self.fault_plan.outage_windows(horizon)),
             faults=faults,
+            settled=settled,
         )
 
 

@@ -49,6 +49,18 @@ def ehr_resources(ehr: Ehr, hospitals: tuple[Hospital, ...], payers: tuple[Payer
     return resources
 
 
+def chart_resources(ehr: Ehr, visit: str) -> list[JSON]:
+    """One encounter's resources as ``ehr_resources`` renders them (patient, coverage, encounter,
+    charge items, and the claim once coded and discharged, unless self-pay): what an event on the
+    visit may have changed, for the live FHIR store to publish after it."""
+    enc = ehr.encounters[visit]
+    payer = ehr.patients[enc.mrn].payer
+    resources = [patient(ehr, enc.mrn), coverage(ehr, enc, payer), encounter(ehr, enc), *charge_items(ehr, enc)]
+    if enc.coding is not None and not payer.self_pay and enc.discharged_at is not None:
+        resources.append(claim(ehr, enc, payer))
+    return resources
+
+
 def organization(identifier: str, name: str, payer: bool = False) -> JSON:
     kind = "pay" if payer else "prov"
     return {

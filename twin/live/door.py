@@ -37,7 +37,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-NOT_THE_API = ("/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/health")
+NOT_THE_API = ("/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/health")  # of any app mounted here
 HOLD_SECONDS = 120.0  # the longest a door holds a connection nobody answers (a client gives up sooner)
 
 
@@ -54,7 +54,7 @@ class Door:
         self.hold_seconds = hold_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in NOT_THE_API:
+        if scope["type"] != "http" or scope["path"].endswith(NOT_THE_API):
             await self.app(scope, receive, send)
             return
         clock = self.clock

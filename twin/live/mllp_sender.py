@@ -81,7 +81,7 @@ class MllpSender:
         witness: Callable[[Fact], None] = lambda fact: None,
         delivered: dict[str, float] | None = None,
         stats: SenderStats | None = None,
-        ack_floor_seconds: float = 2.0,
+        ack_floor_seconds: float = 0.5,
     ) -> None:
         self.hospital = hospital
         self.host, self.port = host, port
@@ -102,6 +102,7 @@ class MllpSender:
         self._reader: Any = None  # hl7.mllp.HL7StreamReader
         self._writer: Any = None  # hl7.mllp.HL7StreamWriter
         self.source = f"ehr/{hospital}"
+        self.copies_due = 0  # second copies the fault plan scheduled, not sent yet
 
     # -- the EHR publishes ----------------------------------------------------------------------
     def send(self, message: OutboundMessage, fate: Hl7Fate | None = None) -> None:
@@ -114,7 +115,8 @@ class MllpSender:
 
     @property
     def idle(self) -> bool:
-        return not self.queue
+        """Nothing queued, nothing on its way, no copy waiting to be sent."""
+        return not self.queue and not self.copies_due
 
     async def drained(self) -> None:
         await self._idle.wait()
@@ -186,9 +188,14 @@ class MllpSender:
         self._done()
         if fate is not None and fate.duplicate_after is not None:
             copy = message._replace(payload=payload)
+            self.copies_due += 1
             asyncio.get_running_loop().call_later(
-                self.clock.wall_seconds(fate.duplicate_after, floor=0.0), self.send, copy, Hl7Fate(payload)
+                self.clock.wall_seconds(fate.duplicate_after, floor=0.0), self._send_copy, copy, Hl7Fate(payload)
             )
+
+    def _send_copy(self, copy: OutboundMessage, fate: Hl7Fate) -> None:
+        self.copies_due -= 1
+        self.send(copy, fate)
 
     def _done(self) -> None:
         self.queue.popleft()

@@ -47,6 +47,10 @@ class LiveOptions:
     drain_seconds: float = 60.0
     host: str = "127.0.0.1"
     startup_seconds: float = STARTUP_SECONDS
+    warp: bool = True  # jump the clock over idle time (our service only: an external one keeps its own clock)
+    settle_speed: float | None = None  # the speed once the workload is over (our service only)
+    request_floor_seconds: float = 0.1  # the shortest wall wait for a target's answer (our service)
+    ack_floor_seconds: float = 0.5  # the shortest wall wait for an ACK before the EHR resends
 
 
 class ServiceError(RuntimeError):
@@ -135,7 +139,11 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
     """Serve the mocks, start the integration service (or point at the external one), connect the world."""
     clock = LiveClock(time.time() + options.startup_seconds, options.speed)
     name = options.sut if options.sut != EXTERNAL else f"{EXTERNAL} {options.ingress}"
-    world = LiveWorld(scenario, clock, name=name, keep_traffic=options.keep_traffic)
+    ours = options.sut != EXTERNAL
+    world = LiveWorld(
+        scenario, clock, name=name, keep_traffic=options.keep_traffic, warp=options.warp and ours,
+        settle_speed=options.settle_speed if ours else None, ack_floor_seconds=options.ack_floor_seconds,
+    )  # fmt: skip
     urls = await world.serve(options.host)
     service: ServiceProcess | None = None
     if options.sut == EXTERNAL:
@@ -153,6 +161,7 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
             client_id=INTEGRATION_CLIENT,
             client_secret=world.client_secret,
             host=options.host,
+            timeout_floor_seconds=options.request_floor_seconds,
         )
         service = ServiceProcess(config, workdir)
         try:

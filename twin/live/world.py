@@ -25,19 +25,23 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import httpx
 from simpy.core import StopSimulation
 
 from mocks.ehr.ehr import OutboundMessage
+from mocks.ehr.fhir_store import FhirStore
+from mocks.ehr.fhir_view import chart_resources, ehr_resources
 from twin.domain.contract import Outcome
-from twin.domain.events import MappingPublished
+from twin.domain.events import DomainEvent, MappingPublished
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.live.apps.common import system_app
+from twin.live.apps.fhir import fhir_app
 from twin.live.apps.systems import APIS
 from twin.live.auth import AuthServer, Client
-from twin.live.clock import LiveClock
+from twin.live.clock import LiveClock, Segment
 from twin.live.door import Door
 from twin.live.integration_link import DeskDown, Pusher, RemoteDesk
 from twin.live.mllp_sender import MllpSender, SenderStats
@@ -46,11 +50,13 @@ from twin.live.serving import Servers
 from twin.observe.flows import check_all
 from twin.observe.view import RunResult, RunView
 from twin.scenario import Scenario
-from twin.world import World, seen
+from twin.world import World, seen, settle_grace
 
 log = logging.getLogger("twin.live.world")
 
 INTEGRATION_CLIENT = "twin-integration"
+FHIR_PATH = "/fhir"  # the EHR's FHIR base, under its server
+WARP_AFTER_SECONDS = 0.05  # idle waits shorter than this are waited out, not jumped
 Progress = Callable[[float, float], None]
 
 
@@ -95,10 +101,25 @@ class LiveWire:
 class LiveWorld(World):
     """The world of one live run (see the module docstring)."""
 
-    def __init__(self, scenario: Scenario, clock: LiveClock, *, name: str = "reference",
-                 keep_traffic: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: LiveClock,
+        *,
+        name: str = "reference",
+        keep_traffic: bool = False,
+        warp: bool = False,
+        settle_speed: float | None = None,
+        ack_floor_seconds: float = 0.5,
+    ) -> None:
         super().__init__(scenario)
         self.live = clock
+        self.warp = warp  # jump the clock over idle time (needs the service's POST /clock)
+        self.settle_speed = settle_speed  # the speed once the workload is over (needs POST /clock too)
+        self.speed_due: float | None = None
+        self.ack_floor = ack_floor_seconds
+        self.jumps = 0
+        self.warped_minutes = 0.0
         self.name = name
         self.wire_log = WireLog(keep_traffic)
         self.client_secret = secrets.token_urlsafe(24)
@@ -113,6 +134,8 @@ class LiveWorld(World):
         self.pusher: Pusher | None = None
         self.desk: RemoteDesk | None = None
         self.settled = False
+        self.fhir: FhirStore | None = None  # the EHR's FHIR store, once served
+        self._control = httpx.AsyncClient(timeout=5.0)  # the service's /status and /clock
 
     # -- the mock systems as servers ----------------------------------------------------------------
     async def serve(self, host: str = "127.0.0.1") -> dict[str, str]:
@@ -128,9 +151,23 @@ class LiveWorld(World):
             )
             self.auth[system] = auth
             app = system_app(api, self.systems.targets[system], auth, self.live.now, self._handled)
+            if system == "ehr":  # the EHR's FHIR R4 API beside its reporting extract, on the same server
+                self.fhir = FhirStore()
+                chart = ehr_resources(self.systems.ehr, self.network.hospitals, self.network.payers)
+                self.fhir.publish(chain.from_iterable(chart.values()), self._now_iso())
+                app.mount(FHIR_PATH, fhir_app(self.fhir, auth, self._now_iso))
             door = Door(app, system, self.live, self.wire_log, self.fault_plan)  # type: ignore[arg-type]
             self.urls[system] = await self.servers.start(system, door, host)
         return dict(self.urls)
+
+    def _now_iso(self) -> str:
+        return self.timebase.iso(self.live.now())
+
+    def happen(self, event: DomainEvent) -> None:
+        """As in any run; and the EHR's FHIR API shows the chart as it now stands."""
+        super().happen(event)
+        if self.fhir is not None:
+            self.fhir.publish(chart_resources(self.systems.ehr, event.visit), self._now_iso())
 
     def _handled(self, request: TargetRequest, response: TargetResponse) -> None:
         self.handled(request, response)
@@ -149,11 +186,12 @@ class LiveWorld(World):
                 hospital.code, ingress.mllp_host, ingress.mllp_port, self.live, self.wire_log,
                 ack_timeout_minutes=operations.ack_timeout_minutes, max_resends=operations.max_resends,
                 plan=self.fault_plan, witness=self.witness, delivered=self.delivered, stats=self.sender_stats,
+                ack_floor_seconds=self.ack_floor,
             )  # fmt: skip
         self.pusher = Pusher(
             ingress.api, self.live, self.wire_log,
             ack_timeout_minutes=operations.ack_timeout_minutes, max_resends=operations.max_resends,
-            plan=self.fault_plan, witness=self.witness, delivered=self.delivered,
+            plan=self.fault_plan, witness=self.witness, delivered=self.delivered, floor_seconds=self.ack_floor,
         )  # fmt: skip
         self.desk = RemoteDesk(ingress.api)
         self.wire = LiveWire(self.senders, self.pusher, self.wake)
@@ -182,9 +220,17 @@ class LiveWorld(World):
         self.start(lambda: None)  # the integration service switched itself on when it started
         workload = self.workload
         await self._step(workload, stop, progress)
+        cut = workload
         if not stop.is_set():
-            self.settled = await self._step(None, stop, progress)
-        horizon = self.clock.horizon() if self.settled else float(self.clock.now)
+            if self.settle_speed is not None and self.settle_speed != self.live.speed:
+                self.speed_due = self.settle_speed  # no admissions any more: the tail may run faster
+            # Every daily schedule runs once more (the simulated run's settle grace); then the run is
+            # cut: stays still in progress would take weeks of wall time to end.
+            cut = workload + settle_grace(self.scenario)
+            self.settled = await self._step(cut, stop, progress)
+            if not self.settled:
+                await self._until(cut, stop)
+        horizon = self.clock.horizon() if self.settled else min(cut, self.live.now())
         await self.drained(drain_seconds)
         self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
         return horizon
@@ -200,10 +246,15 @@ class LiveWorld(World):
             if until is not None and at > until:
                 return False
             wait = live.seconds_until(at) if at != math.inf else 0.25
+            if self.speed_due is not None and at != math.inf and await self._warp(at, self.speed_due):
+                self.speed_due = None
+                continue
+            if wait > WARP_AFTER_SECONDS and self.warp and at != math.inf and await self._warp(at):
+                continue
             if wait > 0:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), min(wait, 0.25))
+                with contextlib.suppress(TimeoutError):  # warping, look again soon: the integration may be done
+                    await asyncio.wait_for(self._wake.wait(), min(wait, 0.02 if self.warp else 0.25))
                 continue
             try:
                 clock.step()
@@ -216,6 +267,44 @@ class LiveWorld(World):
                 last_report = time.monotonic()
                 progress(min(float(clock.now), self.workload), self.workload)
         return False
+
+    async def _warp(self, at: float, speed: float | None = None) -> bool:
+        """Jump the clock to the next event (the world's at ``at``, or the integration's next timer)
+        when nothing is happening anywhere, perhaps changing its ``speed`` too; ``False`` when
+        something is happening, or the service cannot say."""
+        if self.desk is None or not all(s.idle for s in self.senders.values()):
+            return False
+        if self.pusher is not None and not self.pusher.idle:
+            return False
+        try:
+            status = (await self._control.get(self.desk.base + "/status")).json()
+            if int(status.get("in_flight", 1)) != 0:
+                return False
+            timer = status.get("next_timer")
+            target = at if timer is None else min(at, float(timer))
+            now = self.live.now()
+            if speed is None and target - now < self.live.minutes(WARP_AFTER_SECONDS):
+                return False
+            if speed is not None:
+                target = now if not self.warp else max(now, target)
+            answer = await self._control.post(self.desk.base + "/clock", json={"minute": target, "speed": speed})
+            answer.raise_for_status()
+            segment = answer.json()
+        except (httpx.HTTPError, ValueError, TypeError):
+            return False
+        self.live.add(Segment(float(segment["wall"]), float(segment["minute"]), float(segment["speed"])))
+        self.jumps += 1
+        self.warped_minutes += float(segment["minute"]) - now
+        return True
+
+    async def _until(self, minute: float, stop: asyncio.Event) -> None:
+        """Let the wall clock reach ``minute`` (jumping there when everything is idle)."""
+        while not stop.is_set() and self.live.now() < minute:
+            if self.warp and await self._warp(minute):
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(self.live.seconds_until(minute), 0.05))
 
     async def drained(self, seconds: float) -> bool:
         """Wait (at most ``seconds``) until nothing is on the wire and the integration is idle."""
@@ -232,8 +321,7 @@ class LiveWorld(World):
         if self.desk is None:
             return True
         try:
-            async with httpx.AsyncClient(timeout=5.0) as client:
-                status = (await client.get(self.desk.base + "/status")).json()
+            status = (await self._control.get(self.desk.base + "/status")).json()
         except (httpx.HTTPError, ValueError):
             return True  # an external integration without /status: the wire is all we can see
         return int(status.get("in_flight", 0)) == 0
@@ -256,10 +344,11 @@ class LiveWorld(World):
             stats.update(webhook_resends=self.pusher.resends, webhooks_given_up=self.pusher.gave_up)
         wire = self.wire_log
         integration = seen(self.name, exceptions, letters, health)
-        return self.view(horizon, integration, wire.records, wire.traffic, wire.counts, stats)
+        return self.view(horizon, integration, wire.records, wire.traffic, wire.counts, stats, settled=self.settled)
 
     async def close_doors(self) -> None:
         """Stop the senders, the pushes and the servers: the targets' state is final."""
+        await self._control.aclose()
         for sender in self.senders.values():
             await sender.stop()
         if self.pusher is not None:

@@ -70,6 +70,7 @@ class FlowCheck:
             allowed_lag=self.allowed_lag(view),
             horizon=horizon,
             targets=self.targets,
+            cut=not view.settled,
         )
 
 

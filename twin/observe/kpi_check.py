@@ -78,7 +78,7 @@ def kpi_truth(view: RunView, horizon: float) -> KpiTruth:
 
 
 def check_reporting(view: RunView, horizon: float) -> FlowResult:
-    return judge(kpi_truth(view, horizon), observe_dashboard(view.dashboard), horizon)
+    return judge(kpi_truth(view, horizon), observe_dashboard(view.dashboard), horizon, cut=not view.settled)
 
 
 def reporting_summary(view: RunView, horizon: float) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def reporting_summary(view: RunView, horizon: float) -> dict[str, Any]:
     }
 
 
-def judge(truth: KpiTruth, observed: Sequence[Observed], horizon: float) -> FlowResult:
+def judge(truth: KpiTruth, observed: Sequence[Observed], horizon: float, *, cut: bool = False) -> FlowResult:
     """Classify every difference between the truth's KPI values and the dashboard's."""
     lag = truth.lag
     result = FlowResult(REPORTING, lag)
@@ -128,9 +128,11 @@ def judge(truth: KpiTruth, observed: Sequence[Observed], horizon: float) -> Flow
         if not records:
             if value.optional:
                 continue
-            result.expected += 1
             pending = value.dues[0] + lag > horizon
             result.pending += pending
+            if pending and cut:  # a run ended at a cut: not due yet, not judged
+                continue
+            result.expected += 1
             when = "still pending when the run had settled" if pending else "not on the dashboard"
             result.differences.append(_difference("lost", key, f"{_name(value)}: due at t={value.dues[0]:.1f}, {when}"))
             continue

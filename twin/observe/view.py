@@ -90,6 +90,9 @@ class RunView:
     horizon: float  # when the run had settled (simulated minutes)
     outages: tuple[OutageWindow, ...] = ()
     faults: FaultsSeen | None = None  # None: the scenario injects no fault
+    # False: the run was ended at ``horizon`` before the world settled (a live run, a day after its
+    # workload): records not due by then are pending, not lost (``twin.observe.checker.check_flow``)
+    settled: bool = True
 
     @property
     def exceptions(self) -> tuple[IntegrationException, ...]:

@@ -111,6 +111,21 @@ def service_api(service: IntegrationService) -> FastAPI:
         replayed = [message_id for message_id in chosen if await service.replay(message_id, None)]
         return JSONResponse({"replayed": replayed})
 
+    @app.post("/clock", tags=["operations"], summary="Move the run's clock forward (the world, when all is idle)")
+    async def clock(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+            minute = float(body["minute"])
+            speed = None if body.get("speed") is None else float(body["speed"])
+            if speed is not None and not speed > 0:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return problem_response(
+                422, {"errors": ["minute: the simulated minute to move to; speed (optional): a positive number"]}
+            )
+        segment = await service.jump(minute, speed)
+        return JSONResponse(dataclasses.asdict(segment))
+
     @app.get("/health", tags=["operations"], summary="Liveness and queue figures")
     async def health() -> Response:
         return JSONResponse({"status": "up", "sut": service.name, **service.state()})

@@ -45,7 +45,7 @@ class Delivery:
         *,
         credentials: Credentials | None = None,
         default_timeout_minutes: float = 0.5,
-        timeout_floor_seconds: float = 2.0,
+        timeout_floor_seconds: float = 0.1,
         latency: Histogram | None = None,
         max_connections: int = 200,
     ) -> None:

@@ -298,6 +298,17 @@ class Host:
                 heapq.heappop(self._timers)
             self._take("timer", {})
 
+    def clock_changed(self) -> None:
+        """The clock jumped: timers due by now fire now, not when the old wait would have ended."""
+        if self._timer_task is not None and not self._timer_task.done():
+            self._timer_task.cancel()
+        if self._timers:
+            self._timer_task = asyncio.get_running_loop().create_task(self._run_timers())
+
+    async def keep(self, name: str, value: str) -> None:
+        """Write a setting of the run (the clock's segments) to the file, on the store's thread."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.store.set_meta, name, value)
+
     def pending_timers(self) -> list[float]:
         return sorted(self._timers)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from twin.domain.contract import DeadLetter, IntegrationException
 from twin.domain.exchange import TargetRequest, TargetResponse
-from twin.live.clock import LiveClock
+from twin.live.clock import LiveClock, Segment
 from twin.live.http_wire import Credentials
 from twin.live.service.delivery import Delivery
 from twin.live.service.host import Failure, Host
@@ -34,6 +34,7 @@ from twin.live.service.store import Store
 from twin.live.serving import LOOPBACK, Servers, bind, port_of
 
 log = logging.getLogger("twin.live.service")
+CLOCK = "clock_segments"  # meta: the jumps of the run's clock after its first segment
 
 
 @dataclass(slots=True)
@@ -51,7 +52,7 @@ class ServiceConfig:
     host: str = LOOPBACK
     mllp_port: int = 0
     http_port: int = 0
-    timeout_floor_seconds: float = 2.0
+    timeout_floor_seconds: float = 0.1  # a request waits at least this long (wall) for its answer
     log_file: str = ""
 
     @classmethod
@@ -90,6 +91,8 @@ class IntegrationService:
         self.name = sut.name
         self.clock = LiveClock(config.epoch, config.speed)
         self.store = Store(config.db)
+        for segment in json.loads(self.store.meta(CLOCK) or "[]"):  # jumps the run made before a restart
+            self.clock.add(Segment(*segment))
         self.host = Host(lambda: sut.factory(context), self.store, self.clock)
         self.metrics = ServiceMetrics(self.state)
         self.delivery = Delivery(
@@ -168,6 +171,14 @@ class IntegrationService:
             return False
         await self.host.take("replay", {"message_id": message_id, "payload": payload})
         return True
+
+    async def jump(self, minute: float, speed: float | None = None) -> Segment:
+        """The world moves the run's clock forward to ``minute`` (everything is idle), perhaps at
+        another speed: kept on disk, timers looked at again."""
+        segment = self.clock.jump(minute, speed=speed)
+        await self.host.keep(CLOCK, json.dumps([dataclasses.astuple(s) for s in self.clock.segments[1:]]))
+        self.host.clock_changed()
+        return segment
 
     def _answered(self, seq: int, response: TargetResponse) -> None:
         self.host.answered(seq, response)
