@@ -18,7 +18,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,16 +181,26 @@ async def run_live(
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
     announce: Callable[[LiveStack], None] | None = None,
+    during: Callable[[LiveStack], Coroutine[Any, Any, None]] | None = None,
 ) -> RunResult:
-    """Run ``scenario`` live through the integration under test and judge it (see the module docstring)."""
+    """Run ``scenario`` live through the integration under test and judge it (see the module docstring).
+    ``during``: something to do to the stack while the world runs (the crash test kills the service)."""
     stack = await start_stack(scenario, options)
+    meddling: asyncio.Task[None] | None = None
     try:
         if announce is not None:
             announce(stack)
+        if during is not None:
+            meddling = asyncio.get_running_loop().create_task(during(stack))
         horizon = await stack.world.run(stop, progress, options.drain_seconds)
+        if meddling is not None:
+            await meddling  # it is done meddling before the run is judged (a service it killed is up again)
+        await stack.world.drained(options.drain_seconds)
         await stack.world.close_doors()
         result = stack.world.judge(horizon, stack.started)
     finally:
+        if meddling is not None and not meddling.done():
+            meddling.cancel()
         with contextlib.suppress(Exception):
             await stack.stop()
     return result

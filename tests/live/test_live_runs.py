@@ -1,0 +1,51 @@
+"""The twin on the wall clock ends in sync: the default network, and the same with every fault kind.
+
+Real uvicorn servers for the mock systems on loopback, the integration service as a child process
+with its SQLite file, HL7 over MLLP, the world stepped on the wall clock (accelerated), the same judge
+as a simulated run. A run is cut a settle grace after its workload (``RunView.settled`` False): what
+was not due by then is pending, not judged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from twin.live.stack import LiveOptions, run_live
+from twin.observe.view import RunResult
+from twin.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _differences(result: RunResult) -> list[tuple[str, str, str, str]]:
+    return [(d.kind, d.target, d.key, d.detail[:120]) for f in result.flows for d in f.differences]
+
+
+def _live(path: str, days: float, tmp_path: Path, speed: float = 1440) -> RunResult:
+    scenario = load_scenario(ROOT / path).with_overrides(days=days)
+    return asyncio.run(run_live(scenario, LiveOptions(speed=speed, workdir=tmp_path)))
+
+
+def test_the_default_network_on_the_wall_clock_ends_in_sync(tmp_path: Path) -> None:
+    result = _live("scenarios/default.yaml", 0.5, tmp_path)
+    assert result.in_sync, _differences(result)[:5]
+    assert not result.view.settled and result.horizon > result.scenario.days * 1440  # cut after its grace
+    hl7 = [r for r in result.view.records if r.record_type == "hl7"]
+    requests = [r for r in result.view.records if r.record_type == "request"]
+    assert len(hl7) > 500 and len(requests) > 300  # over MLLP and HTTP, for real
+    assert {r.outcome for r in hl7} == {"AA"}
+    flows = {f.flow: f for f in result.flows}
+    assert flows["discharge_billing"].expected > 50 and flows["usage_inventory"].expected > 50
+
+
+def test_every_fault_kind_on_the_wall_clock_ends_in_sync(tmp_path: Path) -> None:
+    result = _live("scenarios/faults-demo.yaml", 1, tmp_path)
+    assert result.in_sync, _differences(result)[:5]
+    faults = result.view.faults
+    assert faults is not None
+    injected = faults.plan["injected"]
+    for kind in ("outage", "latency", "errors", "timeout", "lost_response", "poison", "expired_token"):
+        assert injected.get(kind, 0) > 0, (kind, injected)  # the door and the senders did inject them
+    flows = {f.flow: f for f in result.flows}
+    assert flows["dead_letter_queue"].expected > 0  # spoiled messages found in the queue by the support team
