@@ -207,3 +207,16 @@ def test_planted_claim_before_journal_is_out_of_order(run) -> None:  # type: ign
 
 def test_checker_targets_are_the_ones_planted() -> None:
     assert JOURNAL.startswith("erp.") and CLAIM.startswith("clearinghouse.")
+
+
+def test_a_run_cut_before_it_settled_counts_what_was_not_due_as_pending_not_lost() -> None:
+    due_long_ago = _exp("a", ready=10.0)
+    due_at_the_cut = _exp("b", ready=990.0)  # its allowed lag runs past the cut at 1000
+    cut = check_flow("flow", [due_long_ago, due_at_the_cut], [], allowed_lag=LAG, horizon=1000.0, cut=True)
+    assert [(d.kind, d.key) for d in cut.differences] == [("lost", "a")]  # what was due is still judged
+    assert cut.pending == 1 and cut.expected == 1
+    settled = check_flow("flow", [due_long_ago, due_at_the_cut], [], allowed_lag=LAG, horizon=1000.0)
+    assert sorted(d.key for d in settled.differences) == ["a", "b"]  # a settled run: pending is lost
+    never = dataclasses.replace(_exp("c"), ready_at=float("inf"), why="its mapping was never published")
+    [gone] = check_flow("flow", [never], [], allowed_lag=LAG, horizon=1000.0, cut=True).differences
+    assert gone.kind == "lost"  # what never became possible stays lost, cut or not

@@ -22,6 +22,12 @@ from twin.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 from twin.suts import SutError
 
 EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """A flag combination that cannot work; the message says what to change."""
+
+
 SUT_HELP = (
     "the integration under test: 'reference' (default) or package.module:factory, a function taking the run "
     "context (twin.domain.contract.RunContext) and returning an Integration, e.g. examples.naive_point_to_point:factory"
@@ -88,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print one JSON document per message (JSON Lines)")
     inspect.add_argument("--encoding", default="utf-8", help="the file's text encoding (default: %(default)s)")
     _conform_parser(commands)
+    from twin.live.cli import add_parsers
+
+    add_parsers(commands, SUT_HELP, _non_negative, _positive_float)
     return parser
 
 
@@ -111,9 +120,7 @@ def _conform_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="select scenarios by tag, pytest -m syntax: 'req-resilience-outage or resilience', 'not slow'; "
         "@slow variants run only when EXPR names slow (or with --slow)",
     )
-    conform.add_argument(
-        "--slow", action="store_true", help="also run the @slow larger variants (make test does)"
-    )
+    conform.add_argument("--slow", action="store_true", help="also run the @slow larger variants (make test does)")
     conform.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML for CI")
     conform.add_argument("--json", type=Path, metavar="FILE", help="write every verdict with its evidence as JSON")
     conform.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
@@ -156,8 +163,16 @@ def main(argv: list[str] | None = None) -> int:
             return _inspect(args, console, errors)
         if args.command == "conform":
             return _conform(args, console, errors)
+        if args.command == "serve":
+            from twin.live.cli import serve
+
+            return serve(args, console)
+        if args.command == "check":
+            from twin.live.cli import check
+
+            return check(args, console, errors)
         return _bench(console)
-    except (ScenarioError, UnknownDesign, SutError) as exc:
+    except (ScenarioError, UnknownDesign, SutError, UsageError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
 

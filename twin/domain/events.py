@@ -129,6 +129,20 @@ class MappingPublished(NamedTuple):
     reason: str = ""
 
 
+class ShiftScheduled(NamedTuple):
+    """Scheduling put a member of staff on a shift (the HCM holds it, open until they clock out).
+
+    With ``ShiftWorked`` it tells which work dates are over: a date with a shift scheduled and not
+    worked yet is still open, whatever else was worked that day (a run cut mid-shift).
+    """
+
+    at: SimTime
+    hospital: str
+    employee: str
+    org_unit: str
+    work_date: str  # ISO date, the calendar day the shift starts
+
+
 class ShiftWorked(NamedTuple):
     """A member of staff clocked out of a shift in the HCM's own time clock (no interface involved).
 
@@ -204,6 +218,7 @@ Fact = (
     | CostCenterRetired
     | MappingPublished
     | ShiftWorked
+    | ShiftScheduled
     | StockCounted
     | MessageCorrupted
     | MessageRepaired

@@ -1,7 +1,8 @@
 """Reads HL7 v2 ER7 messages from the EHR into domain events, and writes the ACKs.
 
 This is the integration's hot path, so it splits strings instead of building hl7apy's object
-tree (a test proves its field values equal hl7apy's on the project's corpus). It never raises on
+tree (a test proves its field values equal hl7apy's on the project's corpus; other systems'
+dialects - v2.3 to v2.6, repetitions, HL7 nulls, offsets - are in ``tests/hl7_dialects/``). It never raises on
 bad input: anything it cannot read becomes ``Rejected`` with the HL7 error code, the location
 and a reason, which the integration turns into an AE/AR ACK with an ERR segment and a dead letter.
 """
@@ -24,11 +25,15 @@ from twin.domain.events import (
 from twin.domain.hl7 import VERSION, escape, unescape
 from twin.domain.timebase import Timebase
 
-SUPPORTED_VERSIONS = ("2.5.1", "2.5", "2.3.1", "2.3")  # 2.3: acquired hospitals' legacy EHRs
+# 2.3: acquired hospitals' legacy EHRs. Every field this interface reads has the same position, type
+# and meaning from 2.3 to 2.6 (hl7apy's definitions agree), so 2.4 and 2.6 senders are read alike.
+SUPPORTED_VERSIONS = ("2.5.1", "2.5", "2.3.1", "2.3", "2.4", "2.6")
 SUPPORTED = ("ADT^A01", "ADT^A02", "ADT^A03", "DFT^P03", "BAR^P05", "BAR^P01")  # P01: a 2.3 feed's final coding
 
 # HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], ASCII digits only.
 _DTM = re.compile(r"\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?(?:[+-]\d{4})?", re.ASCII)
+
+NULL = '""'  # HL7's explicit null (v2.5.1 2.5.3), sent by engines set to null every field they leave empty: no value
 
 # HL7 table 0357 message error condition codes used here.
 REQUIRED_FIELD_MISSING = "101"
@@ -111,7 +116,9 @@ class Hl7Reader:
             return Read(header or _sender(payload), None, rejected)
 
     def _time(self, value: str, location: str) -> float:
-        if not value:
+        """Simulated minutes of a DTM (TS: its first component); a UTC offset is normalised to UTC, the
+        twin's clock, as the FHIR reader does (``20260105120000-0600`` is 18:00)."""
+        if not value or value == NULL:
             raise _Reject("AE", REQUIRED_FIELD_MISSING, location, f"{_dash(location)} (timestamp) is empty")
         cached = self._times.get(value)
         if cached is not None:
@@ -121,6 +128,11 @@ class Hl7Reader:
             if not _DTM.fullmatch(text):  # the timebase reads the digits and would skip a bad offset or fraction
                 raise ValueError(text)
             minutes = self.timebase.minutes(text)
+            if text[-5:-4] in ("+", "-"):  # the regex allows a sign only before a four-digit offset
+                hours, offset_minutes = int(text[-4:-2]), int(text[-2:])
+                if hours > 14 or offset_minutes > 59:
+                    raise ValueError(text)
+                minutes -= (1 if text[-5] == "+" else -1) * (hours * 60 + offset_minutes)
         except ValueError:
             raise _Reject("AE", DATA_TYPE_ERROR, location, f"{_dash(location)} is not a timestamp: {value!r}") from None
         if len(self._times) > 4096:
@@ -135,7 +147,7 @@ class Hl7Reader:
         indexing the segments by name (the layout says where each one is) and splitting EVN, PID
         and PV1 only up to the last field a charge needs (PV1 has 45 of them, a charge needs 19).
         """
-        _required(segments[2].split("|", 4), 3, "PID^1^3", comp)  # the MRN: required, though a charge omits it
+        _mrn(segments[2].split("|", 4), comp)  # required, though a charge omits it
         visit = _required(segments[3].split("|", 20), 19, "PV1^1^19", comp)
         evn = segments[1].split("|", 3)
         at = self._time(evn[2] if len(evn) > 2 else "", "EVN^1^2")
@@ -145,7 +157,7 @@ class Hl7Reader:
     def _event(self, header: Header, body: dict[str, list[list[str]]], comp: str) -> DomainEvent:
         pid = _one(body, "PID")
         pv1 = _one(body, "PV1")
-        mrn = _required(pid, 3, "PID^1^3", comp)
+        mrn = _mrn(pid, comp)
         visit = _required(pv1, 19, "PV1^1^19", comp)
         facility = header.sending_facility
         evn = _one(body, "EVN")
@@ -203,7 +215,7 @@ class Hl7Reader:
         if kind != "CG" and kind != "CD":
             raise _Reject("AE", DATA_TYPE_ERROR, f"FT1^{number}^6", f"FT1-6 transaction type {kind!r} is not CG or CD")
         codes = self._codes
-        txn_id, code, department = ft1[2], codes.get(ft1[7]), codes.get(ft1[13])
+        txn_id, code, department = ft1[2] if ft1[2] != NULL else "", codes.get(ft1[7]), codes.get(ft1[13])
         if code is None:
             code = self._code(ft1[7], comp)
         if department is None:
@@ -225,27 +237,30 @@ class Hl7Reader:
             if len(self._amounts) > 4096:
                 self._amounts.clear()
             self._amounts[ft1[11]] = amount
-        quantity_text = ft1[10] or "1"
-        if not (quantity_text.isdigit() and quantity_text.isascii()):  # isdigit alone takes "٣" and "²"
-            raise _Reject(
-                "AE", DATA_TYPE_ERROR, f"FT1^{number}^10", f"FT1-10 quantity {quantity_text!r} is not a number"
-            )
+        quantity_text = ft1[10]
+        if quantity_text.isdigit() and quantity_text.isascii():  # isdigit alone takes "٣" and "²"
+            quantity = int(quantity_text)
+        else:
+            try:
+                quantity = _quantity(quantity_text)
+            except ValueError:
+                raise _Reject(
+                    "AE", DATA_TYPE_ERROR, f"FT1^{number}^10", f"FT1-10 quantity {quantity_text!r} is not a number"
+                ) from None
         reverses = None
         if kind == "CD":
             reverses = _component(ft1[23], comp) or None
         service_at = self._times.get(ft1[4])  # usually the posting time EVN-2 already gave
         if service_at is None:
             service_at = self._time(ft1[4], f"FT1^{number}^4")
-        if ft1[16]:  # a supply line: FT1-16 is the storeroom, FT1-23 the surgical case that used it
+        if ft1[16] and ft1[16] != NULL:  # a supply line: FT1-16 is the storeroom, FT1-23 the surgical case
             location = _required(ft1, 16, f"FT1^{number}^16", comp)
             case = _required(ft1, 23, f"FT1^{number}^23", comp)
-            return ChargeLine(
-                txn_id, code, department, int(quantity_text), amount, service_at, reverses, location, case
-            )
-        return ChargeLine(txn_id, code, department, int(quantity_text), amount, service_at, reverses)
+            return ChargeLine(txn_id, code, department, quantity, amount, service_at, reverses, location, case)
+        return ChargeLine(txn_id, code, department, quantity, amount, service_at, reverses)
 
     def _code(self, value: str, comp: str) -> str:
-        code = value.partition(comp)[0]
+        code = value.partition(comp)[0] if value != NULL else ""
         if len(self._codes) > 4096:
             self._codes.clear()
         self._codes[value] = code
@@ -356,7 +371,8 @@ def salvage_visit(payload: str) -> str | None:
         if line.startswith("PV1") and len(line) > 3:
             fields = line.split(line[3])
             if len(fields) > 19 and fields[19]:
-                return fields[19].split("^")[0] or None
+                visit = fields[19].split("~")[0].split("^")[0]
+                return visit if visit and visit != NULL else None
     return None
 
 
@@ -401,16 +417,38 @@ def _one(body: dict[str, list[list[str]]], name: str) -> list[str]:
 
 
 def _field(fields: list[str], number: int) -> str:
-    return fields[number] if len(fields) > number else ""
+    """An optional field as read: its first repetition (PV1-7, -20 and -45 repeat), "" for the null."""
+    value = fields[number] if len(fields) > number else ""
+    if "~" in value:
+        value = value.partition("~")[0]
+    return "" if value == NULL else value
 
 
 def _component(value: str, comp: str) -> str:
     value = value.partition(comp)[0]
+    if value == NULL:
+        return ""
     return unescape(value) if "\\" in value else value
 
 
+def _mrn(pid: list[str], comp: str) -> str:
+    """PID-3's medical record number: the identifier list repeats (an enterprise id, the MRN, a
+    national id... in the sender's order), so the one typed MR (CX-5, table 0203), else the first."""
+    field = pid[3] if len(pid) > 3 else ""
+    if "~" in field:
+        repetitions = field.split("~")
+        field = next((r for r in repetitions if r.split(comp)[4:5] == ["MR"]), repetitions[0])
+    return _required([field], 0, "PID^1^3", comp)
+
+
 def _required(fields: list[str], number: int, location: str, comp: str) -> str:
-    value = fields[number].partition(comp)[0] if len(fields) > number else ""
+    """The first component of a required field's first repetition, unescaped; empty or null is rejected."""
+    value = fields[number] if len(fields) > number else ""
+    if "~" in value:
+        value = value.partition("~")[0]
+    value = value.partition(comp)[0]
+    if value == NULL:
+        value = ""
     if "\\" in value:
         try:
             value = unescape(value)
@@ -446,10 +484,22 @@ def _cents(text: str) -> int:
     negative = text.startswith("-")
     digits = text[1:] if text[0] in "+-" else text  # one sign at most: "--5" is not -5
     whole, _, fraction = digits.partition(".")
+    if len(fraction) > 2 and not fraction[2:].strip("0"):  # "7.5000": NM zeros after the cents mean nothing
+        fraction = fraction[:2]
     if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
         raise ValueError(f"not an amount: {text!r}")
     cents = int(whole) * 100 + int(fraction.ljust(2, "0") or "0")
     return -cents if negative else cents
+
+
+def _quantity(text: str) -> int:
+    """A whole-number NM: empty or null is 1 (the default quantity); "2.0" is 2 (its zeros mean nothing)."""
+    if not text or text == NULL:
+        return 1
+    whole, dot, fraction = text.partition(".")
+    if not (whole.isdigit() and whole.isascii()) or (fraction.strip("0") if dot else ""):
+        raise ValueError(f"not a whole quantity: {text!r}")
+    return int(whole)
 
 
 def build_ack(header: Header | None, ack_code: str, timestamp: str, rejected: Rejected | None = None) -> str:

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.live.cli import EXTERNAL
 from twin.live.clock import LiveClock
+from twin.live.control import control_app
 from twin.live.service.service import ServiceConfig
 from twin.live.world import INTEGRATION_CLIENT, Ingress, LiveWorld, Progress
 from twin.observe.view import RunResult
@@ -31,7 +33,6 @@ from twin.reference_factory import REFERENCE
 from twin.scenario import Scenario
 
 STARTUP_SECONDS = 4.0  # minute 0 of the run is this long after the stack is asked for
-EXTERNAL = "external"
 
 
 @dataclass(slots=True)
@@ -126,6 +127,7 @@ class LiveStack:
     ingress: Ingress
     service: ServiceProcess | None = None
     urls: dict[str, str] = field(default_factory=dict)
+    control: str = ""  # the control endpoint (twin check, the run's clock)
     started: float = field(default_factory=time.perf_counter)
 
     async def stop(self) -> None:
@@ -171,7 +173,8 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
             raise
         ingress = Ingress.parse(ready["mllp"], ready["http"])
     world.connect(ingress)
-    return LiveStack(world, ingress, service, urls)
+    control = await world.servers.start("control", control_app(world), options.host)
+    return LiveStack(world, ingress, service, urls, control)
 
 
 async def run_live(

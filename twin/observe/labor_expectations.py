@@ -38,7 +38,7 @@ from mocks.hcm.hcm import Hcm
 from twin.domain import accounts, reasons
 from twin.domain.accounts import LABOR_ALLOCATION, PAID_MINUTES, SALARIES, is_room_and_board
 from twin.domain.contract import IntegrationException
-from twin.domain.events import ChargesPosted, CostCenterRetired, ShiftWorked
+from twin.domain.events import ChargesPosted, CostCenterRetired, ShiftScheduled, ShiftWorked
 from twin.domain.model import SimTime, shift_pay
 from twin.domain.timebase import Timebase
 from twin.network import Network
@@ -59,6 +59,7 @@ LABOR_TARGETS = (LABOR_JOURNAL, LABOR_MINUTES, PATIENT_DAYS, COST_PER_PATIENT_DA
 
 RACE = 1.0  # minutes: a retirement or mapping this close to a sync may land on either side of it
 NEVER = math.inf
+NOT_IN_THIS_RUN = 1e18  # a moment after any run's end: due, but not before the run was over (pending)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,12 @@ class LaborTruth:
         self.last_end: dict[str, SimTime] = {}  # work date -> last clock-out
         self.payroll: dict[tuple[int, str], list[int]] = {}  # (period, org unit) -> [quarter hours, cents]
         self.patient_days: dict[tuple[str, str], int] = {}  # (EHR department, day) -> patient days
+        self.open_shifts: dict[str, int] = {}  # work date -> shifts scheduled and not worked yet
         for fact in truth:
-            if isinstance(fact, ShiftWorked):
+            if isinstance(fact, ShiftScheduled):
+                self.open_shifts[fact.work_date] = self.open_shifts.get(fact.work_date, 0) + 1
+            elif isinstance(fact, ShiftWorked):
+                self.open_shifts[fact.work_date] = self.open_shifts.get(fact.work_date, 0) - 1
                 cents = shift_pay(fact.hours, fact.rate)
                 slot = self.pay.setdefault((fact.org_unit, fact.work_date), [0, 0])
                 slot[0] += cents
@@ -129,7 +134,10 @@ class LaborTruth:
                         self.patient_days[key] = self.patient_days.get(key, 0) + days
 
     def sync_at(self, work_date: str) -> SimTime:
-        """The first nightly sync after the work date is over and its last shift has clocked out."""
+        """The first nightly sync after the work date is over and its last shift has clocked out
+        (``NOT_IN_THIS_RUN`` while a shift of it is still open: a run cut mid-shift)."""
+        if self.open_shifts.get(work_date, 0) > 0:
+            return NOT_IN_THIS_RUN
         clock = self.timebase.start_clock
         after_day = ((date.fromisoformat(work_date) - self.timebase.epoch.date()).days + 1) * 1440 - clock
         earliest = max(after_day, self.last_end.get(work_date, -NEVER))

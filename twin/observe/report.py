@@ -135,6 +135,8 @@ def build_summary(result: RunResult) -> dict[str, Any]:
         "judged": result.judged,
         "in_sync": result.in_sync,
     }
+    if not view.settled:  # a live run cut after its grace: what was not due by then is pending, not judged
+        summary["cut_at_minute"] = round(result.horizon, 3)
     resilience = resilience_summary(view)
     if resilience is not None:  # only a run with faults has it: one without keeps its summary as it was
         summary["resilience"] = resilience
@@ -192,6 +194,12 @@ def print_summary(
     names = list(summary["flows"])
     for first in range(0, len(names), FLOWS_PER_TABLE):  # an 80-column console fits three flows
         _print_flows(names[first : first + FLOWS_PER_TABLE], summary, console)
+    if "cut_at_minute" in summary:
+        pending = sum(f["pending_records"] for f in summary["flows"].values())
+        console.print(
+            f"the run was cut at t={summary['cut_at_minute']:.0f} min, a settle grace after its workload: "
+            f"{pending} record(s) not due by then are pending, not judged"
+        )
     if "reporting" in summary:
         if show_kpis:
             _print_kpis(summary["reporting"], console)
@@ -213,12 +221,15 @@ def print_summary(
 
 
 def _print_flows(names: list[str], summary: dict[str, Any], console: Console) -> None:
-    flows = Table(title="Synchronization (after the work settled)")
+    cut = "cut_at_minute" in summary
+    flows = Table(title="Synchronization (at the cut)" if cut else "Synchronization (after the work settled)")
     flows.add_column("check")
     for name in names:
         flows.add_column(name, justify="right")
     data = [summary["flows"][name] for name in names]
     flows.add_row("records checked", *(str(f["expected_records"]) for f in data))
+    if cut:
+        flows.add_row("pending at the cut", *(str(f["pending_records"]) for f in data))
     for kind in DIFFERENCE_CLASSES:
         flows.add_row(kind.replace("_", " "), *(_count(f["differences"][kind]) for f in data))
     for p in ("p50", "p95", "p99"):

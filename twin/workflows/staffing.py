@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Sequence
 import simpy
 
 from mocks.hcm.hcm import Hcm
-from twin.domain.events import Fact, ShiftWorked
+from twin.domain.events import Fact, ShiftScheduled, ShiftWorked
 from twin.domain.model import Department, Employee, Hospital, paid_quarter_hours
 from twin.domain.timebase import Timebase
 from twin.scenario import Scenario
@@ -125,6 +125,8 @@ class Staffing:
         work_date = self.timebase.day(start).isoformat()
         for employee in rested[:needed]:
             shift_id = self.hcm.schedule(employee.employee_id, department.org_unit, work_date, start, start + length)
+            self.witness(ShiftScheduled(self.env.now, self.hospital.code, employee.employee_id, department.org_unit,
+                                        work_date))  # fmt: skip
             self.busy.add(employee.employee_id)
             self.env.process(self.work(employee, department, shift_id, work_date, start, length))
 

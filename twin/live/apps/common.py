@@ -14,14 +14,13 @@ objects does, so a request and a step of the world never interleave.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Body, FastAPI, Query, Request, Security
+from fastapi import Body, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.responses import JSONResponse, Response
@@ -64,6 +63,7 @@ OAUTH_ERROR_SCHEMA: dict[str, Any] = {
     "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
     "required": ["error"],
 }
+CHALLENGE: dict[str, Any] = {"schema": {"type": "string"}, "required": True, "description": "the challenge (RFC 6750)"}
 JSON_BODY: Any = Body(...)  # a route's JSON body (FastAPI reads its default as the declaration)
 UNPROTECTED = ("/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/health", TOKEN_PATH)
 
@@ -78,9 +78,7 @@ def _problem_response(description: str, headers: dict[str, Any] | None = None) -
 # What any route may answer besides its success: the system's refusals, the authorization
 # server's, and what a live fault (twin.faults) answers in the system's place.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _problem_response(
-        "no valid bearer token", {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "the challenge"}}
-    ),
+    401: _problem_response("no valid bearer token", {"WWW-Authenticate": CHALLENGE}),
     400: _problem_response("the body is not JSON"),
     403: _problem_response("the token's scopes do not allow this call"),
     404: _problem_response("no such resource"),
@@ -88,13 +86,25 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _problem_response("conflicts with the system's state"),
     422: _problem_response("the system refused the request; errors say what and where"),
     429: _problem_response(
-        "too many requests", {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}}
+        "too many requests",
+        {"Retry-After": {"schema": {"type": "string"}, "required": True, "description": "seconds to wait"}},
     ),
     500: _problem_response("server error (a fault the scenario injects)"),
     502: _problem_response("bad gateway (a fault the scenario injects)"),
     503: _problem_response("the system is down or refuses connections (an outage the scenario injects)"),
     504: _problem_response("no answer in time (a fault the scenario injects)"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A query's parameter as the document shows it. The system checks it, not the router: the
+    schema tells a client (and a fuzzer) what the system takes, and the system's 422 says what not."""
+
+    name: str
+    meaning: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +115,11 @@ class Route:
     path: str
     scope: str  # the SMART-style system scope it needs, e.g. "system/Journal.c"
     summary: str
-    params: tuple[tuple[str, str], ...] = ()  # a query's parameters: (name, what it means)
+    params: tuple[Param, ...] = ()  # a query's parameters
     tag: str = ""
     created: bool = True  # a command answers 201 (else 200)
+    body: Mapping[str, Any] | None = None  # the JSON schema of a command's body (a query's: its parameters)
+    also: tuple[tuple[int, str], ...] = ()  # other success answers: (status, what it means)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +210,7 @@ def system_app(
         refusal = auth.check(authorization or "", route.scope)
         if refusal is not None:
             raise refusal_error(refusal)
-        if route.method == "POST" and not isinstance(body, dict):
+        if body is not None and not isinstance(body, dict):  # a command's body, or a query's as JSON
             raise ApiError(422, "the body must be a JSON object", errors=["body: expected a JSON object"])
         target = request_from_http(
             api.system, request.method, request.url.path, dict(request.query_params), body, dict(request.headers)
@@ -219,6 +231,7 @@ def _add_route(app: FastAPI, route: Route, scheme: OAuth2, dispatch: Callable[..
     done = {"description": "done", "content": {"application/json": {"schema": OBJECT_SCHEMA}}}
     again = {**done, "description": "done before (the same key or document again): the first answer"}
     responses: dict[int | str, dict[str, Any]] = {200: again if ok == 201 else done, ok: done, **ERROR_RESPONSES}
+    responses.update({status: {**done, "description": meaning} for status, meaning in route.also})
     security = Security(scheme, scopes=[route.scope])
     if route.method == "POST":
 
@@ -227,43 +240,44 @@ def _add_route(app: FastAPI, route: Route, scheme: OAuth2, dispatch: Callable[..
 
         app.add_api_route(
             route.path, command, methods=["POST"], summary=route.summary, tags=tags, responses=responses,
-            status_code=ok, response_class=JSONResponse, openapi_extra=_object_body(),
+            status_code=ok, response_class=JSONResponse, openapi_extra=_object_body(route.body or OBJECT_SCHEMA),
         )  # fmt: skip
         return
 
-    async def query(request: Request, authorization: str | None = security, **_params: Any) -> Response:
+    async def query(request: Request, authorization: str | None = security) -> Response:
         return dispatch(request, route, None, authorization)
 
     parameters = [
-        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-        inspect.Parameter("authorization", inspect.Parameter.KEYWORD_ONLY, default=security, annotation=str | None),
+        {"name": p.name, "in": "query", "required": p.required, "description": p.meaning, "schema": dict(p.schema)}
+        for p in route.params
     ]
-    for name, meaning in route.params:
-        parameters.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=Query(None, description=meaning), annotation=str | None
-            )
-        )
-    query.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     app.add_api_route(
         route.path, query, methods=["GET"], summary=route.summary, tags=tags, responses=responses,
-        response_class=JSONResponse,
+        response_class=JSONResponse, openapi_extra={"parameters": parameters} if parameters else None,
     )  # fmt: skip
 
     async def search(request: Request, body: Any = JSON_BODY, authorization: str | None = security) -> Response:
-        return dispatch(request, route, body if isinstance(body, dict) else {}, authorization)
+        return dispatch(request, route, body, authorization)
 
     app.add_api_route(
         route.path + SEARCH_SUFFIX, search, methods=["POST"], summary=f"{route.summary} (query as a JSON body)",
-        tags=tags, responses=responses, status_code=200, response_class=JSONResponse, openapi_extra=_object_body(),
+        tags=tags, responses=responses, status_code=200, response_class=JSONResponse,
+        openapi_extra=_object_body(route.body or _query_body(route.params)),
     )  # fmt: skip
 
 
-def _object_body() -> dict[str, Any]:
+def _query_body(params: tuple[Param, ...]) -> dict[str, Any]:
+    """A query's parameters as a JSON object (``POST {path}/_search``)."""
+    schema: dict[str, Any] = {"type": "object", "properties": {p.name: dict(p.schema) for p in params}}
+    required = [p.name for p in params if p.required]
+    return {**schema, "required": required} if required else schema
+
+
+def _object_body(schema: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": OBJECT_SCHEMA}},
+            "content": {"application/json": {"schema": dict(schema)}},
         }
     }
 
@@ -299,7 +313,11 @@ def add_token_endpoint(app: FastAPI, auth: AuthServer) -> None:
         responses={
             200: {"description": "a bearer token", "content": {"application/json": {"schema": TOKEN_SCHEMA}}},
             400: {"description": "bad grant", "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}}},
-            401: {"description": "unknown client", "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}}},
+            401: {
+                "description": "unknown client",
+                "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}},
+                "headers": {"WWW-Authenticate": {**CHALLENGE, "description": "the challenge (HTTP Basic)"}},
+            },
             **{s: ERROR_RESPONSES[s] for s in (429, 500, 502, 503, 504)},
         },
         openapi_extra={

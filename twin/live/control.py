@@ -1,0 +1,44 @@
+"""The live stack's control endpoint: the judge on demand, and the run's clock for outsiders.
+
+- ``GET /check``: the judge's verdict on the run as it stands (``twin check`` prints it): the same
+  summary as ``twin run`` writes, with what is not due yet counted as pending. The judge reads the
+  mock systems on the event loop they run on, so the stack pauses for the moment it takes.
+- ``GET /clock``: the run's clock - its segments (wall instant, simulated minute, speed) and the
+  scenario's start - so an external integration's scheduled flows can follow simulated time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    from twin.live.world import LiveWorld
+
+
+def control_app(world: LiveWorld) -> FastAPI:
+    app = FastAPI(title="Live stack control", description=__doc__, version="1.0.0")
+
+    @app.get("/check", summary="The judge's verdict on the run as it stands")
+    async def check() -> Response:
+        from twin.observe.report import build_summary
+
+        started = time.perf_counter()
+        result = world.judge(world.live.now(), started)
+        return JSONResponse(build_summary(result))
+
+    @app.get("/clock", summary="The run's clock: segments and the scenario's start")
+    async def clock() -> Response:
+        return JSONResponse(
+            {
+                "start": world.scenario.start.isoformat(),
+                "now_minute": world.live.now(),
+                "segments": [dataclasses.asdict(segment) for segment in world.live.segments],
+            }
+        )
+
+    return app
