@@ -54,6 +54,10 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], s
         "--webhooks", metavar="URL",
         help="external: the integration's HTTP API (webhooks, master data, exceptions, dead letters)",
     )  # fmt: skip
+    serve.add_argument("--port-base", type=int, metavar="PORT",
+                       help="serve the mock systems on PORT and the next ports (default: free ports)")  # fmt: skip
+    serve.add_argument("--client-id", default="twin-integration", help="the integration's OAuth2 client id")
+    serve.add_argument("--client-secret", help="... and its secret (default: a new one, printed)")
     serve.add_argument("--workdir", type=Path, help="the service's SQLite file, config and log (default: a temp dir)")
     serve.add_argument("--out", type=Path, help="write summary.json, messages/, fhir/ and records/ here")
     check = commands.add_parser(
@@ -93,6 +97,9 @@ def options_of(args: argparse.Namespace) -> LiveOptions:
         keep_traffic=args.out is not None,
         warp=not args.no_warp,
         settle_speed=args.settle_speed,
+        port_base=args.port_base,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
     )
 
 
@@ -145,8 +152,10 @@ def print_urls(stack: LiveStack, console: Console) -> None:
     table.add_row("integration MLLP", f"mllp://{stack.ingress.mllp_host}:{stack.ingress.mllp_port}")
     table.add_row("integration API", f"{stack.ingress.api}  (/dead-letters, /exceptions, /health, /docs)")
     table.add_row("integration metrics", f"{stack.ingress.api}/metrics")
+    world = stack.world
+    table.add_row("OAuth2 client (token URL: each API's /oauth/token)", f"{world.client_id} / {world.client_secret}")
     if stack.control:
-        table.add_row("control (twin check)", stack.control)
+        table.add_row("control", f"{stack.control}  (twin check {stack.control}; the run's clock: /clock)")
     console.print(table)
 
 

@@ -49,6 +49,10 @@ class LiveOptions:
     host: str = "127.0.0.1"
     startup_seconds: float = STARTUP_SECONDS
     warp: bool = True  # jump the clock over idle time (our service only: an external one keeps its own clock)
+    epoch: float | None = None  # the wall instant of the run's minute 0 (default: a few seconds from now)
+    port_base: int | None = None  # the mock systems on this port and the next ones (default: free ports)
+    client_id: str = INTEGRATION_CLIENT  # the OAuth2 client the integration under test is
+    client_secret: str | None = None  # ... and its secret (default: a new one per run)
     settle_speed: float | None = None  # the speed once the workload is over (our service only)
     request_floor_seconds: float = 0.1  # the shortest wall wait for a target's answer (our service)
     ack_floor_seconds: float = 0.5  # the shortest wall wait for an ACK before the EHR resends
@@ -139,14 +143,15 @@ class LiveStack:
 
 async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
     """Serve the mocks, start the integration service (or point at the external one), connect the world."""
-    clock = LiveClock(time.time() + options.startup_seconds, options.speed)
+    clock = LiveClock(options.epoch or time.time() + options.startup_seconds, options.speed)
     name = options.sut if options.sut != EXTERNAL else f"{EXTERNAL} {options.ingress}"
     ours = options.sut != EXTERNAL
     world = LiveWorld(
         scenario, clock, name=name, keep_traffic=options.keep_traffic, warp=options.warp and ours,
         settle_speed=options.settle_speed if ours else None, ack_floor_seconds=options.ack_floor_seconds,
+        client_id=options.client_id, client_secret=options.client_secret,
     )  # fmt: skip
-    urls = await world.serve(options.host)
+    urls = await world.serve(options.host, options.port_base)
     service: ServiceProcess | None = None
     if options.sut == EXTERNAL:
         ingress = Ingress.parse(options.ingress, options.api)
@@ -160,7 +165,7 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
             db=str(workdir / "integration.sqlite"),
             targets=urls,
             sut=options.sut,
-            client_id=INTEGRATION_CLIENT,
+            client_id=world.client_id,
             client_secret=world.client_secret,
             host=options.host,
             timeout_floor_seconds=options.request_floor_seconds,
@@ -173,7 +178,8 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
             raise
         ingress = Ingress.parse(ready["mllp"], ready["http"])
     world.connect(ingress)
-    control = await world.servers.start("control", control_app(world), options.host)
+    control_port = 0 if options.port_base is None else options.port_base + len(urls)
+    control = await world.servers.start("control", control_app(world), options.host, control_port)
     return LiveStack(world, ingress, service, urls, control)
 
 

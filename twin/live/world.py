@@ -111,6 +111,8 @@ class LiveWorld(World):
         warp: bool = False,
         settle_speed: float | None = None,
         ack_floor_seconds: float = 0.5,
+        client_id: str = INTEGRATION_CLIENT,
+        client_secret: str | None = None,
     ) -> None:
         super().__init__(scenario)
         self.live = clock
@@ -122,8 +124,9 @@ class LiveWorld(World):
         self.warped_minutes = 0.0
         self.name = name
         self.wire_log = WireLog(keep_traffic)
-        self.client_secret = secrets.token_urlsafe(24)
-        self.clients = {INTEGRATION_CLIENT: Client(INTEGRATION_CLIENT, self.client_secret)}
+        self.client_id = client_id
+        self.client_secret = client_secret or secrets.token_urlsafe(24)
+        self.clients = {client_id: Client(client_id, self.client_secret)}  # the integration under test
         self.servers = Servers()
         self.urls: dict[str, str] = {}
         self.auth: dict[str, AuthServer] = {}
@@ -138,9 +141,10 @@ class LiveWorld(World):
         self._control = httpx.AsyncClient(timeout=5.0)  # the service's /status and /clock
 
     # -- the mock systems as servers ----------------------------------------------------------------
-    async def serve(self, host: str = "127.0.0.1") -> dict[str, str]:
-        """Serve every mock system on its own free port; returns system -> base URL."""
-        for system, api in APIS.items():
+    async def serve(self, host: str = "127.0.0.1", port_base: int | None = None) -> dict[str, str]:
+        """Serve every mock system on its own port - free ones, or ``port_base`` and the next ones in
+        ``APIS`` order (an external integration is configured with them) - returns system -> base URL."""
+        for index, (system, api) in enumerate(APIS.items()):
             revocation = self.fault_plan.revocation(system) if self.fault_plan is not None else None
             auth = AuthServer(
                 system,
@@ -157,7 +161,8 @@ class LiveWorld(World):
                 self.fhir.publish(chain.from_iterable(chart.values()), self._now_iso())
                 app.mount(FHIR_PATH, fhir_app(self.fhir, auth, self._now_iso))
             door = Door(app, system, self.live, self.wire_log, self.fault_plan)  # type: ignore[arg-type]
-            self.urls[system] = await self.servers.start(system, door, host)
+            port = 0 if port_base is None else port_base + index
+            self.urls[system] = await self.servers.start(system, door, host, port)
         return dict(self.urls)
 
     def _now_iso(self) -> str:
