@@ -124,6 +124,15 @@ def _conform_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     conform.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML for CI")
     conform.add_argument("--json", type=Path, metavar="FILE", help="write every verdict with its evidence as JSON")
     conform.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
+    conform.add_argument(
+        "--live",
+        action="store_true",
+        help="run the scenarios tagged @live on the wall clock instead: mock servers, MLLP, the integration as a "
+        "service (--sut external with --ingress and --webhooks: someone else's integration)",
+    )
+    conform.add_argument("--speed", type=float, default=1440.0, help="--live: simulated seconds per wall second")
+    conform.add_argument("--ingress", metavar="mllp://HOST:PORT", help="--live --sut external: its MLLP address")
+    conform.add_argument("--webhooks", metavar="URL", help="--live --sut external: its HTTP API")
     conform.add_argument("--list-steps", action="store_true", help="print the step vocabulary with examples, then exit")
     conform.add_argument(
         "--list-requirements", action="store_true", help="print the requirement ids and their statements, then exit"
@@ -311,6 +320,7 @@ def _inspect(args: argparse.Namespace, console: Console, errors: Console) -> int
 
 def _conform(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from twin.conformance.console import print_closing, print_requirements, print_run, print_steps
+    from twin.conformance.context import Simulate
     from twin.conformance.runner import ConformError, ConformOptions, run_conformance
     from twin.suts import load_sut, simulate
 
@@ -321,11 +331,20 @@ def _conform(args: argparse.Namespace, console: Console, errors: Console) -> int
         print_requirements(console)
         return 0
     try:
-        options = ConformOptions(
-            load_sut(args.sut), simulate, args.features, args.tags, args.junit, args.json, args.html, args.slow
-        )
+        tags = args.tags
+        driver: Simulate = simulate
+        if args.live:
+            from twin.live.stack import live_conformance
+
+            sut, driver = live_conformance(args.sut, args.speed, args.ingress or "", args.webhooks or "")
+            tags = "live" if args.tags is None else f"live and ({args.tags})"
+        else:
+            if args.ingress or args.webhooks:
+                raise UsageError("--ingress and --webhooks go with --live --sut external")
+            sut = load_sut(args.sut)
+        options = ConformOptions(sut, driver, args.features, tags, args.junit, args.json, args.html, args.slow)
         result = run_conformance(options)
-    except (ConformError, SutError) as exc:
+    except (ConformError, SutError, UsageError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     print_run(result, console)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.conformance.context import Simulate
+from twin.domain.contract import Integration, RunContext, Sut
 from twin.live.cli import EXTERNAL
 from twin.live.clock import LiveClock
 from twin.live.control import control_app
@@ -213,3 +215,28 @@ async def run_live(
         with contextlib.suppress(Exception):
             await stack.stop()
     return result
+
+
+def live_conformance(sut: str, speed: float, ingress: str = "", api: str = "") -> tuple[Sut, Simulate]:
+    """``twin conform --live``: the integration under test and a driver that runs each scenario live
+    (our service running ``sut``, or someone else's integration: ``external`` at ``ingress``/``api``)."""
+    from twin.cli import UsageError
+    from twin.suts import load_sut
+
+    if sut == EXTERNAL:
+        if not (ingress and api):
+            raise UsageError("--live --sut external needs --ingress mllp://HOST:PORT and --webhooks URL")
+        under_test = Sut(f"{EXTERNAL} {ingress}", _not_in_process)
+    else:
+        under_test = load_sut(sut)
+
+    def simulate(scenario: Scenario, chosen: Sut) -> RunResult:
+        options = LiveOptions(speed=speed, sut=sut if sut == EXTERNAL else chosen.name, ingress=ingress, api=api,
+                              keep_traffic=True)  # fmt: skip
+        return asyncio.run(run_live(scenario, options))
+
+    return under_test, simulate
+
+
+def _not_in_process(context: RunContext) -> Integration:
+    raise RuntimeError("an external integration runs in its own process; the live driver reaches it over the wire")

@@ -9,18 +9,18 @@ Feature: Discharge to billing
     Given a network of 1 hospital with 120 staffed beds each
     And 2 days of patient activity
 
-  @req-discharge-billing-sequencing
+  @req-discharge-billing-sequencing @live
   Scenario: Nothing is billed before coding is complete, and the claim follows its journal
     When the integration under test runs the network
     Then nothing is billed before coding is complete, and no claim goes out before its journal
 
-  @req-discharge-billing-exactly-once
+  @req-discharge-billing-exactly-once @live
   Scenario: Every coded encounter is billed exactly once
     When the integration under test runs the network
     Then no charge is lost and none is posted twice
     And no charge is invented
 
-  @req-discharge-billing-amounts
+  @req-discharge-billing-amounts @live
   Scenario: Journal, receivable and claim carry the encounter's net charges
     When the integration under test runs the network
     Then no journal carries a wrong value

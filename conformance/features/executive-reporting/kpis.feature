@@ -8,7 +8,7 @@ Feature: Executive reporting
     Given a network of 1 hospital with 120 staffed beds each
     And 2 days of patient activity
 
-  @req-executive-kpi-consistency
+  @req-executive-kpi-consistency @live
   Scenario: Every KPI on the dashboard agrees with the systems of record, on time
     When the integration under test runs the network
     Then every KPI on the dashboard agrees with the truth

@@ -9,7 +9,7 @@ Feature: Labor cost allocation
     Given a network of 1 hospital with 120 staffed beds each
     And 2 days of patient activity
 
-  @req-labor-cost-allocation
+  @req-labor-cost-allocation @live
   Scenario: Labor cost per cost center equals hours times rates
     When the integration under test runs the network
     Then the labor cost of every cost center equals hours times rates

@@ -8,7 +8,7 @@ Feature: HL7 v2 acknowledgements
     Given a network of 1 hospital with 120 staffed beds each
     And 2 days of patient activity
 
-  @req-standards-hl7-ack
+  @req-standards-hl7-ack @live
   Scenario: Every message is acknowledged, and the acknowledgement echoes its control id
     When the integration under test runs the network
     Then every message the EHR sent is acknowledged, and every well-formed one with AA

@@ -9,7 +9,7 @@ Feature: Poison messages, the dead-letter queue and replay
     And 2 days of patient activity
     And the support team reviews the dead-letter queue every 4 hours
 
-  @req-resilience-dead-letter @req-resilience-replay
+  @req-resilience-dead-letter @req-resilience-replay @live
   Scenario: Malformed HL7 messages are parked with their reason, repaired and replayed once
     Given 2% of the EHR's messages arrive malformed
     When the integration under test runs the network

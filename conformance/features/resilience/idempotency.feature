@@ -21,7 +21,7 @@ Feature: Lost answers and redelivered messages never post twice
     When the integration under test runs the network
     Then no claim is lost and none is posted twice
 
-  @req-resilience-idempotency
+  @req-resilience-idempotency @live
   Scenario: The EHR delivers some messages twice
     Given 5% of the EHR's messages are delivered twice
     When the integration under test runs the network

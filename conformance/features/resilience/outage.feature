@@ -8,7 +8,7 @@ Feature: Riding out an outage of a target system
     Given a network of 1 hospital with 120 staffed beds each
     And 2 days of patient activity
 
-  @req-resilience-outage
+  @req-resilience-outage @live
   Scenario: The ERP is down for a maintenance window at night
     Given the ERP is down from 02:00 to 04:00 on day 2
     When the integration under test runs the network

@@ -9,19 +9,19 @@ Feature: Clinical usage to inventory
     Given a network of 1 hospital with 120 staffed beds each
     And 2 days of patient activity
 
-  @req-usage-inventory-near-real-time
+  @req-usage-inventory-near-real-time @live
   Scenario: Every supply line documented in the OR is issued once, in order, within minutes
     When the integration under test runs the network
     Then no supply line is lost and none is posted twice
     And no supply line is posted out of order
     And every supply line lands within the allowed lag
 
-  @req-usage-inventory-cost-allocation
+  @req-usage-inventory-cost-allocation @live
   Scenario: Supply usage is costed to the service line of the case
     When the integration under test runs the network
     Then no supply line carries a wrong value
 
-  @req-usage-inventory-stock-accuracy
+  @req-usage-inventory-stock-accuracy @live
   Scenario: On-hand stock equals receipts minus usage at every quiet point
     When the integration under test runs the network
     Then no on-hand balance is lost

@@ -51,14 +51,22 @@ class Failure:
     at: float
 
     def letter(self) -> DeadLetter:
-        """As a dead letter of the service's own (channel ``intake``), beside the integration's."""
-        payload = str(self.data["payload"]) if self.kind == "hl7" else json.dumps(self.data, sort_keys=True)
+        """As a dead letter of the service's own (source ``service``), beside the integration's: an HL7
+        message on channel ``hl7`` under its control id, any other input on ``intake`` as ``intake-N``."""
+        if self.kind == "hl7":  # filed under its control id (MSH-10), as the integration files its own
+            payload = str(self.data["payload"])
+            first = payload.split("\r", 1)[0].split("|")
+            message_id = first[9] if payload.startswith("MSH|") and len(first) > 9 else ""
+            return DeadLetter(message_id, payload, self.reason, self.at, history=[(self.at, "failed")],
+                              source="service")  # fmt: skip
+        payload = json.dumps(self.data, sort_keys=True)
         return DeadLetter(f"intake-{self.journal_seq}", payload, self.reason, self.at, channel="intake",
-                          history=[(self.at, "failed")], source=self.kind)  # fmt: skip
+                          history=[(self.at, "failed")], source="service")  # fmt: skip
 
 
-def nak(message: str, reason: str) -> str:
-    """An HL7 ACK with AE and an ERR segment (code 207, application internal error) for ``message``."""
+def nak(message: str, reason: str, code: str = "AE", error: str = "207^Application internal error",
+        location: str = "MSH^1^10") -> str:  # fmt: skip
+    """An HL7 ACK (AE by default) with an ERR segment (207, application internal error by default)."""
     first = message.split("\r", 1)[0]
     fields = first.split("|") if first.startswith("MSH|") else []
     facility, application = (fields[3], fields[2]) if len(fields) > 3 else ("", "")
@@ -69,7 +77,7 @@ def nak(message: str, reason: str) -> str:
     text = reason.replace("|", "/").replace("^", "/").replace("\r", " ")[:250]
     return (
         f"MSH|^~\\&|TWIN-SERVICE|NETWORK|{application}|{facility}|{stamp}||{kind}|NAK{control}|P|2.5.1\r"
-        f"MSA|AE|{control}\rERR||MSH^1^10|207^Application internal error^HL70357|E||||{text}\r"
+        f"MSA|{code}|{control}\rERR||{location}|{error}^HL70357|E||||{text}\r"
     )
 
 
@@ -219,6 +227,10 @@ class Host:
                 return Outcome()
         if kind == "start":
             return core.start(now)
+        if kind == "unreadable":  # the service's own dead letter: the integration never sees it
+            payload, reason = str(data["payload"]), str(data["reason"])
+            self.failures.append(Failure(self.journal_seq, "hl7", {"payload": payload}, reason, now))
+            return Outcome(ack=nak(payload, reason, "AR", "102^Data type error", "MSH^1^18"))
         raise ValueError(f"unknown journal entry kind {kind!r}")
 
     def answered(self, seq: int, response: TargetResponse) -> asyncio.Future[None]:

@@ -7,9 +7,10 @@ taken before gets the answer it got then, without going to the integration again
 lost ACK, or after the service crashed between commit and ACK.
 
 Nothing a sender writes drops the connection: a block without its start character is read as a
-message all the same (and rejected by the integration if it is no HL7), bytes that are not UTF-8
-are read as Latin-1 (HL7's traditional default), and an integration that fails on a message answers
-AE with an ERR segment saying so; the message is kept (``Host.failures``) for a replay.
+message all the same (and rejected by the integration if it is no HL7); bytes that are not UTF-8 in a
+message that declares no 8-bit character set (MSH-18) are answered AR with an ERR segment saying where,
+and the message is kept whole (as Latin-1) with the service's dead letters for a replay; an integration
+that fails on a message answers AE with an ERR segment saying so, and that message is kept too.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ log = logging.getLogger("twin.live.service")
 FRAME_END = END_BLOCK + CARRIAGE_RETURN
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
-Handle = Callable[[str, str], Awaitable[str | None]]  # (message text, sender's id) -> ACK text (None: none)
+Handle = Callable[[str, str, str], Awaitable[str | None]]  # (text, sender's id, problem) -> ACK (None: none)
 Observe = Callable[[float], None]  # seconds from message read to ACK written
 
 
@@ -44,17 +45,32 @@ def sender_id(text: str) -> str:
     return f"{fields[3]}|{fields[9]}"
 
 
+EIGHT_BIT = ("8859", "LATIN", "CP1252", "WINDOWS-1252")  # MSH-18 values that say the bytes are not UTF-8
+
+
 def frame_text(block: bytes) -> str:
+    """The message in one block read up to ``<FS><CR>`` (see ``frame_decode``), as text."""
+    return frame_decode(block)[0]
+
+
+def frame_decode(block: bytes) -> tuple[str, str]:
     """The message in one block read up to ``<FS><CR>``: after its ``<VT>`` (or all of it, when the
-    sender left that out), decoded as UTF-8 or else Latin-1."""
+    sender left that out), as text, and what is wrong with its bytes ("" when nothing). It is UTF-8
+    unless MSH-18 declares an 8-bit character set (read as Latin-1 then); bytes that are neither are
+    read as Latin-1 so nothing is lost, and the problem says where they are."""
     body = block[: -len(FRAME_END)] if block.endswith(FRAME_END) else block
     start = body.find(START_BLOCK)
     if start >= 0:
         body = body[start + 1 :]
     try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.decode("latin-1")
+        return body.decode("utf-8"), ""
+    except UnicodeDecodeError as error:
+        text = body.decode("latin-1")
+        header = text.split("\r", 1)[0].split("|")
+        charset = header[17].upper() if len(header) > 17 else ""
+        if any(name in charset for name in EIGHT_BIT):
+            return text, ""
+        return text, f"bytes that are not UTF-8 at offset {error.start} (MSH-18 declares no other character set)"
 
 
 class MllpListener:
@@ -86,8 +102,8 @@ class MllpListener:
                     await reader.read(MAX_MESSAGE_BYTES)
                     continue
                 started = time.perf_counter()
-                text = frame_text(block)
-                ack = await self.handle(text, sender_id(text))
+                text, problem = frame_decode(block)
+                ack = await self.handle(text, sender_id(text), problem)
                 if ack is not None:
                     writer.writeblock(ack.encode("utf-8"))
                     await writer.drain()

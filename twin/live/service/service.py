@@ -139,11 +139,16 @@ class IntegrationService:
         self.store.close()
 
     # -- inputs ----------------------------------------------------------------------------------
-    async def take_hl7(self, text: str, sender: str) -> str | None:
-        """An MLLP message: its ACK once committed (a resend gets the first answer again)."""
+    async def take_hl7(self, text: str, sender: str, problem: str = "") -> str | None:
+        """An MLLP message: its ACK once committed (a resend gets the first answer again). One whose
+        bytes cannot be read as declared (``problem``) never reaches the integration: it is kept with
+        the service's dead letters and answered AR."""
         if sender and sender in self.host.answers:
             return self.host.answers[sender]
-        outcome = await self.host.take("hl7", {"payload": text}, answer_key=sender)
+        if problem:
+            outcome = await self.host.take("unreadable", {"payload": text, "reason": problem}, answer_key=sender)
+        else:
+            outcome = await self.host.take("hl7", {"payload": text}, answer_key=sender)
         return outcome.ack
 
     async def take_document(self, source: str, body: dict[str, Any], key: str) -> None:
