@@ -78,8 +78,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also run this integration (package.module:factory) on the same scenario and seed: one more column "
         "beside the reference designs (repeatable; --designs '' for none of them)",
     )
-    commands.add_parser(
+    bench = commands.add_parser(
         "bench", help="measure end-to-end throughput against bare SimPy, and the HL7 reader against hl7apy"
+    )
+    bench.add_argument(
+        "--live",
+        action="store_true",
+        help="measure the live stack instead: MLLP -> durable queue -> ERP posting (msg/s, latency p50/p99), and a "
+        "mock endpoint's requests/s beside a bare uvicorn ASGI app's",
     )
     inspect = commands.add_parser(
         "inspect",
@@ -180,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             from twin.live.cli import check
 
             return check(args, console, errors)
+        if args.live:
+            return _bench_live(console)
         return _bench(console)
     except (ScenarioError, UnknownDesign, SutError, UsageError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -275,6 +283,30 @@ def _bench(console: Console) -> int:
     month = result.twin_seconds * 30 / result.simulated_days * 10 / result.hospitals
     console.print(f"a simulated month of 10 hospitals: {month:.1f} s  (goal <= 60 s)")
     _bench_reader(console)
+    return 0
+
+
+def _bench_live(console: Console) -> int:
+    import asyncio
+
+    from twin.live.bench import ENDPOINT_GOAL, LATENCY_GOAL, PIPELINE_GOAL, endpoint, pipeline
+
+    console.print("measuring a bare uvicorn ASGI app, then a mock endpoint, under the same HTTP load ...")
+    served = asyncio.run(endpoint())
+    console.print(f"bare ASGI app:           {served.bare_rate:>10,.0f} requests/s")
+    console.print(f"mock endpoint (GET /kpis):{served.mock_rate:>10,.0f} requests/s")
+    console.print(f"ratio mock / bare:        {served.ratio:>10.2f}  (goal >= {ENDPOINT_GOAL:g})")
+    console.print("measuring HL7 over MLLP -> the integration service's SQLite queue -> ERP postings ...")
+    result = asyncio.run(pipeline())
+    console.print(
+        f"pipeline:                {result.rate:>10,.0f} messages/s sustained over {result.connections} MLLP "
+        f"connections for {result.seconds:.0f} s ({result.acked:,} messages, {result.posted:,} posted)"
+    )
+    console.print(f"ACK latency p50 / p99:    {result.ack_p50 * 1000:>7.1f} / {result.ack_p99 * 1000:.1f} ms")
+    console.print(
+        f"send-to-posting p50 / p99:{result.post_p50 * 1000:>7.1f} / {result.post_p99 * 1000:.1f} ms"
+        f"  (goal >= {PIPELINE_GOAL:,.0f} messages/s with p99 <= {LATENCY_GOAL * 1000:.0f} ms)"
+    )
     return 0
 
 

@@ -1,5 +1,7 @@
 """The integration service's delivery workers: the core's requests on real HTTP, one attempt each.
 
+(aiohttp: its C parser keeps the client from being what limits the service.)
+
 Retries, the circuit breaker, ordering per key and re-authentication are the core's decisions (the
 reference integration's outbox), exactly as in a simulated run: a worker makes one attempt and
 reports what came back - the answer, or status 0 when nothing did within the request's timeout (the
@@ -19,13 +21,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-import httpx
+import aiohttp
 from prometheus_client import Histogram
 
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.pseudonym import mask
 from twin.live.clock import LiveClock
-from twin.live.http_wire import NO_ANSWER, Credentials, incoming_response, outgoing
+from twin.live.http_wire import NO_ANSWER, Credentials, HttpCall, incoming_response, outgoing
 
 log = logging.getLogger("twin.live.service")
 
@@ -57,10 +59,8 @@ class Delivery:
         self.default_timeout = default_timeout_minutes
         self.floor = timeout_floor_seconds
         self.latency = latency
-        self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            timeout=httpx.Timeout(30.0),
-        )
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None  # made on the first attempt, inside the loop
         self.tasks: set[asyncio.Task[None]] = set()
         self.sent = 0
 
@@ -80,17 +80,8 @@ class Delivery:
         else:
             call = outgoing(request, self.credentials)
             try:
-                answer = await self.client.request(
-                    call.method,
-                    base + call.path,
-                    headers=call.headers,
-                    params=call.params,
-                    json=call.json_body if call.form is None and call.method != "GET" else None,
-                    data=call.form,
-                    timeout=timeout,
-                )
-                response = incoming_response(answer.status_code, answer.content, dict(answer.headers))
-            except (httpx.TimeoutException, httpx.TransportError) as error:
+                response = await self._exchange(base, call, timeout)
+            except (TimeoutError, aiohttp.ClientError) as error:
                 response = NO_ANSWER
                 log.info("delivery: no answer from %s %s (%s)", request.system, call.path, type(error).__name__)
         self.sent += 1
@@ -102,8 +93,26 @@ class Delivery:
         )  # fmt: skip
         self.answered(seq, response)
 
+    async def _exchange(self, base: str, call: HttpCall, timeout: float) -> TargetResponse:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections), auto_decompress=False
+            )
+        async with self._session.request(
+            call.method,
+            base + call.path,
+            headers=call.headers,
+            params=call.params,
+            json=call.json_body if call.form is None and call.method != "GET" else None,
+            data=call.form,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as answer:
+            body = await answer.read()
+            return incoming_response(answer.status, body, dict(answer.headers))
+
     async def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
