@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 
 from tests.conftest import small_scenario
+from twin.domain.pseudonym import _PATIENT_ID as PATIENT_ID
 from twin.live.stack import LiveOptions, LiveStack, run_live
 from twin.observe.view import RunResult
 
@@ -59,6 +60,9 @@ def test_a_service_killed_mid_stream_loses_nothing_and_posts_nothing_twice(tmp_p
     assert len(restarts) == KILLS and all(replayed > 0 for replayed in restarts)  # it came back from its journal
     assert not _lost_or_twice(result), _lost_or_twice(result)[:5]
     assert sum(flow.expected for flow in result.flows) > 100  # there was work to lose
+    log = (tmp_path / "service.log").read_text(encoding="utf-8")
+    assert log.count("ready:") == KILLS + 1  # every start logged ...
+    assert not PATIENT_ID.search(log), PATIENT_ID.search(log)  # ... and no patient named in clear
 
 
 def test_the_judge_finds_what_a_service_without_its_file_lost(tmp_path: Path) -> None:

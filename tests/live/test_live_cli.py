@@ -77,3 +77,15 @@ def test_serve_prints_its_urls_answers_twin_check_and_judges_on_ctrl_c(tmp_path:
             serve.kill()
     assert serve.returncode == 0, err[-2000:]
     assert "Synchronization (at the cut)" in out and "pending, not judged" in out
+
+
+def test_the_live_bench_measures_both_sides() -> None:
+    import asyncio
+
+    from twin.live.bench import endpoint, pipeline
+
+    served = asyncio.run(endpoint(seconds=0.5, concurrency=4))
+    assert served.mock_rate > 0 and served.bare_rate > 0  # both servers answered 200s under the same load
+    result = asyncio.run(pipeline(seconds=1.0, connections=2))
+    assert result.acked > 0 and result.posted == result.acked  # every measured message reached the ERP
+    assert 0 < result.ack_p50 <= result.ack_p99 and 0 < result.post_p50 <= result.post_p99

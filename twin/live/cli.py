@@ -105,10 +105,12 @@ def options_of(args: argparse.Namespace) -> LiveOptions:
 
 def serve(args: argparse.Namespace, console: Console) -> int:
     """``twin serve``: run the live stack and judge it (see the module docstring)."""
+    from twin.live.service.logs import configure_logging
     from twin.live.stack import run_live
     from twin.observe.report import build_summary, print_summary, write_outputs
     from twin.suts import load_sut
 
+    configure_logging()  # the world's own warnings as JSON lines on stderr, identifiers masked
     options = options_of(args)
     if options.sut != EXTERNAL:
         load_sut(options.sut)  # a bad --sut is bad input here, not in the service's log
