@@ -39,6 +39,18 @@ def test_lost() -> None:
     assert _classes([_exp("a"), _exp("b")], [_obs("a")]) == ["lost"]
 
 
+def test_a_live_clocks_tolerance_forgives_its_jitter_and_no_more() -> None:
+    late = [_obs("a", at=10.0 + LAG + 5.0)]  # 5 min past its allowed lag
+    assert _classes([_exp("a")], late) == ["stale"]
+    forgiven = check_flow("flow", [_exp("a")], late, allowed_lag=LAG, horizon=1000.0, tolerance=6.0)
+    assert forgiven.differences == []
+    [still] = check_flow("flow", [_exp("a")], late, allowed_lag=LAG, horizon=1000.0, tolerance=4.0).differences
+    assert still.kind == "stale" and "4 of them the clock's tolerance" in still.detail
+    # at a cut, work whose lag with the tolerance is not over is pending, not lost
+    cut = check_flow("flow", [_exp("a", ready=960.0)], [], allowed_lag=LAG, horizon=1000.0, tolerance=20.0, cut=True)
+    assert cut.differences == [] and cut.pending == 1
+
+
 def test_work_still_pending_when_the_run_settled_is_lost_not_dropped() -> None:
     result = check_flow("flow", [_exp("a", ready=990.0)], [], allowed_lag=LAG, horizon=1000.0)
     [lost] = result.differences

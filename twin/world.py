@@ -323,6 +323,7 @@ class World:
         transport_stats: Mapping[str, int] | None = None,
         *,
         settled: bool = True,
+        clock_tolerance: float = 0.0,
     ) -> RunView:
         """The run as the judge reads it (``twin.observe.view``), with the driver's wire records."""
         faults = None
@@ -355,6 +356,7 @@ class World:
             outages=() if self.fault_plan is None else tuple(self.fault_plan.outage_windows(horizon)),
             faults=faults,
             settled=settled,
+            clock_tolerance=clock_tolerance,
         )
 
 

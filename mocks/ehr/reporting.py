@@ -9,7 +9,7 @@ same charts the HL7 interface publishes from.
 Sans-IO: ``handle(request, now)`` answers ``GET /reporting/discharges`` with the body as query:
 
 - ``discharged_from`` (inclusive, optional) and ``discharged_before`` (exclusive): encounters
-  discharged in that window;
+  discharged in that window (numbers, or numeric text as a query string carries them);
 - ``refresh`` (optional): ``{visit: charge lines the caller has}`` - these charts as well, if
   discharged before ``discharged_before`` and holding more charge lines than the caller has: how
   a report refreshes the charts it still follows (late charges land after discharge) without
@@ -31,6 +31,7 @@ from itertools import islice
 from typing import Any
 
 from mocks.ehr.ehr import Ehr, Encounter
+from mocks.queries import BadQuery, window_bounds
 from twin.domain.exchange import TargetRequest, TargetResponse
 
 DISCHARGES = "/reporting/discharges"
@@ -49,15 +50,21 @@ class EhrReporting:
         if request.method != "GET" or request.path != DISCHARGES:
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         query = request.body
-        before, since, refresh = query.get("discharged_before"), query.get("discharged_from"), query.get("refresh", {})
+        refresh = query.get("refresh", {})
         errors = []
-        if not _minutes(before) or (since is not None and not _minutes(since)):
-            errors.append("discharged_before (and discharged_from) must be simulated minutes")
+        try:  # numbers in a JSON query, numeric text in a query string
+            since, before = window_bounds(query, "discharged_from", "discharged_before")
+        except BadQuery as bad:
+            errors.append(str(bad))
+        else:
+            if before is None:
+                errors.append("discharged_before is required: the end of the window, simulated minutes")
         if not isinstance(refresh, dict) or not all(isinstance(n, int) for n in refresh.values()):
             errors.append("refresh must map visit numbers to the charge lines the caller has")
         if errors:
             return TargetResponse(422, {"errors": errors})
-        return TargetResponse(200, {"discharges": self.discharges(float(query["discharged_before"]), since, refresh)})
+        assert before is not None
+        return TargetResponse(200, {"discharges": self.discharges(before, since, refresh)})
 
     def discharges(
         self, before: float, since: float | None = None, refresh: dict[str, int] | None = None
@@ -98,7 +105,3 @@ def _extract(enc: Encounter) -> dict[str, Any]:
         "discharged_at": enc.discharged_at,
         "charges": [{"txn_id": line.txn_id, "amount": line.amount, "at": line.service_at} for line in enc.charges],
     }
-
-
-def _minutes(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -23,7 +23,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeGuard, TypeVar
 
 from mocks.queries import answer_query, window_bounds
 from twin.domain.accounts import ACCOUNTS, PATIENT_RECEIVABLES, STATISTICS, SUBLEDGER_SOURCES
@@ -223,7 +223,7 @@ class ErpFinance:
 
     def check_cost_center(self, center: Any, where: str, errors: list[str], problems: list[dict[str, Any]]) -> None:
         """The ledger's cost-center rule, shared by every subledger that posts to the GL."""
-        if center not in self.cost_centers:
+        if not isinstance(center, str) or center not in self.cost_centers:
             errors.append(f"{where}: unknown cost center {center!r}")
             problems.append({"code": UNKNOWN_COST_CENTER_PROBLEM, "cost_center": center})
         elif center in self.inactive_cost_centers:
@@ -234,11 +234,11 @@ class ErpFinance:
         """A statistic names a statistical account, a cost center, a day and a whole quantity."""
         problems = [] if problems is None else problems
         errors: list[str] = []
-        if body.get("account") not in STATISTICS:
+        if not _known(body.get("account"), STATISTICS):
             errors.append(f"unknown statistical account {body.get('account')!r}")
         self.check_cost_center(body.get("cost_center"), "statistic", errors, problems)
         quantity = body.get("quantity")
-        if not isinstance(quantity, int) or quantity < 0:
+        if not _cents(quantity) or quantity < 0:
             errors.append("quantity must be a whole number >= 0")
         try:
             date.fromisoformat(str(body.get("day")))
@@ -246,6 +246,8 @@ class ErpFinance:
             errors.append(f"day {body.get('day')!r} is not an ISO date")
         if not body.get("reference"):
             errors.append("statistic has no reference")
+        elif not isinstance(body["reference"], str):
+            errors.append(f"reference: expected text, got {body['reference']!r}")
         return errors
 
     def _post_statistic(self, body: dict[str, Any], now: float) -> TargetResponse:
@@ -272,7 +274,11 @@ class ErpFinance:
             return ["journal has no lines"]
         if not body.get("reference"):
             errors.append("journal has no reference")
-        if body.get("source") in SUBLEDGER_SOURCES:
+        elif not isinstance(body["reference"], str):
+            errors.append(f"reference: expected text, got {body['reference']!r}")
+        if not isinstance(body.get("source", ""), str):
+            errors.append(f"source: expected text, got {body.get('source')!r}")
+        elif body.get("source") in SUBLEDGER_SOURCES:
             errors.append(
                 f"source {body.get('source')!r} is posted by the ERP's own subledger, not through the journals API"
             )
@@ -282,12 +288,12 @@ class ErpFinance:
                 errors.append(f"line {number}: not an object")
                 continue
             debit, credit = line.get("debit", 0), line.get("credit", 0)
-            if not isinstance(debit, int) or not isinstance(credit, int) or debit < 0 or credit < 0:
+            if not _cents(debit) or not _cents(credit) or debit < 0 or credit < 0:
                 errors.append(f"line {number}: debit and credit must be non-negative integer cents")
                 continue
             if (debit > 0) == (credit > 0):
                 errors.append(f"line {number}: exactly one of debit or credit must be positive")
-            if line.get("account") not in ACCOUNTS:
+            if not _known(line.get("account"), ACCOUNTS):
                 errors.append(f"line {number}: unknown account {line.get('account')!r}")
             self.check_cost_center(line.get("cost_center"), f"line {number}", errors, problems)
             debits += debit
@@ -309,10 +315,15 @@ class ErpFinance:
             ar_debit = sum(
                 line.get("debit", 0) - line.get("credit", 0)
                 for line in lines
-                if isinstance(line, dict) and line.get("account") == PATIENT_RECEIVABLES
+                if isinstance(line, dict)
+                and line.get("account") == PATIENT_RECEIVABLES
+                and _cents(line.get("debit", 0))  # a line that is no amount is refused above; it sums to nothing
+                and _cents(line.get("credit", 0))
             )
             if not isinstance(receivable, dict) or not receivable.get("customer") or not receivable.get("invoice"):
                 errors.append("receivable needs a customer and an invoice")
+            elif not isinstance(receivable["customer"], str) or not isinstance(receivable["invoice"], str):
+                errors.append("receivable: customer and invoice must be text")
             elif receivable.get("amount") != ar_debit:
                 errors.append(f"receivable amount {receivable.get('amount')} != AR debit {ar_debit}")
         return errors
@@ -367,3 +378,13 @@ class ErpFinance:
             self._ar_of[journal_id] = item.item_id
             reply["ar_item_id"] = item.item_id
         return TargetResponse(201, reply)
+
+
+def _known(code: Any, codes: dict[str, str]) -> bool:
+    """Whether ``code`` is one of ``codes`` (what is not text is none of them, and may not even hash)."""
+    return isinstance(code, str) and code in codes
+
+
+def _cents(value: Any) -> TypeGuard[int]:
+    """A whole JSON number: an amount in cents, a quantity (``true`` is neither)."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -16,7 +16,7 @@ through ``GET`` queries over a posting window (``posted_from``/``posted_before``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from mocks.erp.finance import ErpFinance, in_window
 from mocks.queries import answer_query
@@ -242,6 +242,10 @@ class ErpSupplyChain:
             self._replies[request.idempotency_key] = response
         return response
 
+    def _stocked(self, location: Any, item: Any) -> bool:
+        """Whether a request's location and item name a stocked pair (what is not text names none)."""
+        return isinstance(location, str) and isinstance(item, str) and (location, item) in self.policies
+
     def _position(self, location: str, item: str) -> dict[str, Any]:
         policy = self.policies.get((location, item), StockPolicy(0, 0))
         return {
@@ -259,14 +263,16 @@ class ErpSupplyChain:
         item = self.items.get(str(item_code))
         if item is None:
             errors.append(f"unknown item {item_code!r}")
-        if (location, item_code) not in self.policies:
+        if not self._stocked(location, item_code):
             errors.append(f"item {item_code!r} is not stocked at location {location!r}")
-        if not isinstance(quantity, int) or quantity <= 0:
+        if not _whole(quantity) or quantity <= 0:
             errors.append("quantity must be a positive whole number")
         problems: list[dict[str, Any]] = []
         self.finance.check_cost_center(center, "issue", errors, problems)
         if not body.get("reference"):
             errors.append("issue has no reference")
+        elif not isinstance(body["reference"], str):
+            errors.append(f"reference: expected text, got {body['reference']!r}")
         if errors:
             return TargetResponse(422, {"errors": errors, "problems": problems})
         assert item is not None and isinstance(quantity, int)
@@ -303,9 +309,9 @@ class ErpSupplyChain:
         errors = []
         if item is None:
             errors.append(f"unknown item {item_code!r}")
-        if (location, item_code) not in self.policies:
+        if not self._stocked(location, item_code):
             errors.append(f"item {item_code!r} is not stocked at location {location!r}")
-        if not isinstance(quantity, int) or quantity <= 0:
+        if not _whole(quantity) or quantity <= 0:
             errors.append("quantity must be a positive whole number")
         if errors:
             return TargetResponse(422, {"errors": errors})
@@ -344,6 +350,17 @@ class ErpSupplyChain:
         po, quantity, amount = body.get("po"), body.get("quantity"), body.get("amount")
         if not body.get("vendor_invoice") or not isinstance(quantity, int) or not isinstance(amount, int):
             return TargetResponse(422, {"errors": ["invoice needs vendor_invoice, whole quantity and amount in cents"]})
+        errors = []  # a negative invoice would be matched, paid and posted as negative cash
+        if isinstance(quantity, bool) or quantity <= 0:
+            errors.append(f"quantity must be a positive whole number, got {quantity!r}")
+        if isinstance(amount, bool) or amount < 0:
+            errors.append(f"amount must be whole cents >= 0, got {amount!r}")
+        if not isinstance(body["vendor_invoice"], str):
+            errors.append(f"vendor_invoice: expected text, got {body['vendor_invoice']!r}")
+        if po is not None and not isinstance(po, str):  # none at all: held, "no purchase order"
+            errors.append(f"po: expected text, got {po!r}")
+        if errors:
+            return TargetResponse(422, {"errors": errors})
         invoice = Invoice(
             f"AP{len(self.invoices) + 1:08d}", str(body["vendor_invoice"]), str(po), quantity, amount, now, "held"
         )
@@ -375,3 +392,8 @@ class ErpSupplyChain:
                     (CASH, order.location, 0, invoice.amount),
                 ),
             )
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    """A JSON integer (``true`` is no quantity)."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from mocks.queries import iso_day
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import Cents, Employee, paid_quarter_hours, shift_pay
 
@@ -218,11 +219,9 @@ class Hcm:
 
     def _timecards(self, query: dict[str, Any]) -> TargetResponse:
         work_date = query.get("work_date")
-        try:
-            date.fromisoformat(str(work_date))
-        except ValueError:
+        day = iso_day(work_date)  # the one spelling the shifts are kept under: another would find none
+        if day is None:
             return TargetResponse(422, {"errors": [f"work_date {work_date!r} is not an ISO date (YYYY-MM-DD)"]})
-        day = str(work_date)
         open_shifts = self._open.get(day, 0)
         return TargetResponse(
             200,

@@ -71,10 +71,10 @@ class Clearinghouse:
             {
                 "submission_id": s.submission_id,
                 "claim_number": s.claim_number,
-                "provider": str(((s.claim.get("provider") or {}).get("identifier") or {}).get("value", "")),
+                "provider": str(_dict(_dict(s.claim.get("provider")).get("identifier")).get("value", "")),
                 "payer": s.payer_id,
                 "total": s.total,
-                "billable_period_end": str((s.claim.get("billablePeriod") or {}).get("end", "")),
+                "billable_period_end": str(_dict(s.claim.get("billablePeriod")).get("end", "")),
                 "received_at": s.received_at,
             }
             for s in self.accepted_between(start, end)
@@ -97,10 +97,10 @@ class Clearinghouse:
             submission_id=f"CH{len(self.submissions) + 1:08d}",
             claim_number=_claim_number(claim),
             payer_id=_payer_id(claim),
-            total=_cents(claim.get("total", {}).get("value")) if isinstance(claim.get("total"), dict) else 0,
+            total=_cents(_dict(claim.get("total")).get("value")) or 0,
             principal_dx=_principal_dx(claim),
             drg=_drg(claim),
-            line_count=len(claim.get("item", []) or []),
+            line_count=len(_list(claim.get("item"))),
             received_at=now,
             accepted=not reasons,
             reasons=tuple(reasons),
@@ -132,13 +132,11 @@ class Clearinghouse:
 
 def _prior(claim: dict[str, Any]) -> str:
     """The clearinghouse id of the claim this one replaces (``Claim.related``, relationship prior)."""
-    for related in claim.get("related") or []:
+    for related in _list(claim.get("related")):
         if not isinstance(related, dict):
             continue
-        codes = [
-            c.get("code") for c in ((related.get("relationship") or {}).get("coding") or []) if isinstance(c, dict)
-        ]
-        identifier = (related.get("claim") or {}).get("identifier") or {}
+        codes = [c.get("code") for c in _list(_dict(related.get("relationship")).get("coding")) if isinstance(c, dict)]
+        identifier = _dict(_dict(related.get("claim")).get("identifier"))
         if "prior" in codes and identifier.get("system") == SUBMISSION_SYSTEM and identifier.get("value"):
             return str(identifier["value"])
     return ""
@@ -154,26 +152,37 @@ def scrub(claim: dict[str, Any], payer_ids: set[str]) -> list[str]:
     payer = _payer_id(claim)
     if payer not in payer_ids:
         reasons.append(f"unknown payer {payer!r}")
-    if not (claim.get("patient") or {}).get("reference"):
+    if not _dict(claim.get("patient")).get("reference"):
         reasons.append("claim has no patient")
     if not _principal_dx(claim):
         reasons.append("claim has no principal diagnosis (diagnosis sequence 1)")
     items = claim.get("item") or []
-    if not items:
+    if not isinstance(items, list):
+        reasons.append(f"item: expected a list of service lines, got {items!r}")
+        items = []
+    elif not items:
         reasons.append("claim has no service lines")
     line_total = 0
-    for item in items:
-        net = (item.get("net") or {}).get("value")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            reasons.append(f"item[{index}]: expected a service line (an object), got {item!r}")
+            continue
+        net = _dict(item.get("net")).get("value")
+        cents = _cents(net)
         if net is None:
             reasons.append(f"line {item.get('sequence')}: no net amount")
+        elif cents is None:
+            reasons.append(f"line {item.get('sequence')}: net amount {net!r} is not a number")
         else:
-            line_total += _cents(net)
-    total = (claim.get("total") or {}).get("value")
+            line_total += cents
+    total = _dict(claim.get("total")).get("value")
     if total is None:
         reasons.append("claim has no total")
+    elif _cents(total) is None:
+        reasons.append(f"total {total!r} is not a number")
     elif _cents(total) != line_total:
         reasons.append(f"total {total} does not equal the sum of the lines {line_total / 100:.2f}")
-    period = claim.get("billablePeriod") or {}
+    period = _dict(claim.get("billablePeriod"))
     if not period.get("start") or not period.get("end"):
         reasons.append("claim has no billable period")
     return reasons
@@ -183,36 +192,50 @@ def _received_at(submission: ClaimSubmission) -> float:
     return submission.received_at
 
 
-def _cents(value: Any) -> int:
+def _cents(value: Any) -> int | None:
+    """A FHIR decimal (a JSON number) in cents; ``None`` when it is none: text, ``true``, NaN, infinite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
     try:
         return round(float(value) * 100)
-    except (TypeError, ValueError):
-        return 0
+    except (ValueError, OverflowError):
+        return None
+
+
+# A claim is whatever JSON the submitter sent: its readers take an element of another shape than
+# FHIR's (a string where an object belongs) as absent, and the scrubber's reasons say what is missing.
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _claim_number(claim: dict[str, Any]) -> str:
-    for ident in claim.get("identifier") or []:
-        if ident.get("system") == CLAIM_NUMBER_SYSTEM:
+    for ident in _list(claim.get("identifier")):
+        if isinstance(ident, dict) and ident.get("system") == CLAIM_NUMBER_SYSTEM:
             return str(ident.get("value", ""))
     return ""
 
 
 def _payer_id(claim: dict[str, Any]) -> str:
-    return str(((claim.get("insurer") or {}).get("identifier") or {}).get("value", ""))
+    return str(_dict(_dict(claim.get("insurer")).get("identifier")).get("value", ""))
 
 
 def _principal_dx(claim: dict[str, Any]) -> str:
-    for dx in claim.get("diagnosis") or []:
-        if dx.get("sequence") == 1:
-            codings = (dx.get("diagnosisCodeableConcept") or {}).get("coding") or [{}]
-            return str(codings[0].get("code", ""))
-    return ""
+    return _principal_code(claim, "diagnosisCodeableConcept")
 
 
 def _drg(claim: dict[str, Any]) -> str:
     """The MS-DRG, carried as the principal diagnosis's package code (FHIR R4 Claim)."""
-    for dx in claim.get("diagnosis") or []:
-        if dx.get("sequence") == 1:
-            codings = (dx.get("packageCode") or {}).get("coding") or [{}]
-            return str(codings[0].get("code", ""))
+    return _principal_code(claim, "packageCode")
+
+
+def _principal_code(claim: dict[str, Any], element: str) -> str:
+    """The first code of ``element`` of the principal diagnosis (sequence 1)."""
+    for dx in _list(claim.get("diagnosis")):
+        if isinstance(dx, dict) and dx.get("sequence") == 1:
+            codings = _list(_dict(dx.get(element)).get("coding")) or [{}]
+            return str(_dict(codings[0]).get("code", ""))
     return ""

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
+from mocks.queries import iso_day
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.kpis import KPI_UNITS, kpi_key
 
@@ -92,15 +92,13 @@ class Dashboard:
             return ["body must be a JSON object"]
         errors: list[str] = []
         kpi = body.get("kpi")
-        if kpi not in self.units:
+        if not isinstance(kpi, str) or kpi not in self.units:
             errors.append(f"kpi: unknown KPI {kpi!r}; expected one of {', '.join(sorted(self.units))}")
         elif body.get("unit") != self.units[str(kpi)]:
             errors.append(f"unit: {kpi} is reported in {self.units[str(kpi)]!r}, got {body.get('unit')!r}")
         if not isinstance(body.get("scope"), str) or not body.get("scope"):
             errors.append("scope: expected a non-empty string (hospital or cost center)")
-        try:
-            date.fromisoformat(str(body.get("period")))
-        except ValueError:
+        if iso_day(body.get("period")) is None:  # the tile's key: one spelling per day, or one day has two tiles
             errors.append(f"period: expected an ISO date, got {body.get('period')!r}")
         if not _number(body.get("value")):
             errors.append(f"value: expected a finite number, got {body.get('value')!r}")
@@ -156,4 +154,10 @@ class Dashboard:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number that fits a float (the dashboard keeps values as floats)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False

@@ -9,7 +9,7 @@ integration).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from twin.domain.exchange import TargetRequest, TargetResponse
 
@@ -72,13 +72,17 @@ class VendorPortal:
         body = request.body
         vendor, po = body.get("vendor"), body.get("po")
         errors = []
-        if vendor not in self.lead_time_days:
+        if not isinstance(vendor, str) or vendor not in self.lead_time_days:
             errors.append(f"unknown vendor {vendor!r}")
         for name in ("po", "item", "location"):
             if not body.get(name):
                 errors.append(f"order has no {name}")
-        if not isinstance(body.get("quantity"), int) or body["quantity"] <= 0:
+            elif not isinstance(body[name], str):
+                errors.append(f"{name}: expected text, got {body[name]!r}")
+        if not _whole(body.get("quantity")) or body["quantity"] <= 0:
             errors.append("quantity must be a positive whole number")
+        if not _whole(body.get("unit_price", 0)) or body.get("unit_price", 0) < 0:
+            errors.append(f"unit_price must be whole cents >= 0, got {body.get('unit_price')!r}")
         if errors:
             return TargetResponse(422, {"errors": errors})
         existing = self.orders.get(str(po))
@@ -115,3 +119,8 @@ class VendorPortal:
                 self.invoices.append(invoice)
                 out.append((Shipment(order.po, order.item, order.location, order.quantity, now), invoice))
         return out
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    """A JSON integer (``true`` is no quantity)."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -45,6 +45,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], s
     serve.add_argument("--speed", type=_speed, default=60.0,
                        help="simulated seconds per wall second (default: %(default)s: an hour a minute)")  # fmt: skip
     serve.add_argument("--settle-speed", type=_speed, help="the speed once the workload is over (default: --speed)")
+    serve.add_argument("--jitter", type=_seconds, default=1.0, metavar="SECONDS",
+                       help="wall seconds the judge forgives on each allowed lag (default %(default)s)")  # fmt: skip
     serve.add_argument("--no-warp", action="store_true",
                        help="never jump the clock over idle time (by default it does, with our service)")  # fmt: skip
     external = "; or 'external': someone else's integration at --ingress and --webhooks"
@@ -79,6 +81,16 @@ def _speed(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected wall seconds, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value:g}")
+    return value
+
+
 def options_of(args: argparse.Namespace) -> LiveOptions:
     from twin.cli import UsageError
     from twin.live.stack import LiveOptions
@@ -100,6 +112,7 @@ def options_of(args: argparse.Namespace) -> LiveOptions:
         port_base=args.port_base,
         client_id=args.client_id,
         client_secret=args.client_secret,
+        jitter_seconds=args.jitter,
     )
 
 

@@ -58,6 +58,7 @@ class LiveOptions:
     settle_speed: float | None = None  # the speed once the workload is over (our service only)
     request_floor_seconds: float = 0.1  # the shortest wall wait for a target's answer (our service)
     ack_floor_seconds: float = 0.5  # the shortest wall wait for an ACK before the EHR resends
+    jitter_seconds: float = 1.0  # wall time forgiven on every allowed lag (``LiveWorld.clock_tolerance``)
 
 
 class ServiceError(RuntimeError):
@@ -151,7 +152,7 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
     world = LiveWorld(
         scenario, clock, name=name, keep_traffic=options.keep_traffic, warp=options.warp and ours,
         settle_speed=options.settle_speed if ours else None, ack_floor_seconds=options.ack_floor_seconds,
-        client_id=options.client_id, client_secret=options.client_secret,
+        client_id=options.client_id, client_secret=options.client_secret, jitter_seconds=options.jitter_seconds,
     )  # fmt: skip
     urls = await world.serve(options.host, options.port_base)
     service: ServiceProcess | None = None

@@ -113,9 +113,11 @@ class LiveWorld(World):
         ack_floor_seconds: float = 0.5,
         client_id: str = INTEGRATION_CLIENT,
         client_secret: str | None = None,
+        jitter_seconds: float = 1.0,
     ) -> None:
         super().__init__(scenario)
         self.live = clock
+        self.jitter_seconds = jitter_seconds  # wall time the judge forgives on every allowed lag
         self.warp = warp  # jump the clock over idle time (needs the service's POST /clock)
         self.settle_speed = settle_speed  # the speed once the workload is over (needs POST /clock too)
         self.speed_due: float | None = None
@@ -349,7 +351,16 @@ class LiveWorld(World):
             stats.update(webhook_resends=self.pusher.resends, webhooks_given_up=self.pusher.gave_up)
         wire = self.wire_log
         integration = seen(self.name, exceptions, letters, health)
-        return self.view(horizon, integration, wire.records, wire.traffic, wire.counts, stats, settled=self.settled)
+        return self.view(
+            horizon, integration, wire.records, wire.traffic, wire.counts, stats,
+            settled=self.settled, clock_tolerance=self.clock_tolerance(),
+        )  # fmt: skip
+
+    def clock_tolerance(self) -> float:
+        """Simulated minutes the judge adds to every allowed lag: ``jitter_seconds`` of wall time (a
+        busy machine's scheduling, the network stack) at the fastest speed the clock ran. At 1440x one
+        wall second is 24 minutes, so a tight timeliness SLO is judged at a lower speed."""
+        return self.jitter_seconds * max(segment.speed for segment in self.live.segments) / 60
 
     async def close_doors(self) -> None:
         """Stop the senders, the pushes and the servers: the targets' state is final."""

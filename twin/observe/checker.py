@@ -75,6 +75,7 @@ def check_flow(
     targets: Iterable[str] | None = None,
     resolution: float = 1 / 60,
     cut: bool = False,
+    tolerance: float = 0.0,
 ) -> FlowResult:
     """Classify every difference between ``expected`` and ``observed`` for one flow.
 
@@ -83,6 +84,8 @@ def check_flow(
     clock resolution of message timestamps (one second): closer than that is simultaneous.
     ``cut``: the run did not settle but was ended at ``horizon`` (a live run): a record not due by
     then (its allowed lag not over) and absent is counted as pending, not as lost.
+    ``tolerance``: minutes added to every allowed lag for the clock the run was timed on (a live
+    run's wall-clock jitter at its speed, ``RunView.clock_tolerance``); 0 in simulated time.
     """
     expected = list(expected)
     owned = set(targets) if targets is not None else {e.target for e in expected}
@@ -102,12 +105,12 @@ def check_flow(
         if not records:
             if exp.optional:
                 continue
-            pending = math.isfinite(exp.ready_at) and exp.ready_at + allowed_lag + exp.grace > horizon
+            pending = math.isfinite(exp.ready_at) and exp.ready_at + allowed_lag + tolerance + exp.grace > horizon
             if pending and cut:  # a run ended at a cut: what was not due yet is not judged, only counted
                 result.pending += 1
                 continue
             result.expected += 1
-            result.differences.append(_lost(flow, exp, allowed_lag, horizon))
+            result.differences.append(_lost(flow, exp, allowed_lag + tolerance, horizon))
             result.pending += pending
             continue
         result.expected += 0 if exp.optional else 1
@@ -174,26 +177,28 @@ def check_flow(
                     first,
                 )
             )
-        elif lag > allowed_lag + exp.grace:
+        elif lag > allowed_lag + exp.grace + tolerance:
             result.differences.append(
                 _at(
                     exp,
                     "stale",
-                    f"landed {lag:.1f} min after it was ready; allowed {allowed_lag + exp.grace:g} min"
-                    + (
-                        f" ({exp.grace:g} of them allowed for: {exp.why or 'its target was down'})" if exp.grace else ""
-                    ),
+                    f"landed {lag:.1f} min after it was ready; allowed {allowed_lag + exp.grace + tolerance:g} min"
+                    + (f" ({exp.grace:g} of them allowed for: {exp.why or 'its target was down'})" if exp.grace else "")
+                    + (f" ({tolerance:g} of them the clock's tolerance)" if tolerance else ""),
                     first,
                 )
             )
-        elif exp.settles_at is not None and settled > max(exp.settles_at, exp.ready_at + exp.grace) + allowed_lag:
+        elif (
+            exp.settles_at is not None
+            and settled > max(exp.settles_at, exp.ready_at + exp.grace) + allowed_lag + tolerance
+        ):
             due = max(exp.settles_at, exp.ready_at + exp.grace)
             result.differences.append(
                 _at(
                     exp,
                     "stale",
                     f"its final value landed {settled - due:.1f} min after it was due at t={due:.1f}"
-                    f" ({exp.why or 'amended'}); allowed {allowed_lag:g} min",
+                    f" ({exp.why or 'amended'}); allowed {allowed_lag + tolerance:g} min",
                     first,
                 )
             )

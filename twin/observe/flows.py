@@ -71,6 +71,7 @@ class FlowCheck:
             horizon=horizon,
             targets=self.targets,
             cut=not view.settled,
+            tolerance=view.clock_tolerance,
         )
 
 

@@ -78,7 +78,13 @@ def kpi_truth(view: RunView, horizon: float) -> KpiTruth:
 
 
 def check_reporting(view: RunView, horizon: float) -> FlowResult:
-    return judge(kpi_truth(view, horizon), observe_dashboard(view.dashboard), horizon, cut=not view.settled)
+    return judge(
+        kpi_truth(view, horizon),
+        observe_dashboard(view.dashboard),
+        horizon,
+        cut=not view.settled,
+        tolerance=view.clock_tolerance,
+    )
 
 
 def reporting_summary(view: RunView, horizon: float) -> dict[str, Any]:
@@ -114,9 +120,12 @@ def reporting_summary(view: RunView, horizon: float) -> dict[str, Any]:
     }
 
 
-def judge(truth: KpiTruth, observed: Sequence[Observed], horizon: float, *, cut: bool = False) -> FlowResult:
-    """Classify every difference between the truth's KPI values and the dashboard's."""
-    lag = truth.lag
+def judge(
+    truth: KpiTruth, observed: Sequence[Observed], horizon: float, *, cut: bool = False, tolerance: float = 0.0
+) -> FlowResult:
+    """Classify every difference between the truth's KPI values and the dashboard's (``tolerance``:
+    minutes of clock tolerance on top of the allowed lag, as in ``checker.check_flow``)."""
+    lag = truth.lag + tolerance
     result = FlowResult(REPORTING, lag)
     shown: dict[str, list[Observed]] = {}
     for record in observed:

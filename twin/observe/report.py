@@ -137,6 +137,8 @@ def build_summary(result: RunResult) -> dict[str, Any]:
     }
     if not view.settled:  # a live run cut after its grace: what was not due by then is pending, not judged
         summary["cut_at_minute"] = round(result.horizon, 3)
+    if view.clock_tolerance:  # a live run: the wall clock's jitter at its speed, forgiven on every lag
+        summary["clock_tolerance_minutes"] = round(view.clock_tolerance, 3)
     resilience = resilience_summary(view)
     if resilience is not None:  # only a run with faults has it: one without keeps its summary as it was
         summary["resilience"] = resilience
@@ -199,6 +201,11 @@ def print_summary(
         console.print(
             f"the run was cut at t={summary['cut_at_minute']:.0f} min, a settle grace after its workload: "
             f"{pending} record(s) not due by then are pending, not judged"
+        )
+    if "clock_tolerance_minutes" in summary:
+        console.print(
+            f"timed on the wall clock: every allowed lag includes {summary['clock_tolerance_minutes']:g} min"
+            " of clock tolerance (the jitter forgiven, at the run's speed)"
         )
     if "reporting" in summary:
         if show_kpis:

@@ -93,6 +93,9 @@ class RunView:
     # False: the run was ended at ``horizon`` before the world settled (a live run, a day after its
     # workload): records not due by then are pending, not lost (``twin.observe.checker.check_flow``)
     settled: bool = True
+    # Minutes added to every allowed lag: what the clock the run was timed on cannot resolve. 0 in
+    # simulated time; a live run's wall-clock jitter times its speed (``LiveOptions.jitter_seconds``).
+    clock_tolerance: float = 0.0
 
     @property
     def exceptions(self) -> tuple[IntegrationException, ...]:
