@@ -227,3 +227,25 @@ class _WrongDrgFirst(Wrapped):
 def wrong_drg_until_adjusted(context: RunContext) -> Integration:
     """Bills at once and adjusts (a correct policy), but the first claim of an encounter carries a wrong DRG."""
     return _WrongDrgFirst(context, bills_at_once_and_adjusts)
+
+
+class _DropsOneInAHundred(Wrapped):
+    """ACKs every HL7 message AA, and silently does nothing with one in a hundred."""
+
+    def __init__(self, context: RunContext) -> None:
+        super().__init__(context)
+        self.seen = 0
+
+    def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
+        self.seen += 1
+        if self.seen % 100:
+            return super().receive_hl7(payload, now)
+        msh = payload.split("\r", 1)[0].split("|")
+        control = msh[9] if len(msh) > 9 else ""
+        sender = "|".join(msh[2:4]) if len(msh) > 3 else "|"
+        return Outcome(ack=f"MSH|^~\\&|TWIN-INT|NETWORK|{sender}|||ACK|ACK{control}|P|2.5.1\rMSA|AA|{control}\r")
+
+
+def drops_one_message_in_a_hundred(context: RunContext) -> Integration:
+    """Answers AA to every HL7 message, and drops one in a hundred: fast, and it loses charges."""
+    return _DropsOneInAHundred(context)

@@ -232,3 +232,11 @@ def test_a_run_cut_before_it_settled_counts_what_was_not_due_as_pending_not_lost
     never = dataclasses.replace(_exp("c"), ready_at=float("inf"), why="its mapping was never published")
     [gone] = check_flow("flow", [never], [], allowed_lag=LAG, horizon=1000.0, cut=True).differences
     assert gone.kind == "lost"  # what never became possible stays lost, cut or not
+
+
+def test_at_a_cut_an_unexpected_record_is_judged_only_if_it_landed_by_the_cut() -> None:
+    invented = [_obs("x", at=999.0, ref="r1"), _obs("y", at=1001.0, ref="r2")]  # the second while the wire drained
+    cut = check_flow("flow", [], invented, allowed_lag=LAG, horizon=1000.0, targets=["t"], cut=True)
+    assert [(d.kind, d.key) for d in cut.differences] == [("unexpected", "x")]
+    settled = check_flow("flow", [], invented, allowed_lag=LAG, horizon=1000.0, targets=["t"])
+    assert sorted(d.key for d in settled.differences) == ["x", "y"]  # a settled run judges everything it holds

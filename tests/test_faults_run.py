@@ -352,10 +352,10 @@ def test_a_flow_check_allows_for_the_runs_outage_windows() -> None:
     check = FlowCheck(
         "f", (JOURNAL,), lambda _t: LAG, lambda _t: [_exp(JOURNAL, 150.0)], lambda _t: [_obs(JOURNAL, 190.0)]
     )
-    plain = check.check(SimpleNamespace(outages=(), settled=True), 1000.0)  # type: ignore[arg-type]
+    plain = check.check(SimpleNamespace(outages=(), settled=True, clock_tolerance=0.0), 1000.0)  # type: ignore[arg-type]
     assert [d.kind for d in plain.differences] == ["stale"]
     windows = tuple(_plan({"kind": "outage", "system": "erp", "daily": "02:00-03:20"}).outage_windows(1000.0))
-    view = SimpleNamespace(outages=windows, settled=True)
+    view = SimpleNamespace(outages=windows, settled=True, clock_tolerance=0.0)
     assert [d.kind for d in check.check(view, 1000.0).differences] == ["out_of_order"]  # type: ignore[arg-type]
 
 

@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.live.cli import add_parsers
 
     add_parsers(commands, SUT_HELP, _non_negative, _positive_float)
+    from twin.loadtest.cli import add_parser as add_load_parser
+
+    add_load_parser(commands, SUT_HELP)
     return parser
 
 
@@ -182,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             from twin.live.cli import serve
 
             return serve(args, console)
+        if args.command == "load":
+            from twin.loadtest.cli import load
+
+            return load(args, console)
         if args.command == "check":
             from twin.live.cli import check
 

@@ -47,6 +47,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], s
     serve.add_argument("--settle-speed", type=_speed, help="the speed once the workload is over (default: --speed)")
     serve.add_argument("--jitter", type=_seconds, default=1.0, metavar="SECONDS",
                        help="wall seconds the judge forgives on each allowed lag (default %(default)s)")  # fmt: skip
+    serve.add_argument("--load", action="store_true",
+                       help="hand the HL7 feed to a load generator (twin load --target CONTROL_URL)")  # fmt: skip
     serve.add_argument("--no-warp", action="store_true",
                        help="never jump the clock over idle time (by default it does, with our service)")  # fmt: skip
     external = "; or 'external': someone else's integration at --ingress and --webhooks"
@@ -107,7 +109,8 @@ def options_of(args: argparse.Namespace) -> LiveOptions:
         api=args.webhooks or "",
         workdir=args.workdir,
         keep_traffic=args.out is not None,
-        warp=not args.no_warp,
+        warp=not (args.no_warp or args.load),  # under load the wall clock is the load's: no jumps
+        feed=args.load,
         settle_speed=args.settle_speed,
         port_base=args.port_base,
         client_id=args.client_id,

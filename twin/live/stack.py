@@ -28,8 +28,9 @@ from twin.domain.contract import Integration, RunContext, Sut
 from twin.live.cli import EXTERNAL
 from twin.live.clock import LiveClock
 from twin.live.control import control_app
+from twin.live.feed import Feed, feed_routes
 from twin.live.service.service import ServiceConfig
-from twin.live.world import INTEGRATION_CLIENT, Ingress, LiveWorld, Progress
+from twin.live.world import INTEGRATION_CLIENT, LOAD_CLIENT, Ingress, LiveWorld, Progress
 from twin.observe.view import RunResult
 from twin.reference_factory import REFERENCE
 from twin.scenario import Scenario
@@ -59,6 +60,7 @@ class LiveOptions:
     request_floor_seconds: float = 0.1  # the shortest wall wait for a target's answer (our service)
     ack_floor_seconds: float = 0.5  # the shortest wall wait for an ACK before the EHR resends
     jitter_seconds: float = 1.0  # wall time forgiven on every allowed lag (``LiveWorld.clock_tolerance``)
+    feed: bool = False  # load users carry the HL7 feed (``twin.live.feed``; twin load)
 
 
 class ServiceError(RuntimeError):
@@ -153,6 +155,7 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
         scenario, clock, name=name, keep_traffic=options.keep_traffic, warp=options.warp and ours,
         settle_speed=options.settle_speed if ours else None, ack_floor_seconds=options.ack_floor_seconds,
         client_id=options.client_id, client_secret=options.client_secret, jitter_seconds=options.jitter_seconds,
+        feed=Feed() if options.feed else None,
     )  # fmt: skip
     urls = await world.serve(options.host, options.port_base)
     service: ServiceProcess | None = None
@@ -182,7 +185,10 @@ async def start_stack(scenario: Scenario, options: LiveOptions) -> LiveStack:
         ingress = Ingress.parse(ready["mllp"], ready["http"])
     world.connect(ingress)
     control_port = 0 if options.port_base is None else options.port_base + len(urls)
-    control = await world.servers.start("control", control_app(world), options.host, control_port)
+    app = control_app(world)
+    if world.feed is not None:
+        feed_routes(app, world.feed, load_targets(world, ingress, urls))
+    control = await world.servers.start("control", app, options.host, control_port)
     return LiveStack(world, ingress, service, urls, control)
 
 
@@ -216,6 +222,21 @@ async def run_live(
         with contextlib.suppress(Exception):
             await stack.stop()
     return result
+
+
+def load_targets(world: LiveWorld, ingress: Ingress, urls: dict[str, str]) -> dict[str, Any]:
+    """What a load user needs (``GET /load/targets``): every system's URL, the integration's MLLP
+    listener and API, the load's OAuth2 client, and the run's clock."""
+    client = world.clients[LOAD_CLIENT]
+    return {
+        "systems": dict(urls),
+        "mllp": {"host": ingress.mllp_host, "port": ingress.mllp_port},
+        "integration": ingress.api,
+        "client_id": client.client_id,
+        "client_secret": client.secret,
+        "hospitals": [hospital.code for hospital in world.network.hospitals],
+        "clock": {"epoch": world.live.epoch, "speed": world.live.speed, "start": world.scenario.start.isoformat()},
+    }
 
 
 def live_conformance(sut: str, speed: float, ingress: str = "", api: str = "") -> tuple[Sut, Simulate]:

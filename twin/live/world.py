@@ -43,6 +43,7 @@ from twin.live.apps.systems import APIS
 from twin.live.auth import AuthServer, Client
 from twin.live.clock import LiveClock, Segment
 from twin.live.door import Door
+from twin.live.feed import Feed, FeedSender
 from twin.live.integration_link import DeskDown, Pusher, RemoteDesk
 from twin.live.mllp_sender import MllpSender, SenderStats
 from twin.live.records import WireLog
@@ -58,6 +59,9 @@ INTEGRATION_CLIENT = "twin-integration"
 FHIR_PATH = "/fhir"  # the EHR's FHIR base, under its server
 WARP_AFTER_SECONDS = 0.05  # idle waits shorter than this are waited out, not jumped
 Progress = Callable[[float, float], None]
+
+
+LOAD_CLIENT = "twin-load"  # the OAuth2 client of a load's HTTP users
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +87,20 @@ class Ingress:
 class LiveWire:
     """The world's wire in a live run: HL7 over each hospital's MLLP channel, the rest over HTTP."""
 
-    def __init__(self, senders: dict[str, MllpSender], pusher: Pusher, wake: Callable[[], None]) -> None:
+    def __init__(self, senders: dict[str, MllpSender], pusher: Pusher, wake: Callable[[], None],
+                 feed: Feed | None = None) -> None:  # fmt: skip
         self.senders = senders
         self.pusher = pusher
         self.wake = wake
+        self.feed = feed
 
     def send_hl7(self, message: OutboundMessage) -> None:
         self.senders[message.hospital].send(message)
 
     def push_document(self, source: str, body: dict[str, Any]) -> None:
         self.pusher.push_document(source, body)
+        if self.feed is not None:  # kept for the load's replays, as it was pushed
+            self.feed.keep(source, body)
 
     def publish(self, change: MappingPublished) -> None:
         self.pusher.publish(change)
@@ -114,10 +122,12 @@ class LiveWorld(World):
         client_id: str = INTEGRATION_CLIENT,
         client_secret: str | None = None,
         jitter_seconds: float = 1.0,
+        feed: Feed | None = None,
     ) -> None:
         super().__init__(scenario)
         self.live = clock
         self.jitter_seconds = jitter_seconds  # wall time the judge forgives on every allowed lag
+        self.feed = feed  # under load: the HL7 feed is carried by load users (``twin.live.feed``)
         self.warp = warp  # jump the clock over idle time (needs the service's POST /clock)
         self.settle_speed = settle_speed  # the speed once the workload is over (needs POST /clock too)
         self.speed_due: float | None = None
@@ -129,6 +139,8 @@ class LiveWorld(World):
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         self.clients = {client_id: Client(client_id, self.client_secret)}  # the integration under test
+        if feed is not None:  # the load's readers: clinicians, ERP clients, reporting - reads and searches only
+            self.clients[LOAD_CLIENT] = Client(LOAD_CLIENT, secrets.token_urlsafe(24), ("system/*.rs",))
         self.servers = Servers()
         self.urls: dict[str, str] = {}
         self.auth: dict[str, AuthServer] = {}
@@ -188,12 +200,14 @@ class LiveWorld(World):
     def connect(self, ingress: Ingress) -> None:
         """Wire the world to the integration under test and build the workflows around it."""
         operations = self.scenario.operations
+        feed = {} if self.feed is None else {"feed": self.feed}
+        channel = MllpSender if self.feed is None else FeedSender
         for hospital in self.network.hospitals:
-            self.senders[hospital.code] = MllpSender(
+            self.senders[hospital.code] = channel(
                 hospital.code, ingress.mllp_host, ingress.mllp_port, self.live, self.wire_log,
                 ack_timeout_minutes=operations.ack_timeout_minutes, max_resends=operations.max_resends,
                 plan=self.fault_plan, witness=self.witness, delivered=self.delivered, stats=self.sender_stats,
-                ack_floor_seconds=self.ack_floor,
+                ack_floor_seconds=self.ack_floor, **feed,
             )  # fmt: skip
         self.pusher = Pusher(
             ingress.api, self.live, self.wire_log,
@@ -201,7 +215,7 @@ class LiveWorld(World):
             plan=self.fault_plan, witness=self.witness, delivered=self.delivered, floor_seconds=self.ack_floor,
         )  # fmt: skip
         self.desk = RemoteDesk(ingress.api)
-        self.wire = LiveWire(self.senders, self.pusher, self.wake)
+        self.wire = LiveWire(self.senders, self.pusher, self.wake, self.feed)
         self.build_support(self.desk, _nothing, self.delivered)
         self.build_workflows(self.desk)
 

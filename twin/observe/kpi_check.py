@@ -171,6 +171,8 @@ def judge(
     for key, records in sorted(shown.items()):
         if key not in truth.values:
             for record in records:
+                if cut and record.at > horizon:  # published after the cut, for a period not judged at it
+                    continue
                 result.differences.append(
                     _difference(
                         "unexpected", key, f"{record.ref} has no truth behind it", {"ref": record.ref}, public=False

@@ -1,0 +1,110 @@
+"""``twin load``: Locust against the live stack, its SLO verdict, and the judge after the load.
+
+Each test runs a short real load (Locust as its own processes, the stack on loopback): the steady
+profile passes with nothing lost or duplicated; distributed over two workers it reports the same
+kinds of statistics; a latency fault above a p95 limit fails that SLO by name; an integration that
+drops one message in a hundred fails the sync check.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+
+SECONDS = "10s"
+
+
+def _load(out: Path, *args: str) -> tuple[int, dict]:
+    code = main(["load", "--duration", SECONDS, "--out", str(out), *args])
+    verdict = json.loads((out / "verdict.json").read_text(encoding="utf-8"))
+    return code, verdict
+
+
+def _kinds(out: Path) -> set[str]:
+    with (out / "locust_stats.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["Type"] for row in csv.DictReader(handle) if row["Name"] != "Aggregated"}
+
+
+def _check(verdict: dict, slo: str) -> dict:
+    return next(check for check in verdict["checks"] if check["slo"] == slo)
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, Path]:
+    out = tmp_path_factory.mktemp("steady")
+    code, verdict = _load(out, "--profile", "steady")
+    return code, verdict, out
+
+
+def test_a_steady_load_passes_its_slos_and_the_judge(steady: tuple[int, dict, Path],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    code, verdict, out = steady
+    assert code == 0, verdict["failed"]
+    assert verdict["passed"] and _check(verdict, "sync: lost")["measured"] == 0
+    assert _check(verdict, "sync: duplicated")["measured"] == 0
+    assert _check(verdict, "HL7 feed carried over MLLP")["measured"] > 50
+    assert verdict["feed"]["answered"] > 50  # Locust's MLLP users carried the world's messages
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust.html", "latency.png", "throughput.png",
+                 "summary.json"):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    assert {"MLLP", "GET", "POST"} <= _kinds(out)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    differences = [flow["differences"] for flow in summary["flows"].values()]
+    assert all(found["lost"] == 0 and found["duplicated"] == 0 for found in differences)
+
+
+def test_distributed_over_two_workers_reports_the_same_kinds_of_stats(steady: tuple[int, dict, Path],
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    code, verdict = _load(tmp_path, "--profile", "steady", "--workers", "2")
+    assert code == 0, verdict["failed"]
+    assert verdict["workers"] == 2
+    single, distributed = steady[2], tmp_path
+    assert _kinds(distributed) == _kinds(single)
+    mllp = {row["key"] for row in verdict["requests"] if row["kind"] == "MLLP"}
+    assert {"MLLP ADT^A01", "MLLP DFT^P03"} <= mllp
+
+
+def test_a_latency_fault_above_the_p95_limit_fails_that_slo(tmp_path: Path) -> None:
+    scenario = tmp_path / "slow-ehr.yaml"
+    default = Path("scenarios/default.yaml").read_text(encoding="utf-8")
+    # 100 simulated seconds on every request to the EHR: 139 ms of wall time at 720x
+    scenario.write_text(default + "\nfaults:\n  - {kind: latency, system: ehr, distribution: fixed, ms: 100000}\n",
+                        encoding="utf-8")  # fmt: skip
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        f"""[slow-ehr]
+locustfile = "steady.py"
+scenario = "{scenario}"
+speed = 720
+users = 4
+feed_users = 3
+[slow-ehr.slo]
+p95_ms = {{"GET FHIR Encounter/[id]" = 60}}
+""",
+        encoding="utf-8",
+    )
+    code, verdict = _load(tmp_path / "out", "--profile", "slow-ehr", "--profiles", str(profiles))
+    assert code == 1
+    assert "p95 GET FHIR Encounter/[id]" in verdict["failed"]
+    assert _check(verdict, "p95 GET FHIR Encounter/[id]")["measured"] > 100
+    assert not any(slo.startswith("sync") for slo in verdict["failed"])  # slow, but nothing lost
+
+
+def test_an_integration_that_drops_one_message_in_a_hundred_fails_the_sync_check(tmp_path: Path) -> None:
+    code, verdict = _load(tmp_path, "--profile", "steady", "--sut", "tests.broken:drops_one_message_in_a_hundred")
+    assert code == 1
+    assert "sync: lost" in verdict["failed"] or "sync: wrong_value" in verdict["failed"], verdict["failed"]
+    assert _check(verdict, "failure ratio")["passed"]  # every message was ACKed AA: only the judge can tell
+
+
+def test_bad_flags_are_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", "--profile", "no-such", "--out", str(tmp_path)]) == 2
+    assert "no profile 'no-such'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["load", "--duration", "soon"])
+    assert exited.value.code == 2
