@@ -275,7 +275,7 @@ class Hl7FeedUser(User):
             context={"hospital": lease["hospital"]},
         )
         with contextlib.suppress(requests.RequestException):  # the world resends on its own timeout
-            self.session.post(f"{self.control}/feed/{lease['lease']}", json={"ack": ack}, timeout=15)
+            self.session.post(f"{self.control}/feed/leases/{lease['lease']}", json={"ack": ack}, timeout=15)
 
     def _round_trip(self, payload: str, control_id: str) -> str:
         if self.connection is None:

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +23,7 @@ import pytest
 from twin.cli import main
 
 SECONDS = "10s"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(out: Path, *args: str) -> tuple[int, dict]:
@@ -108,3 +115,33 @@ def test_bad_flags_are_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as exited:
         main(["load", "--duration", "soon"])
     assert exited.value.code == 2
+
+
+def test_a_stack_twin_serve_runs_is_loaded_and_judged_through_its_control_url(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "twin.cli", "serve", "--load", "--days", "0.25", "--speed", "720",
+         "--workdir", str(tmp_path / "service")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        control, deadline = "", time.monotonic() + 60
+        assert serve.stderr is not None
+        while not control and time.monotonic() < deadline:
+            found = re.search(r"control\s*│\s*(http://127\.0\.0\.1:\d+)", serve.stderr.readline())
+            control = found.group(1) if found else ""
+        assert control
+        code, verdict = _load(tmp_path / "out", "--profile", "steady", "--target", control)
+        assert verdict["target"] == control and verdict["feed"]["answered"] > 20
+        assert code == 0, verdict["failed"]
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["judged"] and summary["in_sync"]
+        assert summary.get("cut_at_minute", 1e9) > 0.25 * 1440  # the run's final verdict, past its workload
+        assert serve.wait(timeout=120) == 0  # the stack ended its run itself, in sync
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.communicate(timeout=120)
+        finally:
+            if serve.poll() is None:
+                serve.kill()

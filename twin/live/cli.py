@@ -58,6 +58,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], s
         "--webhooks", metavar="URL",
         help="external: the integration's HTTP API (webhooks, master data, exceptions, dead letters)",
     )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                       help="the address every server binds and is reached at (default: loopback)")  # fmt: skip
     serve.add_argument("--port-base", type=int, metavar="PORT",
                        help="serve the mock systems on PORT and the next ports (default: free ports)")  # fmt: skip
     serve.add_argument("--client-id", default="twin-integration", help="the integration's OAuth2 client id")
@@ -113,6 +115,7 @@ def options_of(args: argparse.Namespace) -> LiveOptions:
         feed=args.load,
         settle_speed=args.settle_speed,
         port_base=args.port_base,
+        host=args.host,
         client_id=args.client_id,
         client_secret=args.client_secret,
         jitter_seconds=args.jitter,

@@ -4,7 +4,7 @@ Under load (``twin load``) the world still decides every message - its patients,
 discharges go into the truth as they happen, so the judge stays the judge - but the messages leave
 through Locust: each hospital's channel (``FeedSender``, an ``MllpSender``) offers its head message
 here instead of writing it to its own socket; a Locust MLLP user leases it (``GET /feed/next``),
-sends it over its own MLLP connection, and reports the ACK it read (``POST /feed/{lease}``). The
+sends it over its own MLLP connection, and reports the ACK it read (``POST /feed/leases/{lease}``). The
 channel keeps everything else a sender does: one message of a hospital at a time, in order; the
 scenario's faults on the feed; an offer nobody answered within the ACK timeout is withdrawn and
 offered again (a resend). An offer no load user came for within the ACK timeout - and everything once
@@ -26,8 +26,9 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from twin.live.mllp_sender import MllpSender, msa_control_id
 
@@ -118,6 +119,12 @@ class Feed:
         self.documents.append((source, body))
 
 
+class LeaseAnswer(BaseModel):
+    """What a load user read for a leased message: the ACK's text, or null when none came."""
+
+    ack: str | None
+
+
 class FeedSender(MllpSender):
     """A hospital's MLLP channel whose tries are carried by load users while the feed is open."""
 
@@ -170,12 +177,9 @@ def feed_routes(app: FastAPI, feed: Feed, targets: dict[str, Any]) -> None:
         }
         return JSONResponse(body)
 
-    @app.post("/feed/{lease}", summary="Report the ACK read for a leased message (null: none came)")
-    async def report(lease: str, request: Request) -> Response:
-        body = await request.json()
-        ack = body.get("ack") if isinstance(body, dict) else None
-        taken = feed.answered(lease, ack if isinstance(ack, str) else None, leased)
-        return JSONResponse({"taken": taken})
+    @app.post("/feed/leases/{lease}", summary="Report the ACK read for a leased message (null: none came)")
+    async def report(lease: str, answer: LeaseAnswer) -> Response:
+        return JSONResponse({"taken": feed.answered(lease, answer.ack, leased)})
 
     @app.get("/feed/documents", summary="Webhooks the world pushed, for replays (a random few)")
     async def documents(count: int = 1) -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Generator, Mapping
+from collections.abc import Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,11 +85,13 @@ class Servers:
     def urls(self) -> Mapping[str, str]:
         return {name: served.url for name, served in self.served.items()}
 
-    async def stop(self) -> None:
-        """Stop every server (open connections are closed) and wait for them."""
-        for served in self.served.values():
+    async def stop(self, keep: Collection[str] = ()) -> None:
+        """Stop every server but those named in ``keep`` (open connections are closed: a request in
+        flight is answered first) and wait for them."""
+        stopping = [served for name, served in self.served.items() if name not in keep]
+        for served in stopping:
             served.server.should_exit = True
-        for served in self.served.values():
+        for served in stopping:
             with contextlib.suppress(asyncio.CancelledError):
                 await served.task
-        self.served.clear()
+            del self.served[served.name]

@@ -141,6 +141,7 @@ class LiveStack:
 
     async def stop(self) -> None:
         await self.world.close_doors()
+        await self.world.servers.stop()  # the control endpoint too
         if self.service is not None:
             await self.service.stop()
         self.world.close()
@@ -216,6 +217,11 @@ async def run_live(
         await stack.world.drained(options.drain_seconds)
         await stack.world.close_doors()
         result = stack.world.judge(horizon, stack.started)
+        if stack.world.feed is not None:  # a load generator may be waiting for the verdict
+            from twin.observe.report import build_summary
+
+            stack.world.publish(build_summary(result))
+            await asyncio.sleep(0.2)  # its request is answered before the control endpoint stops
     finally:
         if meddling is not None and not meddling.done():
             meddling.cancel()

@@ -151,6 +151,8 @@ class LiveWorld(World):
         self.pusher: Pusher | None = None
         self.desk: RemoteDesk | None = None
         self.settled = False
+        self.final: dict[str, Any] | None = None  # the run's summary once judged (GET /check?final=true)
+        self.over = asyncio.Event()  # set when ``final`` is
         self.fhir: FhirStore | None = None  # the EHR's FHIR store, once served
         self._control = httpx.AsyncClient(timeout=5.0)  # the service's /status and /clock
 
@@ -335,7 +337,10 @@ class LiveWorld(World):
             if quiet and await self._integration_idle():
                 return True
             await asyncio.sleep(0.1)
-        log.warning("the wire had not drained after %.0f s", seconds)
+        busy = {s.source: len(s.queue) + s.copies_due for s in self.senders.values() if not s.idle}
+        pushing = self.pusher is not None and not self.pusher.idle
+        log.warning("the wire had not drained after %.0f s: messages still queued %s%s", seconds, busy or "nowhere",
+                    ", webhooks still pushed" if pushing else "")  # fmt: skip
         return False
 
     async def _integration_idle(self) -> bool:
@@ -377,13 +382,24 @@ class LiveWorld(World):
         return self.jitter_seconds * max(segment.speed for segment in self.live.segments) / 60
 
     async def close_doors(self) -> None:
-        """Stop the senders, the pushes and the servers: the targets' state is final."""
+        """Stop the senders, the pushes and the systems' servers: the targets' state is final. The
+        control endpoint stays up until the stack stops, to hand out the final verdict."""
         await self._control.aclose()
         for sender in self.senders.values():
             await sender.stop()
         if self.pusher is not None:
             await self.pusher.close()
-        await self.servers.stop()
+        await self.servers.stop(keep=("control",))
+
+    def publish(self, summary: dict[str, Any]) -> None:
+        """The run's final summary, for whoever waits on ``GET /check?final=true`` (``twin load --target``)."""
+        self.final = summary
+        self.over.set()
+
+    def hurry(self) -> None:
+        """The rest of the run at the integration's pace: the clock jumps over idle time (our service
+        only: warping needs its timers), as after a ``twin load`` on its own stack."""
+        self.warp = True
 
     def close(self) -> None:
         if self.desk is not None:

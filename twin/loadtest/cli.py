@@ -5,7 +5,9 @@ Locust (``twin.live.feed``), runs Locust headless as its own processes for the p
 ``--workers K``: a master and K workers; or ``--ui``: Locust's web UI, started for you), closes the
 feed so the integration drains, judges the run as ``twin run`` does, and evaluates the profile's SLOs
 (``twin.loadtest.verdict``). ``--target URL`` loads a stack someone started with ``twin serve --load``
-instead and asks it for the judge's verdict. Exit 0: every SLO and the sync check passed; 1: one
+instead; after the load the stack runs the rest of its workload at the integration's pace (the clock
+jumps over idle time), settles, and hands over its final verdict (``--as-it-stands``: the judge on
+the run as it stands, with what is not due yet pending). Exit 0: every SLO and the sync check passed; 1: one
 failed; 2: bad input.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +30,7 @@ from rich.table import Table
 from twin.loadtest.locust_run import LocustRun, run_locust
 from twin.loadtest.profiles import PROFILES_FILE, Profile, ProfileError, duration_seconds, load_profile
 from twin.loadtest.verdict import Check, evaluate, read_stats, verdict_json, write_verdict
+from twin.loadtest.watch import Watch
 
 DAY_SECONDS = 86400
 
@@ -46,6 +50,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], su
     load.add_argument("--workers", type=_whole, default=0, help="run Locust distributed: a master and K workers")
     load.add_argument("--target", metavar="URL",
                       help="load a stack twin serve --load runs (its control URL) instead of starting one")  # fmt: skip
+    load.add_argument("--as-it-stands", action="store_true",
+                      help="--target: judge the stack's run as it stands after the load (what is not due yet "
+                           "is pending) instead of hurrying it to its end and taking its final verdict")  # fmt: skip
+    load.add_argument("--wait", type=_positive, default=1800.0, metavar="SECONDS",
+                      help="--target: how long to wait for the stack's run to end (default: %(default)g)")  # fmt: skip
     load.add_argument("--scenario", type=Path, help="the world's scenario (default: the profile's)")
     load.add_argument("--seed", type=int, help="override the scenario's seed")
     load.add_argument("--sut", default="reference", metavar="SPEC", help=sut_help)
@@ -107,6 +116,8 @@ def load(args: argparse.Namespace, console: Console) -> int:
     history = out / "locust_stats_history.csv"
     plots = plot_history(history, out) if history.is_file() else []
     print_verdict(profile, checks, console)
+    if verdict.get("resources"):
+        print_resources(verdict["resources"], console)
     console.print(f"wrote {out}/: locust_stats.csv, locust.html, verdict.json, summary.json"
                   + "".join(f", {p.name}" for p in plots))  # fmt: skip
     return 0 if verdict["passed"] else 1
@@ -129,13 +140,30 @@ def _against_own_stack(args: argparse.Namespace, profile: Profile, out: Path, us
                           settle_speed=speed * 8)  # fmt: skip
     feed: dict[str, Any] = {}
     codes: list[int] = []
+    resources: dict[str, Any] = {}
 
     async def during(stack: LiveStack) -> None:
         await asyncio.sleep(max(0.0, stack.world.live.epoch - time.time()))
         status.print(f"load {profile.name}: {users} users for {duration:g} s at {speed:g}x, "
                      f"Locust {'with ' + str(args.workers) + ' workers' if args.workers else 'headless'}")  # fmt: skip
         run = LocustRun(profile, stack.control, out, users, duration, args.workers, args.ui, census)
-        codes.append(await run_locust(run, lambda url: status.print(f"Locust's web UI: {url}")))
+        service = stack.service.process.pid if stack.service is not None and stack.service.process else None
+        watch = Watch(
+            lambda: {
+                "twin (world + mock servers)": [os.getpid()],
+                "integration service": [service] if service else [],
+                "locust (busiest process)": list(run.pids),
+            },
+            f"{stack.ingress.api}/metrics",
+        )
+        stop = asyncio.Event()
+        watching = asyncio.get_running_loop().create_task(watch.run(stop))
+        try:
+            codes.append(await run_locust(run, lambda url: status.print(f"Locust's web UI: {url}")))
+        finally:
+            stop.set()
+            await watching
+        resources.update(watch.report())
         assert stack.world.feed is not None
         stack.world.feed.close()  # the channels send what is left themselves: the integration drains
         stack.world.warp = True  # and the world jumps over idle time to settle
@@ -152,7 +180,8 @@ def _against_own_stack(args: argparse.Namespace, profile: Profile, out: Path, us
         raise UsageError(f"Locust failed (exit {codes[0]}): see {out}/locust-*.log")
     summary = build_summary(result)
     write_outputs(result, summary, out)
-    return summary, {"feed": feed, "locust_exit": codes[0] if codes else None, "scenario": scenario.name}
+    extra = {"feed": feed, "locust_exit": codes[0] if codes else None, "scenario": scenario.name}
+    return summary, extra | {"resources": resources}
 
 
 def _against_target(args: argparse.Namespace, profile: Profile, out: Path, users: int, duration: float,
@@ -170,8 +199,21 @@ def _against_target(args: argparse.Namespace, profile: Profile, out: Path, users
     code = asyncio.run(run_locust(run, lambda url: status.print(f"Locust's web UI: {url}")))
     if code not in (0, 1):
         raise UsageError(f"Locust failed (exit {code}): see {out}/locust-*.log")
-    httpx.post(f"{control}/feed/close", timeout=10)  # the stack's channels send what is left themselves
-    answer = httpx.get(f"{control}/check", timeout=300)
+    httpx.post(f"{control}/feed/close", timeout=10).raise_for_status()  # the channels send what is left
+    if args.as_it_stands:
+        answer = httpx.get(f"{control}/check", timeout=300)
+    else:
+        hurried = httpx.post(f"{control}/hurry", timeout=10)
+        hurried.raise_for_status()
+        left = hurried.json()
+        status.print(f"load over: the stack runs the rest of its workload at the integration's pace "
+                     f"(minute {left['now_minute']:,.0f} of {left['workload_minutes']:,.0f}), settles, "
+                     "and is judged")  # fmt: skip
+        try:
+            answer = httpx.get(f"{control}/check", params={"final": "true"}, timeout=args.wait)
+        except httpx.TimeoutException:
+            raise UsageError(f"--target {control}: its run did not end within --wait {args.wait:g} s "
+                             "(--as-it-stands judges it as it stands)") from None  # fmt: skip
     answer.raise_for_status()
     summary = answer.json()
     (out / "summary.json").write_text(answer.text, encoding="utf-8")
@@ -201,6 +243,27 @@ def print_verdict(profile: Profile, checks: list[Check], console: Console) -> No
     failed = [check.slo for check in checks if not check.passed]
     console.print("[green]every SLO held, and the targets are in sync[/green]" if not failed
                   else f"[red]failed:[/red] {escape('; '.join(failed))}")  # fmt: skip
+
+
+def print_resources(resources: dict[str, Any], console: Console) -> None:
+    """What the load used: CPU per process, the world's loop, the service's queue, and what ran out first."""
+    table = Table(title="resources during the load")
+    for column in ("resource", "mean", "p95", "max"):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+
+    def row(name: str, figures: dict[str, float | None], unit: str, scale: float = 1.0) -> None:
+        cells = ["-" if figures.get(k) is None else f"{figures[k] * scale:,.1f}{unit}" for k in ("mean", "p95", "max")]  # type: ignore[operator]
+        table.add_row(name, *cells)
+
+    for name, figures in resources["cpu_percent_of_a_core"].items():
+        row(f"CPU: {name}", figures, "%")
+    row("world's event loop lag", resources["world_loop_lag_seconds"], " ms", 1000)
+    row("integration outbox depth", resources["service_outbox_depth"], "")
+    console.print(table)
+    ack = resources.get("service_ack_latency_p95_seconds")
+    if ack is not None:
+        console.print(f"integration ACK latency p95 (read to ACK, SQLite commit included): <= {ack * 1000:g} ms")
+    console.print(f"first at its ceiling: {escape(resources['first_at_its_ceiling'])}")
 
 
 def _row(table: Table, check: Check) -> None:

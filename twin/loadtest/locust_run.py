@@ -33,6 +33,7 @@ class LocustRun:
     ui: bool = False
     census: Path | None = None
     logs: list[Path] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)  # Locust's processes while they run (the watch reads them)
 
     @property
     def csv_prefix(self) -> Path:
@@ -86,6 +87,7 @@ async def run_locust(run: LocustRun, announce: object = None) -> int:
                 *_locust(), *args, cwd=str(LOAD_DIR), env=run.environment(), stdout=log, stderr=log
             )
         processes.append(process)
+        run.pids.append(process.pid)
         return process
 
     try:
