@@ -599,3 +599,23 @@ def test_the_report_shows_the_flow_without_patient_identifiers(run: RunResult, d
     visits = {f.visit for f in run.view.truth if isinstance(f, PatientAdmitted)}
     assert not any(visit in text or visit in out.getvalue() for visit in visits)
     assert pseudonym(removed) in listed["detail"]
+
+
+def test_the_clock_tolerance_widens_what_a_live_run_may_report(run: RunResult, dashboard: Dashboard) -> None:
+    """Live, a bill lands up to the clock's tolerance after its allowed lag: days to bill may be that
+    much longer; a minute beyond is still wrong."""
+    index, shown, value = _pick(run, "days_to_bill")
+    lineage = set(shown.lineage)
+    _, high = value.bounds(lineage) or (0.0, 0.0)
+    tolerance = 60.0
+    live = dataclasses.replace(run.view, clock_tolerance=tolerance)
+
+    def kinds(view: object, reported: float) -> list[str]:
+        dashboard.kpis[index] = dataclasses.replace(shown, value=reported)
+        flow = next(f for f in check_all(view) if f.flow == REPORTING)  # type: ignore[arg-type]
+        return [d.kind for d in flow.differences if d.key == shown.key]
+
+    late = high + (tolerance / 2) * len(lineage) / 1440 / len(lineage)  # each member half a tolerance late
+    assert kinds(run.view, late) == ["wrong_value"]  # simulated: no tolerance, too long
+    assert kinds(live, late) == []
+    assert kinds(live, high + (tolerance + 1) / 1440) == ["wrong_value"]

@@ -208,8 +208,11 @@ class KpiTruth:
         scenario = view.scenario
         self.calendar = Calendar(view)
         self.lag = scenario.reporting.allowed_lag_minutes
-        self.billing_margin = max(self.lag, scenario.billing.allowed_lag_minutes)
-        self.supply_margin = max(self.lag, scenario.supply.allowed_lag_minutes)
+        # A live run's records land up to the clock's tolerance later than their allowed lag (the
+        # wall clock's jitter at the run's speed): they race boundaries over that much more.
+        self.tolerance = view.clock_tolerance
+        self.billing_margin = max(self.lag, scenario.billing.allowed_lag_minutes) + self.tolerance
+        self.supply_margin = max(self.lag, scenario.supply.allowed_lag_minutes) + self.tolerance
         self.facts = _Facts(view.truth)
         self.last_fact = self.facts.last
         self.values: dict[str, TruthKpi] = {}
@@ -291,7 +294,7 @@ class KpiTruth:
                     continue
                 amount = totals[bisect_left(times, midnight)]
                 self._member("dnfb_amount", hospital[visit], index, visit, amount, amount, required=bill >= midnight)
-        lag_days = self.view.scenario.billing.allowed_lag_minutes / 1440
+        lag_days = (self.view.scenario.billing.allowed_lag_minutes + self.tolerance) / 1440
         for visit, (ready, grace) in claimed.items():
             if not math.isfinite(ready):  # never due (a problem nobody fixed): the billing check reports it
                 continue
@@ -355,7 +358,7 @@ class KpiTruth:
         census = {e.key: e for e in expected if e.target == PATIENT_DAYS}
         self.known["work date"].update(journals)
         self.known["work date"].update(census)
-        calendar, margin = self.calendar, max(self.lag, view.scenario.labor.allowed_lag_minutes)
+        calendar, margin = self.calendar, max(self.lag, view.scenario.labor.allowed_lag_minutes) + self.tolerance
         for key, days in census.items():
             journal = journals.get(key)
             patient_days = int(days.value["patient_days"])
