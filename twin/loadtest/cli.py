@@ -29,7 +29,7 @@ from rich.table import Table
 
 from twin.loadtest.locust_run import LocustRun, run_locust
 from twin.loadtest.profiles import PROFILES_FILE, Profile, ProfileError, duration_seconds, load_profile
-from twin.loadtest.verdict import Check, evaluate, read_stats, verdict_json, write_verdict
+from twin.loadtest.verdict import Check, evaluate, read_stats, twin_kept_up, verdict_json, write_verdict
 from twin.loadtest.watch import Watch
 
 DAY_SECONDS = 86400
@@ -106,6 +106,9 @@ def load(args: argparse.Namespace, console: Console) -> int:
         summary, extra = _against_own_stack(args, profile, out, users, duration, speed, status)
     stats = read_stats(out / "locust_stats.csv")
     checks = evaluate(profile, stats, summary, speed)
+    kept_up = twin_kept_up(extra.get("resources") or {})
+    if kept_up is not None:
+        checks.append(kept_up)
     verdict = verdict_json(profile, checks, stats, {
         **extra, "speed": speed, "users": users, "duration_seconds": duration, "workers": args.workers,
         "wall_seconds": round(time.perf_counter() - started, 1),

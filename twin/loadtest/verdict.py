@@ -136,3 +136,19 @@ def verdict_json(profile: Profile, checks: list[Check], stats: list[Stat], extra
 
 def write_verdict(path: Path, verdict: dict[str, Any]) -> None:
     path.write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+TWIN_LAG_LIMIT = 0.1  # seconds: the world's loop firing timers later than this is the twin saturated
+
+
+def twin_kept_up(resources: dict[str, Any]) -> Check | None:
+    """Whether the twin itself kept pace with the load: the world and the mock systems share one
+    event loop, and when it is saturated the mocks answer the integration late and the world's
+    schedule slips, so what the judge then finds is about the twin, not the integration. A failed
+    check that says so, rather than an out-of-sync verdict blamed on the integration (``None``:
+    nothing was watched, as against a ``--target`` stack)."""
+    lag = (resources.get("world_loop_lag_seconds") or {}).get("p95")
+    if lag is None:
+        return None
+    return Check("the twin kept up (world's loop lag p95)", lag, TWIN_LAG_LIMIT, "s", lag <= TWIN_LAG_LIMIT,
+                 "above it the rate overran the twin's world and mocks (one core): lower --scale")  # fmt: skip

@@ -20,8 +20,10 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]
 
+from twin.loadtest.verdict import TWIN_LAG_LIMIT
+
 CPU_CEILING = 90.0  # % of one core: a single-threaded loop is as busy as it gets
-LOOP_LAG_CEILING = 0.1  # seconds a timer may fire late before the world's loop counts as saturated
+LOOP_LAG_CEILING = TWIN_LAG_LIMIT  # seconds a timer may fire late before the world's loop counts as saturated
 SAMPLE_SECONDS = 1.0
 LAG_PROBE_SECONDS = 0.25
 
