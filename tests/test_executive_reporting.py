@@ -338,6 +338,14 @@ def test_kpi_service_asks_every_source_at_the_publish_hour() -> None:
     assert issues.body == {"posted_from": 0.0, "posted_before": DAY} and all(r.method == "GET" for r in run.requests)
 
 
+def test_kpi_service_switched_on_a_moment_before_the_run_reports_no_day_before_it() -> None:
+    """Live, the service may be switched on a hair before minute 0 (a timer waking a millisecond early): the day
+    before the run is still nobody's to report (it published six KPIs 'with no truth behind them')."""
+    service = KpiService(CONFIG, TB)
+    service.start(-0.01)  # 0.6 simulated seconds: under a millisecond of wall time at 1440x
+    assert service.on_timer(360.0).requests == []
+
+
 def test_kpi_service_computes_every_kpi_with_its_lineage() -> None:
     service = KpiService(CONFIG, TB)
     service.start(0.0)

@@ -104,7 +104,7 @@ class LaborSync:
 
     # -- schedule -------------------------------------------------------------------------------
     def start(self, now: SimTime) -> Outcome:
-        self._cursor = self.timebase.day(now)
+        self._cursor = self.timebase.day(max(now, 0.0))  # the run starts at minute 0: no work date before it
         self._due = self._next_sync(now)
         return Outcome(timers=[self._due])
 

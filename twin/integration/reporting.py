@@ -120,7 +120,7 @@ class KpiService:
 
     # -- schedule -------------------------------------------------------------------------------
     def start(self, now: SimTime) -> Outcome:
-        self._first = self.timebase.day(now)
+        self._first = self.timebase.day(max(now, 0.0))  # the run starts at minute 0: nothing before is reported
         self._due = self._next(now)
         return Outcome(timers=[self._due])
 

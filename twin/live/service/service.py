@@ -128,7 +128,11 @@ class IntegrationService:
         return Addresses(mllp, http, self.host.replayed)
 
     async def _switch_on(self) -> None:
-        await asyncio.sleep(self.clock.seconds_until(0.0))
+        # The loop's timers may wake a millisecond before the wall clock says minute 0, which at
+        # 1440x is most of a simulated second: switched on then, the integration's first day was the
+        # day before the run, and its 06:00 KPI run reported a day nobody lived.
+        while (wait := self.clock.seconds_until(0.0)) > 0:
+            await asyncio.sleep(wait)
         await self.host.take("start", {})
 
     async def stop(self) -> None:
