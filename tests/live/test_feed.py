@@ -52,3 +52,25 @@ def test_a_report_without_an_ack_field_is_refused_naming_it() -> None:
         assert "ack" in (await client.post("/feed/leases/L0", json={})).text
 
     asyncio.run(_with_feed(steps))
+
+
+def test_a_final_verdict_waited_for_is_handed_over_or_refused_when_the_stack_stops_without_one() -> None:
+    from types import SimpleNamespace
+
+    from twin.live.control import control_app
+
+    async def ask(publish: dict[str, object] | None) -> httpx.Response:
+        world = SimpleNamespace(final=None, over=asyncio.Event())
+        app = control_app(world)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://control") as client:
+            waiting = asyncio.create_task(client.get("/check", params={"final": "true"}))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()  # it waits for the run to end
+            world.final = publish
+            world.over.set()
+            return await waiting
+
+    answered = asyncio.run(ask({"in_sync": True}))
+    assert answered.status_code == 200 and answered.json() == {"in_sync": True}
+    refused = asyncio.run(ask(None))  # planted: the stack stopped without judging
+    assert refused.status_code == 503 and "without a verdict" in refused.text

@@ -33,6 +33,8 @@ def control_app(world: LiveWorld) -> FastAPI:
 
         if final:
             await world.over.wait()
+            if world.final is None:  # the stack stopped without judging (it failed, or nobody loaded it)
+                return JSONResponse({"detail": "the run ended without a verdict: see twin serve's log"}, 503)
             return JSONResponse(world.final)
         started = time.perf_counter()
         result = world.judge(world.live.now(), started)

@@ -141,6 +141,7 @@ class LiveStack:
 
     async def stop(self) -> None:
         await self.world.close_doors()
+        self.world.over.set()  # whoever still waits for a final verdict is told there is none
         await self.world.servers.stop()  # the control endpoint too
         if self.service is not None:
             await self.service.stop()
