@@ -21,3 +21,18 @@ def test_a_world_with_room_to_spare_passes_it() -> None:
 
 def test_nothing_watched_is_no_check() -> None:  # a --target stack runs elsewhere: its loop is not ours to see
     assert twin_kept_up({}) is None and twin_kept_up(_resources(None)) is None
+
+
+def test_the_watch_reads_the_services_metrics_as_prometheus_writes_them() -> None:
+    from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+
+    from twin.loadtest.watch import _histogram_p95, _parse, _value
+
+    registry = CollectorRegistry()
+    Gauge("twin_outbox_depth", "queued", registry=registry).set(3)
+    latency = Histogram("twin_ack_latency_seconds", "ack", buckets=(0.005, 0.05, 0.5), registry=registry)
+    for seconds in [0.001] * 90 + [0.03] * 9 + [0.3]:
+        latency.observe(seconds)
+    samples = _parse(generate_latest(registry).decode())
+    assert _value(samples, "twin_outbox_depth") == 3
+    assert _histogram_p95(samples, "twin_ack_latency_seconds") == 0.05  # 90 within 5 ms, 99 within 50 ms

@@ -169,7 +169,7 @@ def _against_own_stack(args: argparse.Namespace, profile: Profile, out: Path, us
         resources.update(watch.report())
         assert stack.world.feed is not None
         stack.world.feed.close()  # the channels send what is left themselves: the integration drains
-        stack.world.warp = True  # and the world jumps over idle time to settle
+        stack.world.hurry()  # and the world jumps over idle time to settle
         feed.update(stack.world.feed.counts)
         status.print("load over: the integration drains, then the judge")
 

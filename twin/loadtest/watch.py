@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from twin.loadtest.verdict import TWIN_LAG_LIMIT
 
 CPU_CEILING = 90.0  # % of one core: a single-threaded loop is as busy as it gets
-LOOP_LAG_CEILING = TWIN_LAG_LIMIT  # seconds a timer may fire late before the world's loop counts as saturated
 SAMPLE_SECONDS = 1.0
 LAG_PROBE_SECONDS = 0.25
 
@@ -58,7 +59,7 @@ class Watch:
             due = loop.time() + LAG_PROBE_SECONDS
             await asyncio.sleep(LAG_PROBE_SECONDS)
             self.loop_lag.append(max(0.0, loop.time() - due))
-            if self.loop_lag[-1] > LOOP_LAG_CEILING and not self.first_ceiling:
+            if self.loop_lag[-1] > TWIN_LAG_LIMIT and not self.first_ceiling:
                 self.first_ceiling = f"the world's event loop (a timer {self.loop_lag[-1] * 1000:.0f} ms late)"
 
     def _sample_cpu(self) -> None:
@@ -86,7 +87,7 @@ class Watch:
         except httpx.HTTPError:
             return
         samples = _parse(text)
-        self.outbox.append(samples.get("twin_outbox_depth", 0.0))
+        self.outbox.append(_value(samples, "twin_outbox_depth") or 0.0)
         if histogram:
             self.ack_p95 = _histogram_p95(samples, "twin_ack_latency_seconds")
 
@@ -109,27 +110,25 @@ class Watch:
         }
 
 
-def _parse(text: str) -> dict[str, float]:
-    """Prometheus text exposition -> sample name with labels -> value."""
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                samples[name] = float(value)
-    return samples
+def _parse(text: str) -> list[Sample]:
+    """Prometheus text exposition -> its samples (prometheus_client's own parser)."""
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
 
-def _histogram_p95(samples: dict[str, float], name: str) -> float | None:
+def _value(samples: list[Sample], name: str) -> float | None:
+    return next((sample.value for sample in samples if sample.name == name), None)
+
+
+def _histogram_p95(samples: list[Sample], name: str) -> float | None:
     """The upper bound of the bucket that holds the 95th percentile."""
-    buckets = sorted(
-        (float(key.split('le="')[1].split('"')[0]), count)
-        for key, count in samples.items()
-        if key.startswith(f"{name}_bucket{{") and 'le="+Inf"' not in key
-    )
-    total = samples.get(f"{name}_count", 0.0)
+    total = _value(samples, f"{name}_count")
     if not total:
         return None
+    buckets = sorted(
+        (float(sample.labels["le"]), sample.value)
+        for sample in samples
+        if sample.name == f"{name}_bucket" and sample.labels.get("le") != "+Inf"
+    )
     for bound, count in buckets:
         if count >= 0.95 * total:
             return bound
