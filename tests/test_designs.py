@@ -175,7 +175,7 @@ def test_compare_shows_batch_worse_than_event_driven(tmp_path: Path, capsys: pyt
 
 
 def test_comparison_rows_are_a_table_for_notebooks() -> None:
-    from twin.compare import Comparison, DesignResult
+    from twin.analysis.compare import Comparison, DesignResult
 
     comparison = Comparison("s", 1, 2.0, [DesignResult("event-driven", {"gaps": 0, "gaps_in_billing": 0})])
     assert comparison.rows() == [{"design": "event-driven", "gaps": 0, "gaps_in_billing": 0}]

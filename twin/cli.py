@@ -240,7 +240,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _compare(args: argparse.Namespace, console: Console) -> int:
-    from twin.compare import DesignResult, compare, parse_designs, print_comparison
+    from twin.analysis.compare import DesignResult, compare, parse_designs, print_comparison
     from twin.suts import load_sut
 
     suts = [load_sut(spec) for spec in args.sut]
