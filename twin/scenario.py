@@ -228,13 +228,22 @@ class Scenario(_Strict):
                 start, end = clock_window(spec.daily)
                 longest = (end - start) % (24 * 60)
             else:
-                longest = ((spec.to_day if spec.to_day is not None else self.days) - spec.from_day) * 24 * 60
+                longest = ((spec.until_day if spec.until_day is not None else self.days) - spec.from_day) * 24 * 60
             if longest > budget:
                 raise ValueError(
                     f"faults[{index}]: the integration is down for {longest:g} minutes at a time, longer than the "
                     f"EHR sender resends for (operations.ack_timeout_minutes x max_resends = {budget:g} minutes); "
                     "raise max_resends or ack_timeout_minutes, or shorten the outage"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _fault_names_unique(self) -> Scenario:
+        """A fault's ``name`` is how an override finds it (``faults.<name>.<field>``): one name, one fault."""
+        names = [spec.name for spec in self.faults if spec.name is not None]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"fault name(s) {', '.join(repr(n) for n in twice)} given to more than one fault")
         return self
 
     @model_validator(mode="after")

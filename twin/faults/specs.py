@@ -43,8 +43,10 @@ FAULT_KINDS = (
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    name: str | None = Field(default=None, min_length=1)  # a label: overrides address it as faults.<name>.<field>
     from_day: float = Field(default=0, ge=0)  # active from this day (days after the start)
     to_day: float | None = Field(default=None, gt=0)  # ... until this day (default: the end of the run)
+    hours: float | None = Field(default=None, gt=0)  # ... or for this many hours from from_day (not with to_day)
     daily: str | None = None  # only within this clock window each day, "HH:MM-HH:MM" (may wrap midnight)
 
     @field_validator("daily")
@@ -56,9 +58,20 @@ class _Spec(BaseModel):
 
     @model_validator(mode="after")
     def _ordered_days(self) -> _Spec:
+        if self.to_day is not None and self.hours is not None:
+            raise ValueError(
+                f"give to_day ({self.to_day:g}) or hours ({self.hours:g}), not both: they are two ways to say when it ends"
+            )
         if self.to_day is not None and self.to_day <= self.from_day:
             raise ValueError(f"to_day ({self.to_day:g}) must be after from_day ({self.from_day:g})")
         return self
+
+    @property
+    def until_day(self) -> float | None:
+        """When it stops applying (days after the start), from ``to_day`` or ``hours``; ``None``: the end of the run."""
+        if self.hours is not None:
+            return self.from_day + self.hours / 24
+        return self.to_day
 
 
 class _Rated(_Spec):
@@ -220,7 +233,7 @@ class ActiveWindow:
 
     def __init__(self, spec: _Spec, clock_offset: float) -> None:
         self.start = spec.from_day * DAY
-        self.end = math.inf if spec.to_day is None else spec.to_day * DAY
+        self.end = math.inf if spec.until_day is None else spec.until_day * DAY
         daily = clock_window(spec.daily) if spec.daily else None
         # "00:00-24:00" is the whole day: no daily edges at which anything flips
         self.daily = daily if daily is not None and daily[1] - daily[0] != DAY else None

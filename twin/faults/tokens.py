@@ -24,7 +24,7 @@ class TokenGate:
     def __init__(self, system: str, specs: list[ExpiredTokenSpec]) -> None:
         self.system = system
         self.schedules = [
-            (spec.from_day * DAY, math.inf if spec.to_day is None else spec.to_day * DAY, spec.every_hours * 60)
+            (spec.from_day * DAY, math.inf if spec.until_day is None else spec.until_day * DAY, spec.every_hours * 60)
             for spec in specs
         ]
         self.lifetime_seconds = int(min(spec.every_hours for spec in specs) * 3600)

@@ -37,6 +37,7 @@ class FlowResult:
     pending: int = 0  # of the lost, those not yet due when the run settled
     differences: list[Difference] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)  # time-to-consistency per key, minutes
+    due: list[float] = field(default_factory=list)  # ... from when each key was due (simulated minute), as ``lags``
     # differences of records downstream of a lost one in a chain: told with that first missing link,
     # kept here so a check of their own target still sees them
     downstream: list[Difference] = field(default_factory=list)
@@ -221,6 +222,7 @@ def check_flow(
     for key, entries in landed.items():
         if len(entries) == 1:  # a key with one record cannot be out of order with itself
             result.lags.append(max(0.0, entries[0][3]))
+            result.due.append(entries[0][2].ready_at)
             continue
         entries.sort(key=lambda entry: (entry[0], entry[1]))
         for seq, at, exp, _lag in entries:
@@ -238,6 +240,7 @@ def check_flow(
                     )
                 )
         result.lags.append(max(0.0, max(lag for _, _, _, lag in entries)))
+        result.due.append(min(exp.ready_at for _, _, exp, _ in entries))
 
     if any(exp.requires is not None for exp in expected):
         result.differences, result.downstream = _at_first_missing_link(result.differences, expected)

@@ -160,6 +160,7 @@ def judge(
         else:
             late = first.at - earlier[-1]
             result.lags.append(max(0.0, late))
+            result.due.append(earlier[-1])
             if late > lag:
                 found.append(_difference("stale", key, f"published {late:.1f} min after due; allowed {lag:g} min"))
         wrong = _wrong_value(value, first.value, truth.known[ID_KIND[value.kpi]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from twin.observe.fault_report import print_resilience, resilience_summary
 from twin.observe.kpi_check import reporting_summary
 from twin.observe.master_data import governance_summary
 from twin.observe.records import DIFFERENCE_CLASSES, Difference
-from twin.observe.view import RunResult
+from twin.observe.view import RunResult, RunView
 
 MAX_LISTED_DIFFERENCES = 50
 KPI_LABELS = {  # console labels of the executive KPIs, and the divisor that turns cents into dollars
@@ -325,39 +326,45 @@ def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None
     records_dir.mkdir(exist_ok=True)
     with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "seq",
-                "record_type",
-                "sent_minute",
-                "delivered_minute",
-                "answered_minute",
-                "source",
-                "destination",
-                "message_type",
-                "message_id",
-                "key",
-                "outcome",
-                "bytes",
-            ]
+        writer.writerow(MESSAGE_COLUMNS)
+        for row in message_rows(view):
+            writer.writerow([*row[:2], *(f"{minute:.4f}" for minute in row[2:5]), *row[5:]])
+
+
+MESSAGE_COLUMNS = (
+    "seq",
+    "record_type",
+    "sent_minute",
+    "delivered_minute",
+    "answered_minute",
+    "source",
+    "destination",
+    "message_type",
+    "message_id",
+    "key",
+    "outcome",
+    "bytes",
+)
+
+
+def message_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
+    """One row per exchange, as ``MESSAGE_COLUMNS`` names them: ids masked, keys as pseudonyms
+    (``records/messages.csv`` and the Parquet tables of ``twin.analysis`` read the same rows)."""
+    for r in view.records:
+        yield (
+            r.seq,
+            r.record_type,
+            r.sent_at,
+            r.delivered_at,
+            r.answered_at,
+            r.source,
+            r.destination,
+            r.message_type,
+            _masked_id(r.message_id),
+            pseudonym(r.key) if r.key else "",
+            r.outcome,
+            r.size,
         )
-        for r in view.records:
-            writer.writerow(
-                [
-                    r.seq,
-                    r.record_type,
-                    f"{r.sent_at:.4f}",
-                    f"{r.delivered_at:.4f}",
-                    f"{r.answered_at:.4f}",
-                    r.source,
-                    r.destination,
-                    r.message_type,
-                    _masked_id(r.message_id),
-                    pseudonym(r.key) if r.key else "",
-                    r.outcome,
-                    r.size,
-                ]
-            )
 
 
 def _masked_id(message_id: str) -> str:
