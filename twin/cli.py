@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from twin.analysis.cli import AnalysisUsageError
 from twin.domain.designs import UnknownDesign, check_design, known_designs
 from twin.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 from twin.suts import SutError
@@ -43,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help="scenario YAML (default: %(default)s)")
     run.add_argument("--seed", type=_non_negative, help="override the scenario's seed")
     run.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
-    run.add_argument("--out", type=Path, help="write summary.json, messages/, fhir/ and records/ here")
+    run.add_argument(
+        "--out", type=Path, help="write summary.json, messages/, fhir/ and records/ (CSV and Parquet) here"
+    )
     run.add_argument("--kpis", action="store_true", help="also print the last day's executive KPIs beside the truth")
     run.add_argument(
         "--calibration",
@@ -52,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--design", metavar="NAME", help=f"override the scenario's integration design ({known_designs()})")
     run.add_argument("--sut", default="reference", metavar="SPEC", help=SUT_HELP)
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario field by dotted path, e.g. workload.transfer_share=0.3 or "
+        "faults.erp_outage.hours=4 (repeatable; validated like the file)",
+    )
     compare = commands.add_parser(
         "compare",
         help="run a scenario through several integration designs on one seed and compare their outcomes",
@@ -82,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="measure end-to-end throughput against bare SimPy, and the HL7 reader against hl7apy"
     )
     bench.add_argument(
+        "--sweep",
+        action="store_true",
+        help="measure a sweep's parallel efficiency instead: the same replications on 1 and on 2 local workers",
+    )
+    bench.add_argument(
         "--live",
         action="store_true",
         help="measure the live stack instead: MLLP -> durable queue -> ERP posting (msg/s, latency p50/p99), and a "
@@ -106,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.loadtest.cli import add_parser as add_load_parser
 
     add_load_parser(commands, SUT_HELP)
+    from twin.analysis.cli import add_parsers as add_analysis_parsers
+
+    add_analysis_parsers(commands, SUT_HELP)
     return parser
 
 
@@ -193,15 +212,26 @@ def main(argv: list[str] | None = None) -> int:
             from twin.live.cli import check
 
             return check(args, console, errors)
+        if args.command in ("sweep", "report"):
+            from twin.analysis import cli as analysis
+
+            return analysis.sweep(args, console) if args.command == "sweep" else analysis.report(args, console)
+        if args.sweep:
+            from twin.analysis.bench_sweep import bench_sweep
+
+            return bench_sweep(console)
         if args.live:
             return _bench_live(console)
         return _bench(console)
-    except (ScenarioError, UnknownDesign, SutError, UsageError) as exc:
+    except (ScenarioError, UnknownDesign, SutError, UsageError, AnalysisUsageError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
+    from twin.analysis.cli import parse_assignments
+    from twin.analysis.overrides import apply_overrides
+    from twin.analysis.result import Run
     from twin.observe.report import build_summary, print_calibration, print_summary, write_outputs
     from twin.sim import run
     from twin.suts import load_sut
@@ -212,7 +242,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         except UnknownDesign as exc:
             raise UnknownDesign(f"--design: {exc}") from None
     sut = load_sut(args.sut)
-    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, design=args.design)
+    overrides = parse_assignments(args.set, "--set", many=False)
+    scenario = apply_overrides(load_scenario(args.scenario), overrides)
+    scenario = scenario.with_overrides(seed=args.seed, days=args.days, design=args.design)
     with Progress(
         TextColumn("[bold]simulating[/bold] {task.description}"),
         BarColumn(),
@@ -235,7 +267,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         print_calibration(summary["calibration"], console)
     if args.out is not None:
         write_outputs(result, summary, args.out)
-        console.print(f"wrote {args.out}/summary.json, messages/, fhir/, records/")
+        label = {"scenario": scenario.name, "seed": scenario.seed, "days": scenario.days}
+        label |= {"design": scenario.integration.design, "integration": sut.name, "overrides": overrides}
+        Run.of(result, label, result.wall_seconds).save(args.out)  # the tables as Parquet: twin report, pandas
+        console.print(f"wrote {args.out}/summary.json, messages/, fhir/, records/ (CSV and Parquet)")
     return EXIT_IN_SYNC if result.in_sync else EXIT_OUT_OF_SYNC
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from twin.analysis.cache import Cache
-from twin.analysis.overrides import apply_overrides
+from twin.analysis.overrides import OverrideError, apply_overrides
 from twin.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def plan(
     grid = dict(grid or {})
     for key, values in grid.items():
         if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
-            raise ValueError(f"grid {key!r} needs a list of values to sweep, not {values!r}")
+            raise OverrideError(f"grid {key!r} needs a list of values to sweep, not {values!r}")
     columns = [(name, REFERENCE) for name in designs] + [(spec, spec) for spec in suts]
     if not columns:
         columns = [(scenario.integration.design, REFERENCE)]

@@ -60,7 +60,7 @@ class _Spec(BaseModel):
     def _ordered_days(self) -> _Spec:
         if self.to_day is not None and self.hours is not None:
             raise ValueError(
-                f"give to_day ({self.to_day:g}) or hours ({self.hours:g}), not both: they are two ways to say when it ends"
+                f"give to_day ({self.to_day:g}) or hours ({self.hours:g}), not both: two ways to say when it ends"
             )
         if self.to_day is not None and self.to_day <= self.from_day:
             raise ValueError(f"to_day ({self.to_day:g}) must be after from_day ({self.from_day:g})")
