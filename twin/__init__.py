@@ -8,7 +8,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("run", "compare", "sweep", "scenario", "load_run", "load_sweep", "Run", "Sweep")
+_API = ("run", "compare", "sweep", "load_scenario", "load_run", "load_sweep", "Run", "Sweep")
 
 
 def __getattr__(name: str) -> Any:

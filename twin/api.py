@@ -27,15 +27,16 @@ from twin.analysis.compare import DEFAULT_DESIGNS
 from twin.analysis.overrides import apply_overrides
 from twin.analysis.result import Run
 from twin.analysis.sweep import Sweep, execute, plan
-from twin.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
+from twin.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError
+from twin.scenario import load_scenario as read_scenario
 
 SCENARIOS = DEFAULT_SCENARIO.parent
 ScenarioLike = Scenario | str | Path
 
-__all__ = ["Run", "Sweep", "compare", "load_run", "load_sweep", "run", "scenario", "sweep"]
+__all__ = ["Run", "Sweep", "compare", "load_run", "load_scenario", "load_sweep", "run", "sweep"]
 
 
-def scenario(
+def load_scenario(
     which: ScenarioLike = "default",
     *,
     seed: int | None = None,
@@ -54,7 +55,7 @@ def scenario(
                 known = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.yaml")))
                 raise ScenarioError(f"no scenario named {str(which)!r}: give a YAML path or one of {known}")
             path = named
-        loaded = load_scenario(path)
+        loaded = read_scenario(path)
     varied = apply_overrides(loaded, overrides)
     return varied.with_overrides(seed=seed, days=days, design=design)
 
@@ -78,7 +79,7 @@ def run(
     from twin.sim import run as simulate
     from twin.suts import load_sut
 
-    chosen = scenario(which, seed=seed, days=days, design=design, overrides=overrides)
+    chosen = load_scenario(which, seed=seed, days=days, design=design, overrides=overrides)
     integration = load_sut(sut) if isinstance(sut, str) else Sut(getattr(sut, "__name__", "sut"), sut)
     store = Cache.of(cache if integration.name == "reference" else False)
     key = Cache.key("run", chosen.model_dump_json(), integration.name)
@@ -148,7 +149,7 @@ def sweep(
 ) -> Sweep:
     """Every point of ``grid`` (dotted path -> values) x every design (default: the scenario's) x
     ``replications`` seeds (``seed``, ``seed + 1``, ...), on ``executor`` (``twin.analysis.sweep.execute``)."""
-    base = scenario(which, seed=seed, days=days, overrides=overrides)
+    base = load_scenario(which, seed=seed, days=days, overrides=overrides)
     tasks = plan(base, grid=grid, designs=designs, suts=suts, replications=replications)
     results = execute(tasks, executor, cache=Cache.of(cache), progress=progress)
     spec = {

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from twin.analysis.cache import Cache
 from twin.analysis.sweep import Sweep, execute, plan
-from twin.api import scenario
+from twin.api import load_scenario
 
 REPLICATIONS = 8
 DAYS = 2.0
@@ -26,7 +26,7 @@ GOAL = 0.8
 
 
 def bench_sweep(console: Console) -> int:
-    base = scenario("default", days=DAYS, overrides=OVERRIDES)
+    base = load_scenario("default", days=DAYS, overrides=OVERRIDES)
     tasks = plan(base, replications=REPLICATIONS)
     legs: dict[int, tuple[float, Sweep]] = {}
     for workers in (1, 2):

@@ -146,27 +146,23 @@ def _title(args: argparse.Namespace, scenario: str) -> str:
 
 
 def print_sweep(summary: Any, grid: list[str], metrics: list[str], console: Console, *, title: str) -> None:
-    """One row per grid point and design, one column per figure: mean [95% CI]."""
+    """One row per figure, grid point and design: runs, mean and its 95% CI (long, so any width reads)."""
     table = Table(title=title)
-    for key in [*grid, "design", "runs"]:
-        table.add_column(key, no_wrap=True)
+    table.add_column("figure", min_width=12, overflow="fold")
+    for key in [*grid, "design"]:
+        table.add_column(key, overflow="fold")
+    for key in ("runs", "mean", "95% CI"):
+        table.add_column(key, justify="right", no_wrap=True)
     for metric in metrics:
-        table.add_column(metric, justify="right")
-    for keys, group in summary.groupby([*grid, "design"], sort=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        by_metric = {row["metric"]: row for row in group.to_dict("records")}
-        runs = str(next(iter(by_metric.values()))["n"]) if by_metric else "0"
-        table.add_row(*(str(k) for k in keys), runs, *(_cell(by_metric.get(m)) for m in metrics))
+        rows = summary[summary["metric"] == metric].to_dict("records")
+        for position, row in enumerate(rows):
+            mean, low, high = row["mean"], row["ci95_low"], row["ci95_high"]
+            interval = "-" if low != low else f"[{low:.3g}, {high:.3g}]"  # NaN: one run, no interval
+            shown = "-" if mean != mean else f"{mean:.3g}"
+            label = metric if position == 0 else ""
+            table.add_row(label, *(str(row[k]) for k in grid), str(row["design"]), str(row["n"]), shown, interval)
+        table.add_section()
     console.print(table)
-
-
-def _cell(row: dict[str, Any] | None) -> str:
-    if row is None or row["n"] == 0:
-        return "-"
-    mean, low, high = row["mean"], row["ci95_low"], row["ci95_high"]
-    if low != low:  # NaN: one run, no interval
-        return f"{mean:.3g}"
-    return f"{mean:.3g} [{low:.3g}, {high:.3g}]"
 
 
 def report(args: argparse.Namespace, console: Console) -> int:

@@ -57,7 +57,9 @@ class Run:
             "inventory": frames.inventory(result),
             "kpis": frames.kpis(result),
         }
-        return cls(label, build_summary(result), measure(result), tables, wall_seconds)
+        # as JSON has them (tuples as lists): a run read back from the cache equals a fresh one
+        summary, metrics = (json.loads(json.dumps(d, default=str)) for d in (build_summary(result), measure(result)))
+        return cls(label, summary, metrics, tables, wall_seconds)
 
     # -- the tables ---------------------------------------------------------------------------------
     @property

@@ -263,7 +263,8 @@ class Sweep:
         """``sweep.json`` (what ran), ``sweep.parquet`` and ``sweep.csv`` (the table), ``summary.csv``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        document = {"scenario": self.scenario, "grid": self.grid, **self.spec}
+        values = self.spec.get("grid") or {key: sorted(self.table[key].unique().tolist()) for key in self.grid}
+        document = {**self.spec, "scenario": self.scenario, "grid": values}
         (out / "sweep.json").write_text(
             json.dumps(document, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
         )
@@ -278,8 +279,8 @@ class Sweep:
         if not (path / "sweep.json").exists():
             raise FileNotFoundError(f"{path} is not a saved sweep: no sweep.json (write one with twin sweep --out)")
         spec = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
-        scenario, grid = spec.pop("scenario"), spec.pop("grid")
-        return cls(scenario, grid, pd.read_parquet(path / "sweep.parquet"), [], spec)
+        scenario = spec.pop("scenario")
+        return cls(scenario, list(spec["grid"]), pd.read_parquet(path / "sweep.parquet"), [], spec)
 
     def _repr_html_(self) -> str:
         table: str = self.table.to_html(max_rows=20)

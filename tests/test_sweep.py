@@ -1,0 +1,177 @@
+"""Sweeps: the same table on local processes and on a Dask cluster, confidence intervals, the CLI, twin report."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import twin
+from tests.conftest import small_scenario
+from twin.analysis.sweep import Sweep, _interval, plan
+from twin.cli import main
+
+GRID = {"workload.coding_delay_hours.median": [12, 96]}
+DESIGNS = ["event-driven", "point-to-point-batch"]
+
+
+def _sweep(executor: object, cache: object = False) -> Sweep:
+    return twin.sweep(
+        small_scenario(days=1),
+        GRID,
+        designs=DESIGNS,
+        replications=2,
+        executor=executor,
+        cache=cache,
+        progress=False,
+    )
+
+
+def test_local_processes_and_a_dask_cluster_give_identical_tables() -> None:
+    from distributed import Client, LocalCluster
+
+    local = _sweep(2)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        on_dask = _sweep(client)
+    here = _sweep(1)
+    pd.testing.assert_frame_equal(local.table, on_dask.table)
+    pd.testing.assert_frame_equal(local.table, here.table)
+    table = local.table
+    assert len(table) == 2 * 2 * 2
+    assert list(table.columns[:4]) == ["design", "workload.coding_delay_hours.median", "replication", "seed"]
+    # every design and grid point saw the same two seeds (paired), and the knob moved the figure
+    assert set(table.groupby(["design", "workload.coding_delay_hours.median"])["seed"].apply(tuple)) == {
+        (table["seed"].min(), table["seed"].min() + 1)
+    }
+    by_delay = table.groupby("workload.coding_delay_hours.median")["days_to_bill_mean"].mean()
+    assert by_delay[96] > by_delay[12]
+
+
+def test_the_cache_serves_a_repeated_sweep(tmp_path: Path) -> None:
+    first = _sweep(1, cache=tmp_path)
+    assert len(list((tmp_path / "metrics").glob("*.json"))) == 8
+    again = _sweep(1, cache=tmp_path)
+    pd.testing.assert_frame_equal(first.table, again.table)
+    assert sum(again.wall_seconds) == 0.0  # nothing simulated
+
+
+def test_the_interval_is_students_t_and_needs_two_runs() -> None:
+    values = pd.Series([1.0, 2.0, 3.0, 4.0])
+    interval = _interval(values)
+    half = 3.182446305284263 * values.std(ddof=1) / 2  # t(0.975, 3) * s / sqrt(4)
+    assert interval["n"] == 4 and interval["mean"] == 2.5
+    assert interval["ci95_low"] == pytest.approx(2.5 - half) and interval["ci95_high"] == pytest.approx(2.5 + half)
+    one = _interval(pd.Series([5.0]))
+    assert one["mean"] == 5.0 and math.isnan(one["ci95_low"])
+
+
+def _planted(offsets: list[float]) -> Sweep:
+    """Two designs over four paired seeds: b = a + offset per seed."""
+    rows = []
+    for replication, offset in enumerate(offsets):
+        base = 1.0 + replication  # seeds differ a lot: only pairing sees the offset
+        rows.append({"design": "a", "replication": replication, "seed": replication, "days": base + offset})
+        rows.append({"design": "b", "replication": replication, "seed": replication, "days": base})
+    return Sweep("planted", [], pd.DataFrame(rows))
+
+
+def test_a_paired_difference_larger_than_its_interval_is_told_apart_from_noise() -> None:
+    clear = _planted([0.5, 0.52, 0.49, 0.51]).difference("days", "a", "b").iloc[0]
+    assert clear["mean"] == pytest.approx(0.505) and clear["excludes_zero"]
+    assert clear["ci95_low"] > 0
+    noise = _planted([0.5, -0.5, 0.4, -0.45]).difference("days", "a", "b").iloc[0]
+    assert not noise["excludes_zero"] and noise["ci95_low"] < 0 < noise["ci95_high"]
+    with pytest.raises(KeyError, match="no metric 'nope'"):
+        _planted([0.1]).difference("nope", "a", "b")
+    with pytest.raises(KeyError, match="must both be in the sweep"):
+        _planted([0.1]).difference("days", "a", "c")
+
+
+def test_a_grid_point_is_validated_before_anything_runs() -> None:
+    with pytest.raises(twin.api.ScenarioError, match=r"workload.transfer_share=7"):
+        plan(small_scenario(), grid={"workload.transfer_share": [0.1, 7]})
+    with pytest.raises(twin.api.ScenarioError, match="needs a list of values"):
+        plan(small_scenario(), grid={"workload.transfer_share": 0.1})  # type: ignore[dict-item]
+
+
+# -- the command line ----------------------------------------------------------------------------
+def _scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    data = json.loads(small_scenario(days=1).model_dump_json())
+    path.write_text(json.dumps(data), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def test_twin_sweep_prints_intervals_writes_tables_and_twin_report_renders_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "160")  # a terminal, not the 80 columns of a captured stream
+    scenario = _scenario_file(tmp_path)
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--scenario", str(scenario), "--grid", "workload.coding_delay_hours.median=12,96"]
+    argv += ["--designs", "event-driven", "--replications", "2", "--jobs", "1", "--no-cache", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "days_to_bill_mean" in printed and "event-driven" in printed and "[" in printed  # mean [low, high]
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert len(table) == 4 and (pd.read_csv(out / "summary.csv")["metric"] == "days_to_bill_mean").any()
+    page = tmp_path / "sweep.html"
+    assert main(["report", str(out), "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") >= 3 and "<table" in text and "95% confidence" in text
+    assert "http://" not in text and "https://" not in text  # self-contained: nothing fetched when opened
+
+
+def test_twin_report_of_a_run_and_of_a_comparison(tmp_path: Path) -> None:
+    scenario = _scenario_file(tmp_path)
+    run_dir, compare_dir = tmp_path / "run", tmp_path / "compare"
+    assert main(["run", "--scenario", str(scenario), "--out", str(run_dir)]) == 0
+    assert (
+        pd.read_parquet(run_dir / "records" / "messages.parquet").shape[0]
+        == (pd.read_csv(run_dir / "records" / "messages.csv").shape[0])
+    )
+    assert main(["report", str(run_dir), "-o", str(tmp_path / "run.html")]) == 0
+    page = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert "every target in sync" in page and page.count("data:image/png;base64,") >= 4
+    assert "discharge_billing" in page and "Calibration" in page
+    assert main(["compare", "--scenario", str(scenario), "--out", str(compare_dir)]) == 0
+    assert main(["report", str(compare_dir), "-o", str(tmp_path / "compare.html")]) == 0
+    compared = (tmp_path / "compare.html").read_text(encoding="utf-8")
+    assert "point-to-point-batch" in compared and "data:image/png;base64," in compared
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sweep", "--grid", "workload.transfer_share"], "--grid 'workload.transfer_share' is not KEY=V1,V2"),
+        (["sweep", "--grid", "workload.nope=1,2"], "no field 'nope' in workload"),
+        (["sweep", "--set", "days=0"], "field 'days'"),
+        (["sweep", "--designs", "fastest"], "unknown integration design"),
+        (["sweep", "--replications", "0"], "--replications must be at least 1"),
+        (["sweep", "--jobs", "0"], "--jobs must be at least 1"),
+        (["run", "--set", "workload.transfer_share=2"], "transfer_share"),
+        (["report", "."], "holds no sweep.json, compare.json or summary.json"),
+        (["report", "no-such-folder"], "is not a folder"),
+    ],
+)
+def test_bad_analysis_flags_exit_2_naming_the_problem(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_twin_sweep_help_names_both_executors() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "twin.cli", "sweep", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--jobs" in shown and "--dask ADDRESS" in shown
