@@ -2,7 +2,7 @@
 
 The same replications (a few seconds of simulation each) run first on one worker process, then on
 two; efficiency is the one-worker time over twice the two-worker time (1.0: two workers halve the
-wall time). Both legs start their worker processes the same way (spawned interpreters), so the
+wall time). Both legs start their worker processes the same way (``sweep.worker_pool``), so the
 ratio shows what a sweep really gains, start-up included. The tables of both legs must be equal:
 a sweep that ran faster by computing something else would be no gain.
 """
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from twin.analysis.cache import Cache
-from twin.analysis.sweep import Sweep, execute, plan
+from twin.analysis.sweep import Sweep, execute, plan, worker_pool
 from twin.api import load_scenario
 
 REPLICATIONS = 8
@@ -32,10 +32,7 @@ def bench_sweep(console: Console) -> int:
     for workers in (1, 2):
         started = time.perf_counter()
         # one worker in its own process too: the same start-up cost as the two-worker leg
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             results = execute(tasks, pool, cache=Cache(None), progress=False)
         legs[workers] = (time.perf_counter() - started, Sweep.of(base, tasks, results, {}))
     (one, first), (two, second) = legs[1], legs[2]
