@@ -15,6 +15,8 @@ Each check is shown catching what it looks for, planted. The import graph of the
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -248,7 +250,8 @@ def _imports(name: str) -> set[str]:
     path = MODULES[name]
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(_without_lazy_attributes(tree) if path.name == "__init__.py" else tree):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -262,6 +265,13 @@ def _imports(name: str) -> set[str]:
             chain = imported.split(".")
             found.update(".".join(chain[:i]) for i in range(1, len(chain) + 1) if ".".join(chain[:i]) in MODULES)
     return found
+
+
+def _without_lazy_attributes(tree: ast.Module) -> ast.Module:
+    """A package without its module-level ``__getattr__`` (PEP 562): what that imports runs when someone
+    reads the attribute (``twin.run`` loads the API), not when the package or a submodule is imported."""
+    body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name == "__getattr__")]
+    return ast.Module(body=body, type_ignores=[])
 
 
 def _reach(start: str) -> dict[str, str]:
@@ -290,6 +300,24 @@ def test_the_judge_reaches_neither_a_driver_nor_an_integration(judge: str) -> No
                 while path[-1] in via and via[path[-1]] != name:
                     path.append(via[path[-1]])
                 raise AssertionError(f"{name} reaches {reached} (through {' <- '.join(path)})")
+
+
+def test_the_api_is_loaded_on_first_use_not_by_importing_the_package() -> None:
+    """The judge imports ``twin.observe...``, which runs ``twin/__init__.py``: that must not load the API
+    (and with it the driver); ``twin.run`` does, on first use."""
+    assert "twin.api" not in _imports("twin")
+    assert "twin.sim" in _reach("twin.api")
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, twin.observe.checker; print('twin.api' in sys.modules, 'twin.sim' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.split() == ["False", "False"]
 
 
 def test_the_graph_check_would_catch_a_judge_importing_the_driver(tmp_path: Path) -> None:
