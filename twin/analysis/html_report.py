@@ -29,6 +29,7 @@ h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2e
 table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
 th, td { border: 1px solid #ddd; padding: .3em .6em; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+td, th { white-space: nowrap; } .wide { overflow-x: auto; max-width: 100%; }
 .pass { color: #1a7f37; font-weight: bold; } .fail { color: #cf222e; font-weight: bold; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 .note { color: #555; font-size: .9em; }
@@ -182,7 +183,7 @@ def _sweep(folder: Path) -> tuple[str, str]:
 # -- pieces -------------------------------------------------------------------------------------------
 def _table(frame: pd.DataFrame, index: bool = False) -> str:
     text: str = frame.to_html(index=index, border=0, na_rep="-", float_format=lambda v: f"{v:.4g}", escape=True)
-    return text
+    return f"<div class='wide'>{text}</div>"  # a wide table scrolls inside the page, not the page itself
 
 
 def _image(draw: Any) -> str:
