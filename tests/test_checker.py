@@ -240,3 +240,14 @@ def test_at_a_cut_an_unexpected_record_is_judged_only_if_it_landed_by_the_cut() 
     assert [(d.kind, d.key) for d in cut.differences] == [("unexpected", "x")]
     settled = check_flow("flow", [], invented, allowed_lag=LAG, horizon=1000.0, targets=["t"])
     assert sorted(d.key for d in settled.differences) == ["x", "y"]  # a settled run judges everything it holds
+
+
+def test_matched_counts_only_expected_records_and_each_key_keeps_when_it_was_due() -> None:
+    """An optional record that landed is neither expected nor matched: "matched 394 of 389" told nobody anything."""
+    optional = dataclasses.replace(_exp("c", ready=40.0), optional=True)
+    result = check_flow(
+        "flow", [_exp("a"), _exp("b", ready=20.0), optional], [_obs("a"), _obs("b", at=25.0, ref="r2"), _obs("c")],
+        allowed_lag=LAG, horizon=1000.0,
+    )  # fmt: skip
+    assert (result.expected, result.matched) == (2, 2)
+    assert sorted(zip(result.due, result.lags, strict=True))[:2] == [(10.0, 1.0), (20.0, 5.0)]

@@ -479,7 +479,7 @@ def _pick(run: RunResult, kpi: str, required: int = 1) -> tuple[int, KpiPublicat
 
 def test_the_flow_is_in_sync_with_its_lag_measured(run: RunResult) -> None:
     flow = _reporting(run)
-    assert flow.in_sync and flow.expected > 20 and flow.matched >= flow.expected
+    assert flow.in_sync and flow.expected > 20 and flow.matched == flow.expected
     assert 0 < flow.percentiles()["p99"] <= run.scenario.reporting.allowed_lag_minutes  # type: ignore[operator]
 
 

@@ -167,7 +167,7 @@ def judge(
         if wrong:
             found.append(_difference("wrong_value", key, f"{_name(value)}: {wrong}", {"ref": first.ref}))
         result.differences.extend(found)
-        if not found:
+        if not found and not value.optional:  # of the expected: an optional value counts in neither
             result.matched += 1
     for key, records in sorted(shown.items()):
         if key not in truth.values:
