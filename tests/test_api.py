@@ -151,3 +151,19 @@ def test_kpis_sit_beside_their_truth_and_a_wrong_one_diverges() -> None:
     shown = result.view.dashboard.kpis
     shown[0] = dataclasses.replace(shown[0], value=shown[0].value * 2 + 1)  # what no source supports
     assert (frames.kpis(result)["divergence"] != 0).any()
+
+
+def test_a_judged_run_leaves_nothing_behind() -> None:
+    """A sweep worker runs many scenarios in one process: once a run's result is dropped, its view (truth,
+    targets, records) must go too. The KPI judge's cache held its view through its value and kept them all."""
+    import gc
+    import weakref
+
+    from twin.observe.kpi_check import kpi_truth
+
+    result = Twin(small_scenario(days=1)).run()  # judged: the KPI truth is cached for the view
+    assert kpi_truth(result.view, result.horizon).values
+    gone = weakref.ref(result.view)
+    del result
+    gc.collect()
+    assert gone() is None

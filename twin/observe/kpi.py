@@ -23,6 +23,7 @@ published - the run may have settled before - so they are optional.
 from __future__ import annotations
 
 import math
+import weakref
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -204,7 +205,10 @@ class KpiTruth:
     """Every KPI value the truth expects on the dashboard (``values``) and the ids that exist."""
 
     def __init__(self, view: RunView) -> None:
-        self.view = view
+        # weakly: ``kpi_check`` caches a run's KpiTruth in a WeakKeyDictionary keyed by the view, and a
+        # value that held its key strongly would keep every run ever judged alive (a sweep worker grew
+        # by a whole run's truth and targets per run)
+        self._view = weakref.ref(view)
         scenario = view.scenario
         self.calendar = Calendar(view)
         self.lag = scenario.reporting.allowed_lag_minutes
@@ -219,6 +223,13 @@ class KpiTruth:
         self.known: dict[str, set[str]] = {kind: set() for kind in set(ID_KIND.values())}
         self.hospitals = tuple(h.code for h in view.network.hospitals)
         self.hospital_of = {inventory_location(h): h.code for h in view.network.hospitals}
+
+    @property
+    def view(self) -> RunView:
+        view = self._view()
+        if view is None:
+            raise RuntimeError("the run this KPI truth was computed from is gone")
+        return view
 
     def compute(self, horizon: float) -> KpiTruth:
         view = self.view
