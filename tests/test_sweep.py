@@ -175,3 +175,20 @@ def test_twin_sweep_help_names_both_executors() -> None:
         [sys.executable, "-m", "twin.cli", "sweep", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "--jobs" in shown and "--dask ADDRESS" in shown
+
+
+def test_bench_sweep_prints_both_legs_and_the_machines_ceiling(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The benchmark's plumbing, cut to seconds (its figures are for `twin bench --sweep`, not for a test)."""
+    from twin.analysis import bench_sweep
+
+    monkeypatch.setattr(bench_sweep, "REPLICATIONS", 2)
+    monkeypatch.setattr(bench_sweep, "DAYS", 0.25)
+    monkeypatch.setattr(bench_sweep, "OVERRIDES", {"network.hospitals": 1})
+    monkeypatch.setattr(bench_sweep, "SPIN_ROUNDS", 1000)
+    monkeypatch.setenv("COLUMNS", "160")
+    assert main(["bench", "--sweep"]) == 0
+    shown = capsys.readouterr().out
+    assert "parallel efficiency with 2 workers:" in shown and "tables identical" in shown
+    assert "this machine's own ceiling" in shown
