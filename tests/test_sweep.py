@@ -20,31 +20,30 @@ GRID = {"workload.coding_delay_hours.median": [12, 96]}
 DESIGNS = ["event-driven", "point-to-point-batch"]
 
 
-def _sweep(executor: object, cache: object = False) -> Sweep:
+def _sweep(executor: object, cache: object = False, replications: int = 2) -> Sweep:
     return twin.sweep(
         small_scenario(days=1),
         GRID,
         designs=DESIGNS,
-        replications=2,
+        replications=replications,
         executor=executor,
         cache=cache,
         progress=False,
     )
 
 
-def test_local_processes_and_a_dask_cluster_give_identical_tables() -> None:
+def test_this_process_and_a_dask_client_give_identical_tables() -> None:
+    """(Local processes against a Dask cluster by address: the command line's test below.)"""
     from distributed import Client, LocalCluster
 
-    local = _sweep(2)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
         on_dask = _sweep(client)
     here = _sweep(1)
-    pd.testing.assert_frame_equal(local.table, on_dask.table)
-    pd.testing.assert_frame_equal(local.table, here.table)
-    table = local.table
+    pd.testing.assert_frame_equal(here.table, on_dask.table)
+    table = here.table
     assert len(table) == 2 * 2 * 2
     assert list(table.columns[:4]) == ["design", "workload.coding_delay_hours.median", "replication", "seed"]
     # every design and grid point saw the same two seeds (paired), and the knob moved the figure
@@ -56,9 +55,9 @@ def test_local_processes_and_a_dask_cluster_give_identical_tables() -> None:
 
 
 def test_the_cache_serves_a_repeated_sweep(tmp_path: Path) -> None:
-    first = _sweep(1, cache=tmp_path)
-    assert len(list((tmp_path / "metrics").glob("*.json"))) == 8
-    again = _sweep(1, cache=tmp_path)
+    first = _sweep(1, cache=tmp_path, replications=1)
+    assert len(list((tmp_path / "metrics").glob("*.json"))) == 4
+    again = _sweep(1, cache=tmp_path, replications=1)
     pd.testing.assert_frame_equal(first.table, again.table)
     assert sum(again.wall_seconds) == 0.0  # nothing simulated
 
@@ -157,6 +156,7 @@ def test_twin_report_of_a_run_and_of_a_comparison(tmp_path: Path) -> None:
         (["sweep", "--designs", "fastest"], "unknown integration design"),
         (["sweep", "--replications", "0"], "--replications must be at least 1"),
         (["sweep", "--jobs", "0"], "--jobs must be at least 1"),
+        (["sweep", "--sut", "nowhere.module:factory"], "cannot import module 'nowhere.module'"),
         (["run", "--set", "workload.transfer_share=2"], "transfer_share"),
         (["report", "."], "holds no sweep.json, compare.json or summary.json"),
         (["report", "no-such-folder"], "is not a folder"),
@@ -192,3 +192,19 @@ def test_bench_sweep_prints_both_legs_and_the_machines_ceiling(
     shown = capsys.readouterr().out
     assert "parallel efficiency with 2 workers:" in shown and "tables identical" in shown
     assert "this machine's own ceiling" in shown
+
+
+def test_twin_sweep_on_jobs_2_and_on_a_dask_scheduler_address_writes_identical_tables(tmp_path: Path) -> None:
+    """The command line's two ways out: local processes, and a Dask cluster reached by its address."""
+    from distributed import LocalCluster
+
+    scenario = _scenario_file(tmp_path)
+    argv = ["sweep", "--scenario", str(scenario), "--grid", "workload.coding_delay_hours.median=12,96"]
+    argv += ["--designs", "event-driven,point-to-point-batch", "--replications", "2", "--no-cache"]
+    assert main([*argv, "--jobs", "2", "--out", str(tmp_path / "local")]) == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert main([*argv, "--dask", cluster.scheduler_address, "--out", str(tmp_path / "dask")]) == 0
+    local = pd.read_parquet(tmp_path / "local" / "sweep.parquet")
+    pd.testing.assert_frame_equal(local, pd.read_parquet(tmp_path / "dask" / "sweep.parquet"))
+    assert len(local) == 8
+    assert (tmp_path / "local" / "summary.csv").read_bytes() == (tmp_path / "dask" / "summary.csv").read_bytes()

@@ -83,8 +83,12 @@ def plan(
 
     if replications < 1:
         raise ValueError(f"replications must be at least 1, not {replications}")
+    from twin.suts import load_sut
+
     for name in designs:
         check_design(name)
+    for spec in suts:
+        load_sut(spec)  # a spec that cannot load fails here, named, not in a worker halfway through
     grid = dict(grid or {})
     for key, values in grid.items():
         if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
