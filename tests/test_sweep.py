@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import pandas as pd
@@ -208,3 +209,19 @@ def test_twin_sweep_on_jobs_2_and_on_a_dask_scheduler_address_writes_identical_t
     pd.testing.assert_frame_equal(local, pd.read_parquet(tmp_path / "dask" / "sweep.parquet"))
     assert len(local) == 8
     assert (tmp_path / "local" / "summary.csv").read_bytes() == (tmp_path / "dask" / "summary.csv").read_bytes()
+
+
+class _ForeignCluster(Executor):
+    """An executor whose worker runs another twin (a cluster node on an older checkout): planted."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        future: Future[dict[str, object]] = Future()
+        future.set_result({**fn(*args, **kwargs), "version": "0.0.9+elsewhere"})
+        return future
+
+
+def test_figures_from_a_worker_running_other_code_are_refused() -> None:
+    from twin.analysis.sweep import ForeignWorker
+
+    with pytest.raises(ForeignWorker, match=r"with twin 0.0.9\+elsewhere, this process is twin 0.1.0\+"):
+        twin.sweep(small_scenario(days=0.5), replications=1, executor=_ForeignCluster(), cache=False, progress=False)

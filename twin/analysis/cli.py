@@ -105,6 +105,7 @@ def parse_assignments(items: list[str], flag: str, *, many: bool) -> dict[str, A
 
 def sweep(args: argparse.Namespace, console: Console) -> int:
     from twin.analysis.compare import parse_designs
+    from twin.analysis.sweep import ForeignWorker
     from twin.api import sweep as run_sweep
 
     if args.replications < 1:
@@ -115,18 +116,21 @@ def sweep(args: argparse.Namespace, console: Console) -> int:
     overrides = parse_assignments(args.set, "--set", many=False)
     designs = parse_designs(args.designs, allow_none=True)
     executor: Any = args.dask if args.dask else args.jobs
-    result = run_sweep(
-        args.scenario,
-        grid,
-        designs=designs,
-        suts=args.sut,
-        replications=args.replications,
-        seed=args.seed,
-        days=args.days,
-        overrides=overrides,
-        executor=executor,
-        cache=not args.no_cache,
-    )
+    try:
+        result = run_sweep(
+            args.scenario,
+            grid,
+            designs=designs,
+            suts=args.sut,
+            replications=args.replications,
+            seed=args.seed,
+            days=args.days,
+            overrides=overrides,
+            executor=executor,
+            cache=not args.no_cache,
+        )
+    except ForeignWorker as exc:  # a cluster of other code: bad input, said plainly
+        raise AnalysisUsageError(str(exc)) from None
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else list(DEFAULT_METRICS)
     unknown = [m for m in metrics if m not in result.metrics]
     if unknown:

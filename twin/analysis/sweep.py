@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from twin.analysis.cache import Cache
+from twin.analysis.cache import Cache, code_version
 from twin.analysis.overrides import OverrideError, apply_overrides
 from twin.scenario import Scenario
 
@@ -65,7 +65,11 @@ def run_task(task: Task) -> dict[str, Any]:
     metrics = measure(result)
     del result
     gc.collect()  # the driver keeps the cyclic collector off while it runs: free this run's network now
-    return {"metrics": metrics, "wall_seconds": time.perf_counter() - started}
+    return {"metrics": metrics, "wall_seconds": time.perf_counter() - started, "version": code_version()}
+
+
+class ForeignWorker(RuntimeError):
+    """A worker that runs other code than this process: its figures do not belong in the same table."""
 
 
 def plan(
@@ -128,7 +132,15 @@ def execute(
         else:
             waiting.append(task)
     with tqdm(total=len(tasks), initial=len(tasks) - len(waiting), desc="runs", disable=not progress) as bar:
+        mine = code_version()
         for task, outcome in _run_all(waiting, executor):
+            if outcome.get("version") != mine:  # a cluster's worker on another checkout or release
+                raise ForeignWorker(
+                    f"a worker ran run {task.index} ({task.column}, seed {task.seed}) with twin "
+                    f"{outcome.get('version')}, this process is twin {mine}: install the same checkout on every "
+                    "worker (pip install -e .) "
+                    "so one table holds one twin's figures"
+                )
             results[task.index] = outcome
             if task.sut == REFERENCE:
                 cache.save_metrics(keys[task.index], outcome["metrics"])
