@@ -45,6 +45,11 @@ def backlog(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
         if column.startswith("due_not_consistent_"):
             ax.plot(table["day"], table[column], label=column.removeprefix("due_not_consistent_"))
     ax.plot(table["day"], table["dead_letters"], label="dead-letter queue", color="black", ls="--")
+    # the settling tail is flat but for seconds-long waits (a KPI shown moments after 06:00): show up to a
+    # day past the last hour in which anything waited more than a minute on average
+    waiting = table.drop(columns=["minute", "day"]).gt(1 / 60).any(axis=1)
+    if waiting.any():
+        ax.set_xlim(0, min(float(table["day"].max()), float(table.loc[waiting, "day"].max()) + 1))
     ax.set_xlabel("day of the run")
     ax.set_ylabel("keys due, not consistent (hourly mean)")
     ax.set_title("Backlog over time")
