@@ -225,3 +225,18 @@ def test_figures_from_a_worker_running_other_code_are_refused() -> None:
 
     with pytest.raises(ForeignWorker, match=r"with twin 0.0.9\+elsewhere, this process is twin 0.1.0\+"):
         twin.sweep(small_scenario(days=0.5), replications=1, executor=_ForeignCluster(), cache=False, progress=False)
+
+
+def test_twin_compare_with_replications_prints_intervals_and_paired_differences(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    scenario = _scenario_file(tmp_path)
+    argv = ["compare", "--scenario", str(scenario), "--designs", "point-to-point-batch,event-driven"]
+    assert main([*argv, "--replications", "2", "--jobs", "1", "--out", str(tmp_path / "cmp")]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "2 paired seed(s) per column" in shown
+    assert "days_to_bill_mean: event-driven minus point-to-point-batch = -" in shown and "2 pairs" in shown
+    assert len(pd.read_parquet(tmp_path / "cmp" / "sweep.parquet")) == 4
+    assert main([*argv, "--replications", "0"]) == 2
+    assert "--replications must be at least 1" in capsys.readouterr().err

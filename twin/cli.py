@@ -80,7 +80,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--seed", type=_non_negative, help="override the scenario's seed")
     compare.add_argument("--days", type=_positive_float, help="override the simulated days of workload")
-    compare.add_argument("--out", type=Path, help="write compare.json and compare.csv here")
+    compare.add_argument(
+        "--out", type=Path, help="write compare.json and compare.csv here (with --replications: the sweep's files)"
+    )
+    compare.add_argument(
+        "--replications",
+        type=int,
+        default=1,
+        metavar="R",
+        help="run every column on R seeds (seed, seed+1, ...: the same for every column) and print means with 95%% "
+        "confidence intervals and the paired differences to the first column (default: 1, one seed)",
+    )
+    compare.add_argument(
+        "--jobs", type=int, metavar="N", help="--replications: local worker processes (default: one per core)"
+    )
     compare.add_argument(
         "--sut",
         action="append",
@@ -280,6 +293,10 @@ def _compare(args: argparse.Namespace, console: Console) -> int:
 
     suts = [load_sut(spec) for spec in args.sut]
     designs = parse_designs(args.designs, allow_none=bool(suts))
+    if args.replications != 1 or args.jobs is not None:
+        from twin.analysis.cli import compare_replicated
+
+        return compare_replicated(args, designs, console)
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days)
     status = Console(stderr=True)
     with Progress(
