@@ -282,7 +282,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         write_outputs(result, summary, args.out)
         label = {"scenario": scenario.name, "seed": scenario.seed, "days": scenario.days}
         label |= {"design": scenario.integration.design, "integration": sut.name, "overrides": overrides}
-        Run.of(result, label, result.wall_seconds).save(args.out)  # the tables as Parquet: twin report, pandas
+        Run.of(result, label, result.wall_seconds, summary).save(args.out)  # the tables as Parquet: twin report, pandas
         console.print(f"wrote {args.out}/summary.json, messages/, fhir/, records/ (CSV and Parquet)")
     return EXIT_IN_SYNC if result.in_sync else EXIT_OUT_OF_SYNC
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from twin.domain.pseudonym import mask
-from twin.observe.kpi_check import divergence, kpi_truth, observe_dashboard
+from twin.observe.kpi_check import beside_truth, kpi_truth, observe_dashboard
 from twin.observe.replenishment import ON_HAND
-from twin.observe.report import MESSAGE_COLUMNS, message_rows
+from twin.observe.report import MESSAGE_COLUMNS, difference_row, message_rows
 
 if TYPE_CHECKING:
     from twin.observe.view import RunResult, RunView
@@ -42,17 +42,8 @@ def records(view: RunView) -> pd.DataFrame:
 
 
 def differences(result: RunResult) -> pd.DataFrame:
-    rows = [
-        {
-            "flow": d.flow,
-            "target": d.target,
-            "class": d.kind,
-            "key": mask(d.key),
-            "detail": mask(d.detail),
-        }
-        for flow in result.flows
-        for d in flow.differences
-    ]
+    """Every difference, as the summary lists its first 50 (``report.difference_row``)."""
+    rows = [difference_row(d) for flow in result.flows for d in flow.differences]
     return pd.DataFrame(rows, columns=["flow", "target", "class", "key", "detail"])
 
 
@@ -197,11 +188,7 @@ def kpis(result: RunResult) -> pd.DataFrame:
     truth = kpi_truth(view, result.horizon)
     shown = {record.key: record for record in observe_dashboard(view.dashboard)}
     rows: list[dict[str, Any]] = []
-    for key, value in sorted(truth.values.items()):
-        record = shown.get(key)
-        if record is None:
-            continue
-        bounds, off = divergence(value, record.value)
+    for value, record, bounds, off in beside_truth(truth, shown):
         rows.append(
             {
                 "period": value.period,

@@ -70,13 +70,13 @@ def write_report(folder: Path, output: Path) -> str:
 
 # -- a run ------------------------------------------------------------------------------------------
 def _run(folder: Path) -> tuple[str, str]:
-    from twin.analysis.result import Run
+    from twin.analysis.result import Run, flows_table
 
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     title = f"Run of {summary['scenario']} (seed {summary['seed']}, {summary['design']}, {summary['days']:g} days)"
     verdict = "every target in sync" if summary["in_sync"] else "OUT OF SYNC"
     parts = [f"<p>Verdict: <span class='{'pass' if summary['in_sync'] else 'fail'}'>{verdict}</span></p>"]
-    parts.append("<h2>Flows</h2>" + _flows(summary))
+    parts.append("<h2>Flows</h2>" + _table(flows_table(summary), True))
     if summary.get("differences"):
         parts.append("<h2>Differences (first 50)</h2>" + _table(pd.DataFrame(summary["differences"])))
     try:
@@ -100,24 +100,6 @@ def _run(folder: Path) -> tuple[str, str]:
     if summary.get("calibration"):
         parts.append("<h2>Calibration</h2>" + _table(pd.DataFrame(summary["calibration"])))
     return title, "".join(parts)
-
-
-def _flows(summary: dict[str, Any]) -> str:
-    rows = []
-    for name, flow in summary["flows"].items():
-        lags = flow["time_to_consistency_minutes"]
-        rows.append(
-            {
-                "flow": name,
-                "in sync": "yes" if flow["in_sync"] else "NO",
-                "expected": flow["expected_records"],
-                "matched": flow["matched_records"],
-                **flow["differences"],
-                "p50 min": lags.get("p50"),
-                "p95 min": lags.get("p95"),
-            }
-        )
-    return _table(pd.DataFrame(rows))
 
 
 # -- a comparison -------------------------------------------------------------------------------------

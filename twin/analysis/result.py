@@ -41,7 +41,10 @@ class Run:
     from_cache: bool = False
 
     @classmethod
-    def of(cls, result: RunResult, label: dict[str, Any], wall_seconds: float = 0.0) -> Run:
+    def of(
+        cls, result: RunResult, label: dict[str, Any], wall_seconds: float = 0.0, summary: dict[str, Any] | None = None
+    ) -> Run:
+        """``summary``: the run's ``build_summary``, when the caller has built it already."""
         from twin.analysis.compare import measure
         from twin.observe.report import build_summary
 
@@ -58,7 +61,9 @@ class Run:
             "kpis": frames.kpis(result),
         }
         # as JSON has them (tuples as lists): a run read back from the cache equals a fresh one
-        summary, metrics = (json.loads(json.dumps(d, default=str)) for d in (build_summary(result), measure(result)))
+        summary, metrics = (
+            json.loads(json.dumps(d, default=str)) for d in (summary or build_summary(result), measure(result))
+        )
         return cls(label, summary, metrics, tables, wall_seconds)
 
     # -- the tables ---------------------------------------------------------------------------------
@@ -84,20 +89,7 @@ class Run:
 
     def flows(self) -> pd.DataFrame:
         """Per flow: records expected and matched, differences by class, time to consistency p50/p95/p99."""
-        rows = []
-        for name, flow in self.summary["flows"].items():
-            lags = flow["time_to_consistency_minutes"]
-            rows.append(
-                {
-                    "flow": name,
-                    "in_sync": flow["in_sync"],
-                    "expected": flow["expected_records"],
-                    "matched": flow["matched_records"],
-                    **{f"{kind}": count for kind, count in flow["differences"].items()},
-                    **{f"lag_{p}_minutes": value for p, value in lags.items()},
-                }
-            )
-        return pd.DataFrame(rows).set_index("flow")
+        return flows_table(self.summary)
 
     # -- the plots ----------------------------------------------------------------------------------
     def plot_consistency(self, ax: Axes | None = None) -> Axes:
@@ -160,6 +152,24 @@ class Run:
         return (
             f"Run({self.label.get('scenario')!r}, seed {self.label.get('seed')}, {self.label.get('design')}: {verdict})"
         )
+
+
+def flows_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """Per flow of a run's summary: in sync, records expected and matched, differences by class, lag p50/p95/p99."""
+    rows = []
+    for name, flow in summary["flows"].items():
+        lags = flow["time_to_consistency_minutes"]
+        rows.append(
+            {
+                "flow": name,
+                "in_sync": flow["in_sync"],
+                "expected": flow["expected_records"],
+                "matched": flow["matched_records"],
+                **flow["differences"],
+                **{f"lag_{p}_minutes": value for p, value in lags.items()},
+            }
+        )
+    return pd.DataFrame(rows).set_index("flow")
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:

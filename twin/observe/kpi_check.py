@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -96,11 +96,9 @@ def reporting_summary(view: RunView, horizon: float) -> dict[str, Any]:
     shown = {record.key: record for record in observe_dashboard(dashboard)}
     period = _showcase(truth, shown, math.ceil(view.scenario.days) - 1)
     rows = []
-    for key, value in sorted(truth.values.items()):
-        record = shown.get(key)
-        if value.period != period or record is None:
+    for value, record, expected, off in beside_truth(truth, shown):
+        if value.period != period:
             continue
-        expected, off = divergence(value, record.value)
         rows.append(
             {
                 "kpi": value.kpi,
@@ -118,6 +116,17 @@ def reporting_summary(view: RunView, horizon: float) -> dict[str, Any]:
         "period": period,
         "last_period": rows,
     }
+
+
+def beside_truth(
+    truth: KpiTruth, shown: dict[str, Observed]
+) -> Iterator[tuple[TruthKpi, Observed, tuple[float, float] | None, float]]:
+    """Every KPI value the dashboard shows (``shown``: by key), in key order, with the truth's value,
+    its range for the lineage shown and the divergence from it (``divergence``)."""
+    for key, value in sorted(truth.values.items()):
+        record = shown.get(key)
+        if record is not None:
+            yield (value, record, *divergence(value, record.value))
 
 
 def judge(

@@ -39,7 +39,8 @@ KPI_LABELS = {  # console labels of the executive KPIs, and the divisor that tur
 FLOWS_PER_TABLE = 3
 
 
-def _difference(difference: Difference) -> dict[str, Any]:
+def difference_row(difference: Difference) -> dict[str, Any]:
+    """One difference as reports show it: a key the integration made up as a pseudonym, ids masked."""
     return {
         "flow": difference.flow,
         "target": difference.target,
@@ -132,7 +133,7 @@ def build_summary(result: RunResult) -> dict[str, Any]:
         "reporting": reporting_summary(view, result.horizon),
         "calibration": [row.as_dict() for row in calibrate(view)],
         "flows": {flow.flow: _flow(flow) for flow in result.flows},
-        "differences": [_difference(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
+        "differences": [difference_row(d) for flow in result.flows for d in flow.differences[:MAX_LISTED_DIFFERENCES]],
         "judged": result.judged,
         "in_sync": result.in_sync,
     }
