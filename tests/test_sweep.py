@@ -240,3 +240,25 @@ def test_twin_compare_with_replications_prints_intervals_and_paired_differences(
     assert len(pd.read_parquet(tmp_path / "cmp" / "sweep.parquet")) == 4
     assert main([*argv, "--replications", "0"]) == 2
     assert "--replications must be at least 1" in capsys.readouterr().err
+
+
+UNGUARDED = """
+import twin
+sweep = twin.sweep("default", replications=2, days=0.25, overrides={"network.hospitals": 1}, executor=2,
+                   cache=False, progress=False)
+print(len(sweep.table), "runs")
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_a_sweep_on_local_processes_runs_from_a_plain_script_and_from_stdin(how: str, tmp_path: Path) -> None:
+    """A script without an ``if __name__ == "__main__"`` guard, or piped to python: workers that first re-ran
+    the caller's main module broke the pool (from stdin) or would start its sweep again (unguarded)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED, encoding="utf-8")
+    argv = [sys.executable, str(script)] if how == "script" else [sys.executable, "-"]
+    done = subprocess.run(
+        argv, input=None if how == "script" else UNGUARDED, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["2", "runs"]

@@ -19,6 +19,7 @@ import gc
 import itertools
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -176,14 +177,23 @@ def _run_all(tasks: list[Task], executor: Any) -> Any:
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """Local worker processes that start with the twin already imported.
+    """Local worker processes that start with the twin already imported, whoever called.
 
-    Forked from a fork server that imported the twin once (where there is one: Linux, macOS): safe
-    under Jupyter's threads, unlike a plain fork, and without the seconds a spawned interpreter
-    spends importing the twin again in every worker. Elsewhere, spawned interpreters."""
+    - From a script (``python sweep.py``, ``python -c``, stdin): forked, as Linux scripts expect. A fork
+      server or a spawned interpreter would first re-run the script's ``__main__`` in every worker: from
+      stdin that fails, and a script without an ``if __name__ == "__main__"`` guard would start its sweep
+      again in each worker.
+    - From Jupyter, IPython or a REPL (no main file to re-run, and threads a fork could catch holding a
+      lock): forked from a fork server that imported the twin once - safe, and no import per worker.
+    - Where neither exists: spawned interpreters.
+    """
     import multiprocessing
 
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    script = getattr(sys.modules.get("__main__"), "__file__", None) is not None
+    if script and "fork" in methods:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    if "forkserver" in methods:
         server = multiprocessing.get_context("forkserver")
         server.set_forkserver_preload(["twin.analysis.sweep", "twin.analysis.compare", "twin.sim", "twin.suts"])
         return ProcessPoolExecutor(max_workers=workers, mp_context=server)
