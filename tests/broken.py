@@ -249,3 +249,92 @@ class _DropsOneInAHundred(Wrapped):
 def drops_one_message_in_a_hundred(context: RunContext) -> Integration:
     """Answers AA to every HL7 message, and drops one in a hundred: fast, and it loses charges."""
     return _DropsOneInAHundred(context)
+
+
+def _acked(payload: str) -> Outcome:
+    """AA for ``payload``, and nothing done with it: how an integration ignores a message type."""
+    msh = payload.split("\r", 1)[0].split("|")
+    control = msh[9] if len(msh) > 9 else ""
+    sender = "|".join(msh[2:4]) if len(msh) > 3 else "|"
+    return Outcome(ack=f"MSH|^~\\&|TWIN-INT|NETWORK|{sender}|||ACK|ACK{control}|P|2.5.1\rMSA|AA|{control}\r")
+
+
+def _message_type(payload: str) -> str:
+    msh = payload.split("\r", 1)[0].split("|")
+    return "^".join(msh[8].split("^")[:2]) if len(msh) > 8 else ""
+
+
+def _visit(payload: str) -> str:
+    for segment in payload.split("\r"):
+        if segment.startswith("PV1|"):
+            fields = segment.split("|")
+            return fields[19].split("^")[0] if len(fields) > 19 else ""
+    return ""
+
+
+class _IgnoresAdt(Wrapped):
+    """ACKs the ADT events in ``ignored`` AA and does nothing with them; everything else as the reference."""
+
+    ignored: tuple[str, ...] = ()
+
+    def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
+        if _message_type(payload) in self.ignored:
+            return _acked(payload)
+        return super().receive_hl7(payload, now)
+
+
+class _IgnoresInsuranceUpdates(_IgnoresAdt):
+    ignored = ("ADT^A08",)
+
+
+class _IgnoresMerges(_IgnoresAdt):
+    ignored = ("ADT^A40",)
+
+
+class _FirstDischargeOnly(_IgnoresAdt):
+    """Ignores A13 and takes a visit's second A03 for a duplicate of the first: the cancelled one counts."""
+
+    ignored = ("ADT^A13",)
+
+    def __init__(self, context: RunContext) -> None:
+        super().__init__(context)
+        self.discharged: set[str] = set()
+
+    def receive_hl7(self, payload: str, now: SimTime) -> Outcome:
+        if _message_type(payload) == "ADT^A03":
+            visit = _visit(payload)
+            if visit in self.discharged:
+                return _acked(payload)
+            self.discharged.add(visit)
+        return super().receive_hl7(payload, now)
+
+
+class _InstitutionalClaimsOnly(Wrapped):
+    """Sends every claim as an institutional one, an emergency or outpatient visit's too."""
+
+    def rewrite(self, request: TargetRequest) -> list[TargetRequest]:
+        if request.method != "POST" or request.path != "/claims":
+            return [request]
+        body = copy.deepcopy(request.body)
+        body["type"]["coding"][0]["code"] = "institutional"
+        return [dataclasses.replace(request, body=body)]
+
+
+def ignores_insurance_updates(context: RunContext) -> Integration:
+    """ACKs ADT^A08 and bills the payer registered at admission: claims to the pre-update payer."""
+    return _IgnoresInsuranceUpdates(context)
+
+
+def ignores_merges(context: RunContext) -> Integration:
+    """ACKs ADT^A40 and keeps billing under the merged-away MRN."""
+    return _IgnoresMerges(context)
+
+
+def first_discharge_only(context: RunContext) -> Integration:
+    """Bills the discharge that was cancelled (A13 ignored, the real discharge taken for a duplicate)."""
+    return _FirstDischargeOnly(context)
+
+
+def institutional_claims_only(context: RunContext) -> Integration:
+    """Every claim institutional: the emergency and outpatient visits' claims are the wrong type."""
+    return _InstitutionalClaimsOnly(context)

@@ -407,6 +407,7 @@ def _bill(twin: Twin, truth: TruthLedger, visit: str, outages: list[OutageWindow
         coding_deadline=billing.coding_deadline_hours * 60,
         allowed_lag=billing.allowed_lag_minutes,
         outages=outages or [],
+        timebase=twin.timebase,
     )
     return [e for e in found if e.key == visit or e.key.startswith(f"{visit}:")]
 

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mocks.ehr.hl7_writer import Ft1, PatientIdentity, VisitInfo, adt, bar_p05, dft_p03, in1
+from mocks.ehr.hl7_writer import Ft1, PatientIdentity, VisitInfo, adt, bar_p05, dft_p03, in1, merge, mrg
 from twin.domain.hl7 import unescape
 from twin.domain.timebase import Timebase
 from twin.integration.crosswalk import Crosswalk
@@ -39,7 +39,8 @@ FUZZ = settings(max_examples=1500, deadline=None, derandomize=True, suppress_hea
 # -- the corpus: what the EHR writes ------------------------------------------------------------
 def _corpus() -> list[str]:
     """One message of every type, written by the EHR's own writer, with the variations it makes:
-    escaped text, a transfer, a credit, a supply line, secondary diagnoses."""
+    escaped text, a transfer, a credit, a supply line, secondary diagnoses, a visit without a bed
+    or a DRG."""
     pid = PatientIdentity("M1", "H01", "O&Brien", "Jane", "19700101", "F").pid()
 
     def pv1(**changes: str) -> str:
@@ -80,6 +81,22 @@ def _corpus() -> list[str]:
             [("I50.9", "HF"), ("E11.9", "DM")],
             ("291", "HF"),
         ),
+        # the rest of the ADT vocabulary (after the six above, which regression examples index)
+        adt(
+            "A04",
+            "C7",
+            TB.hl7(0),
+            "H01",
+            pid,
+            pv1(visit="V2", unit="H01-ED", bed="", patient_class="E", patient_type="ER"),
+            in1("MCR-A", "Medicare A", "123"),
+        ),
+        adt("A08", "C8", TB.hl7(40), "H01", pid, pv1(), in1("COM-1", "Acme PPO", "123")),
+        adt("A11", "C9", TB.hl7(50), "H01", pid, pv1()),
+        adt("A12", "C10", TB.hl7(60), "H01", pid, pv1(prior_unit="H01-4M", prior_bed="010-B")),
+        adt("A13", "C11", TB.hl7(2100), "H01", pid, pv1()),
+        merge("C12", TB.hl7(2500), "H01", pid, mrg("M2", "H01"), pv1(discharged=TB.hl7(2000))),
+        bar_p05("C13", TB.hl7(3000), "H01", pid, pv1(visit="V2", unit="H01-ED", bed=""), [("R07.9", "Pain")], None),
     ]
 
 
@@ -103,14 +120,15 @@ def _required(segments: list[str]) -> set[tuple[int, int]]:
         numbers: list[int] = []
         if name == "MSH" and index == 0:
             numbers = [4, 9, 10, 11, 12]
-        elif name in ("EVN", "PID", "PV1", "IN1", "DRG") and name not in first:
+        elif name in ("EVN", "PID", "PV1", "IN1", "DRG", "MRG") and name not in first:
             first.add(name)
             numbers = {
                 "EVN": [2],
                 "PID": [3],
-                "PV1": [19] + {"ADT^A01": [3], "ADT^A02": [3, 6], "ADT^A03": [3]}.get(kind, []),
-                "IN1": [2] if kind == "ADT^A01" else [],
+                "PV1": [19] + PV1_REQUIRED.get(kind, []),
+                "IN1": [2] if kind in ("ADT^A01", "ADT^A04", "ADT^A08") else [],  # an A08 may have no IN1 at all
                 "DRG": [1] if kind == "BAR^P05" else [],
+                "MRG": [1] if kind == "ADT^A40" else [],
             }[name]
         elif name == "FT1" and kind == "DFT^P03":
             # a storeroom (FT1-16) makes the line a supply line, which then needs its case (FT1-23)
@@ -121,8 +139,25 @@ def _required(segments: list[str]) -> set[tuple[int, int]]:
     return needed
 
 
+PV1_REQUIRED = {  # PV1-2 of a registration is its encounter type; PV1-3 (and PV1-6 for a move) its location
+    "ADT^A01": [3],
+    "ADT^A02": [3, 6],
+    "ADT^A03": [3],
+    "ADT^A04": [2, 3],
+    "ADT^A12": [3, 6],
+    "ADT^A13": [3],
+}
+
+
 def _required_segments(kind: str) -> set[str]:
-    return {"EVN", "PID", "PV1"} | {"ADT^A01": {"IN1"}, "DFT^P03": {"FT1"}, "BAR^P05": {"DG1", "DRG"}}.get(kind, set())
+    # a BAR without DRG is a visit not paid by DRG; a DRG segment it does carry needs its DRG-1
+    return {"EVN", "PID", "PV1"} | {
+        "ADT^A01": {"IN1"},
+        "ADT^A04": {"IN1"},
+        "ADT^A40": {"MRG"},
+        "DFT^P03": {"FT1"},
+        "BAR^P05": {"DG1"},
+    }.get(kind, set())
 
 
 _DTM = re.compile(r"\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,4})?)?)?)?)?)?([+-]\d{4})?", re.ASCII)
@@ -133,6 +168,7 @@ TYPED = {
     ("MSH", 11): lambda v: v == "P",
     ("MSH", 12): lambda v: v in SUPPORTED_VERSIONS,
     ("EVN", 2): lambda v: bool(_DTM.fullmatch(v)),
+    ("PV1", 2): lambda v: v in ("I", "O", "E"),  # read (required) in a registration only
     ("FT1", 4): lambda v: bool(_DTM.fullmatch(v)),
     ("FT1", 6): lambda v: v in ("CG", "CD"),
     # the reader tolerates blanks around a number (a padded amount is still that amount)

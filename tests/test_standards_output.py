@@ -11,6 +11,8 @@ import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
+from tests.hl7_strict import parse_strict, placed, segment_names
+
 EXPECTED_STRUCTURES = {
     "ADT_A01.hl7": "ADT_A01",
     "ADT_A02.hl7": "ADT_A02",
@@ -42,6 +44,19 @@ def test_hl7apy_accepts_messages_at_strict_validation(small_output: Path, name: 
         message = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
         assert message.name == EXPECTED_STRUCTURES[name]
         assert message.validate() is True
+        assert placed(message) == segment_names(text)  # none dropped for want of a place in the structure
+
+
+def test_hl7apy_accepts_the_rest_of_the_adt_vocabulary_the_run_wrote(small_output: Path) -> None:
+    """Registrations, updates, cancellations and merges (A04, A08, A11-A13, A40), as many kinds as the
+    run had (``tests/test_adt_vocabulary.py`` writes every one of them, in 2.5.1 and 2.3)."""
+    others = sorted(p for p in (small_output / "messages").glob("*.hl7") if p.name not in EXPECTED_STRUCTURES)
+    for path in others:
+        messages = _messages(path)
+        for text in messages[:: max(1, len(messages) // MAX_PER_TYPE)]:
+            message = parse_strict(text)
+            assert message.validate() is True, path.name
+            assert placed(message) == segment_names(text), path.name
 
 
 def test_hl7apy_strict_really_rejects_a_broken_message(small_output: Path) -> None:

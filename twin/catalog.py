@@ -25,6 +25,8 @@ ANCILLARY: tuple[tuple[str, str, str], ...] = (
     ("therapy", "Rehabilitation Therapy", "7040"),
     ("respiratory", "Respiratory Care", "7050"),
 )
+# The emergency department: registrations (ADT^A04) of treat-and-release visits, charged by level.
+EMERGENCY = ("emergency", "Emergency Department", "7060")
 NURSING_CC = {"icu": "6010", "telemetry": "6020", "medsurg": "6030", "maternity": "6040"}
 BUSINESS_OFFICE_CC = "8010"
 
@@ -46,7 +48,13 @@ CHARGEMASTER: tuple[ChargeCode, ...] = (
     ChargeCode("424-97530", "Therapeutic activities, 15 min", "0424", 9_500, "therapy"),
     ChargeCode("410-94640", "Nebulizer treatment", "0410", 7_800, "respiratory"),
     ChargeCode("410-94760", "Pulse oximetry", "0410", 2_900, "respiratory"),
+    ChargeCode("450-99283", "Emergency department visit, level 3", "0450", 62_000, "emergency"),
+    ChargeCode("450-99284", "Emergency department visit, level 4", "0450", 98_000, "emergency"),
+    ChargeCode("450-99285", "Emergency department visit, level 5", "0450", 165_000, "emergency"),
 )
+
+# Observation is billed by the hour on the nursing unit's department, not by room and board.
+OBSERVATION_CHARGE = ChargeCode("762-G0378", "Hospital observation service, per hour", "0762", 6_500, "observation")
 
 ROOM_AND_BOARD_REVENUE_CODE = {"icu": "0200", "telemetry": "0206", "medsurg": "0120", "maternity": "0112"}
 ROOM_AND_BOARD: tuple[ChargeCode, ...] = tuple(
@@ -191,7 +199,8 @@ CASE_TYPES: tuple[CaseType, ...] = (
 
 def department_kinds() -> set[str]:
     """Every kind of department a hospital has: nursing units, ancillaries, surgical service lines."""
-    return {kind for kind, *_ in UNIT_MIX} | {kind for kind, *_ in ANCILLARY} | {kind for kind, *_ in SERVICE_LINES}
+    kinds = {kind for kind, *_ in UNIT_MIX} | {kind for kind, *_ in ANCILLARY} | {kind for kind, *_ in SERVICE_LINES}
+    return kinds | {EMERGENCY[0]}
 
 
 SUPPLY_CHARGES: tuple[ChargeCode, ...] = tuple(
@@ -216,6 +225,7 @@ LEGACY_DEPARTMENT_CODES = {
     "gensurg": "GS",
     "womens": "OBGYN",
     "storeroom": "CSUP",
+    "emergency": "ER",
 }
 
 # ... and its insurance plans: (plan code, name, financial class, clearinghouse payer id).

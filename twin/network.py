@@ -18,9 +18,11 @@ from twin.catalog import (
     BUSINESS_OFFICE_CC,
     CASE_TYPES,
     CHARGEMASTER,
+    EMERGENCY,
     LEGACY_DEPARTMENT_CODES,
     LEGACY_PAYERS,
     NURSING_CC,
+    OBSERVATION_CHARGE,
     PAYERS,
     ROOM_AND_BOARD,
     SERVICE_LINES,
@@ -162,7 +164,7 @@ def build_network(scenario: Scenario) -> Network:
     return Network(
         hospitals=hospitals,
         payers=payers,
-        chargemaster=CHARGEMASTER + ROOM_AND_BOARD + SUPPLY_CHARGES,
+        chargemaster=CHARGEMASTER + ROOM_AND_BOARD + (OBSERVATION_CHARGE,) + SUPPLY_CHARGES,
         missing_items=missing,
         retirement=retirement,
     )
@@ -231,6 +233,16 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
             name="OR Supply Storeroom",
             cost_center=f"{entity}-{STOREROOM_CC}",
             kind="storeroom",
+            org_unit=_org_unit(number, len(departments)),
+        )
+    )
+    kind, name, suffix = EMERGENCY  # last: the other departments keep their org units
+    departments.append(
+        Department(
+            ehr_code=ehr_code(kind),
+            name=name,
+            cost_center=f"{entity}-{suffix}",
+            kind=kind,
             org_unit=_org_unit(number, len(departments)),
         )
     )

@@ -66,6 +66,36 @@ class PayerMix(_Strict):
         return self
 
 
+class EncounterMix(_Strict):
+    """Visits of the other encounter types, per inpatient admission, and how long each lasts.
+
+    Emergency visits here are the treat-and-release ones (an ED patient who is admitted is one of
+    the inpatient admissions); outpatient visits are registrations to an ancillary department
+    (imaging, lab, therapy) with their own charges and claim; observation stays take a bed.
+    """
+
+    emergency_per_admission: float = Field(default=3.5, ge=0, le=20)
+    outpatient_per_admission: float = Field(default=1.0, ge=0, le=50)
+    observation_per_admission: float = Field(default=0.12, ge=0, le=2)
+    emergency_hours: LogNormal = LogNormal(median=3.0, sigma=0.5)  # arrival to departure
+    observation_hours: LogNormal = LogNormal(median=26, sigma=0.35)
+    outpatient_minutes: LogNormal = LogNormal(median=75, sigma=0.5)
+
+
+class AdtSpec(_Strict):
+    """How often registration corrects itself: the ADT events a real feed carries besides A01/A02/A03/A04.
+
+    Shares are of visits (of transfers for ``cancel_transfer_share``); each correction follows the
+    event it corrects by minutes to hours, as registrars and unit clerks find their errors.
+    """
+
+    insurance_update_share: float = Field(default=0.08, ge=0, le=1)  # coverage corrected during the visit (A08)
+    cancel_admission_share: float = Field(default=0.01, ge=0, le=1)  # registered in error, cancelled (A11)
+    cancel_transfer_share: float = Field(default=0.03, ge=0, le=1)  # transfer entered in error (A12)
+    cancel_discharge_share: float = Field(default=0.01, ge=0, le=1)  # discharge entered in error (A13)
+    duplicate_mrn_share: float = Field(default=0.02, ge=0, le=1)  # registered under a second MRN, merged (A40)
+
+
 class WorkloadSpec(_Strict):
     admissions_per_bed_per_day: float = Field(default=0.16, gt=0, le=2)
     initial_occupancy: float = Field(default=0.7, ge=0, le=1)  # share of beds occupied when the run starts
@@ -78,6 +108,8 @@ class WorkloadSpec(_Strict):
     coding_query_delay_hours: LogNormal = LogNormal(median=72, sigma=0.6)
     payer_mix: PayerMix = PayerMix()
     or_cases_per_room_per_day: float = Field(default=2.6, ge=0, le=12)  # elective cases, weekdays
+    encounters: EncounterMix = EncounterMix()
+    adt: AdtSpec = AdtSpec()
 
 
 class SupplySpec(_Strict):

@@ -51,7 +51,7 @@ class Systems:
 
 
 def build_systems(network: Network, scenario: Scenario, timebase: Timebase) -> Systems:
-    ehr = Ehr(timebase, network.hospitals, network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT)
+    ehr = Ehr(timebase, network.hospitals, network.chargemaster, DIAGNOSIS_TEXT, DRG_TEXT, network.payers)
     clearinghouse = Clearinghouse(tuple(p.clearinghouse_id for p in network.payers if p.clearinghouse_id))
     vendor = VendorPortal({v.vendor_id: v.lead_time_days for v in network.vendors})
     return Systems(ehr, build_erp(network, scenario, timebase), clearinghouse, vendor, build_hcm(network, scenario))

@@ -141,6 +141,8 @@ class World:
                 start_minute_of_day=start_clock,
                 start_weekday=start_weekday,
                 coder_rng=streams.stream(hospital.code, "coder-charges"),
+                adt_rng=streams.stream(hospital.code, "adt"),
+                visit_rng=streams.stream(hospital.code, "visits"),
             )
             for hospital in self.network.hospitals
         ]

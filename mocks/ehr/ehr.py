@@ -11,22 +11,37 @@ from typing import NamedTuple
 
 from mocks.ehr import hl7_writer as w
 from twin.domain.events import (
+    AdmissionCancelled,
     ChargeLine,
     ChargesPosted,
     CodingCompleted,
+    DischargeCancelled,
     DomainEvent,
     PatientAdmitted,
     PatientDischarged,
+    PatientsMerged,
     PatientTransferred,
+    PatientUpdated,
+    TransferCancelled,
 )
 from twin.domain.hl7 import SEGMENT_END, VERSION, escape
-from twin.domain.model import ChargeCode, Department, Hospital, Patient, Provider
+from twin.domain.model import ChargeCode, Department, Hospital, Patient, Payer, Provider
 from twin.domain.timebase import Timebase
+
+# encounter type -> (trigger, PV1-2 patient class, PV1-18 patient type): a stay in a bed is admitted
+# (A01), a visit without one is registered (A04); observation is an outpatient class in a bed.
+ENCOUNTER_CODES = {
+    "inpatient": ("A01", "I", ""),
+    "observation": ("A01", "O", "OBS"),
+    "emergency": ("A04", "E", "ER"),
+    "outpatient": ("A04", "O", "OP"),
+}
 
 
 @dataclass(slots=True)
 class Encounter:
-    """The EHR's chart of one inpatient stay."""
+    """The EHR's chart of one visit: an inpatient or observation stay, or an emergency or
+    outpatient visit (``unit`` is then the department, ``bed`` empty)."""
 
     visit: str
     hospital: str
@@ -44,6 +59,9 @@ class Encounter:
     unit_history: list[tuple[float, str]] = field(default_factory=list)
     pv1: str = ""  # the current PV1 segment, rebuilt only when the visit changes
     patient_visit: str = ""  # "PID\rPV1\r" as every DFT and BAR of the visit carries them, kept with ``pv1``
+    encounter_type: str = "inpatient"  # one of ``ENCOUNTER_CODES``
+    cancelled: bool = False  # the admission was entered in error (A11): the visit never happened
+    merged_mrns: list[str] = field(default_factory=list)  # MRNs merged into ``mrn`` with this visit (A40)
 
 
 class OutboundMessage(NamedTuple):
@@ -66,7 +84,10 @@ class Ehr:
         chargemaster: tuple[ChargeCode, ...],
         diagnosis_text: dict[str, str],
         drg_text: dict[str, str],
+        payers: tuple[Payer, ...] = (),
     ) -> None:
+        """``payers``: the network's insurance plans, which name the plan an update (A08) moves a
+        visit to; each hospital's own plans and every registered patient's are known besides."""
         self.timebase = timebase
         self.patients: dict[str, Patient] = {}
         self.encounters: dict[str, Encounter] = {}
@@ -83,10 +104,12 @@ class Ehr:
         self._channel_sequence: dict[str, int] = {}  # per hospital: MSH-13 of its last message
         # hospitals whose interface speaks an older HL7 version (an acquired hospital's legacy EHR)
         self._versions = {h.code: h.hl7_version for h in hospitals if h.hl7_version != VERSION}
+        self._plan_names = {p.plan_code: p.name for p in (*payers, *(p for h in hospitals for p in h.payers))}
 
     def register_patient(self, patient: Patient, hospital: str) -> None:
         renewed = patient.mrn in self._pid
         self.patients[patient.mrn] = patient
+        self._plan_names.setdefault(patient.payer.plan_code, patient.payer.name)
         self._pid[patient.mrn] = w.PatientIdentity(
             patient.mrn, hospital, patient.family, patient.given, patient.birth_date, patient.sex
         ).pid()
@@ -108,7 +131,17 @@ class Ehr:
             return self._transferred(event)
         if isinstance(event, PatientDischarged):
             return self._discharged(event)
-        return self._coded(event)
+        if isinstance(event, CodingCompleted):
+            return self._coded(event)
+        if isinstance(event, PatientUpdated):
+            return self._updated(event)
+        if isinstance(event, AdmissionCancelled):
+            return self._admission_cancelled(event)
+        if isinstance(event, TransferCancelled):
+            return self._transfer_cancelled(event)
+        if isinstance(event, DischargeCancelled):
+            return self._discharge_cancelled(event)
+        return self._merged(event)
 
     def _control_id(self) -> str:
         self._sequence += 1
@@ -116,6 +149,7 @@ class Ehr:
 
     def _refresh_pv1(self, enc: Encounter, prior_unit: str = "", prior_bed: str = "") -> str:
         provider = self._providers[enc.attending]
+        _, patient_class, patient_type = ENCOUNTER_CODES[enc.encounter_type]
         enc.pv1 = w.VisitInfo(
             visit=enc.visit,
             facility=enc.hospital,
@@ -128,6 +162,8 @@ class Ehr:
             disposition=enc.disposition,
             prior_unit=prior_unit,
             prior_bed=prior_bed,
+            patient_class=patient_class,
+            patient_type=patient_type,
         ).pv1()
         enc.patient_visit = f"{self._pid[enc.mrn]}{SEGMENT_END}{enc.pv1}{SEGMENT_END}"
         return enc.pv1
@@ -140,7 +176,23 @@ class Ehr:
             message_type = "^".join(payload.split("|", 9)[8].split("^")[:2])  # as on the wire (P05 -> P01)
         return [OutboundMessage(enc.hospital, message_type, control_id, enc.visit, payload)]
 
+    def _adt(self, enc: Encounter, trigger: str, at: float, insurance: str = "") -> list[OutboundMessage]:
+        """An ADT message of the encounter as it now stands (its PV1 rebuilt), sent as its hospital speaks."""
+        control = self._control_id()
+        pv1 = self._refresh_pv1(enc)
+        payload = w.adt(trigger, control, self.timebase.hl7(at), enc.hospital, self._pid[enc.mrn], pv1, insurance)
+        return self._out(enc, f"ADT^{trigger}", control, payload)
+
+    def _insurance(self, mrn: str, plan_code: str) -> str:
+        """IN1 of the plan the visit is under (the patient's member id)."""
+        patient = self.patients[mrn]
+        return w.in1(plan_code, self._plan_names.get(plan_code, plan_code), patient.member_id)
+
     def _admitted(self, event: PatientAdmitted) -> list[OutboundMessage]:
+        if event.encounter_type not in ENCOUNTER_CODES:
+            raise ValueError(
+                f"{event.visit}: encounter type {event.encounter_type!r} is not one of {', '.join(ENCOUNTER_CODES)}"
+            )
         enc = Encounter(
             visit=event.visit,
             hospital=event.hospital,
@@ -152,20 +204,66 @@ class Ehr:
             financial_class=event.financial_class,
             admitted_at=event.at,
             unit_history=[(event.at, event.unit)],
+            encounter_type=event.encounter_type,
         )
         self.encounters[event.visit] = enc
-        patient = self.patients[event.mrn]
+        trigger = ENCOUNTER_CODES[event.encounter_type][0]
+        return self._adt(enc, trigger, event.at, self._insurance(event.mrn, event.plan_code))
+
+    def _updated(self, event: PatientUpdated) -> list[OutboundMessage]:
+        """A08: the visit's insurance as it now stands (PV1-20 and IN1 of the new plan)."""
+        enc = self.encounters[event.visit]
+        enc.plan_code, enc.financial_class = event.plan_code, event.financial_class
+        return self._adt(enc, "A08", event.at, self._insurance(enc.mrn, event.plan_code))
+
+    def _admission_cancelled(self, event: AdmissionCancelled) -> list[OutboundMessage]:
+        """A11: the chart stays (reporting indexes charts by admission order) but is marked void."""
+        enc = self.encounters[event.visit]
+        enc.cancelled = True
+        return self._adt(enc, "A11", event.at)
+
+    def _transfer_cancelled(self, event: TransferCancelled) -> list[OutboundMessage]:
+        """A12: PV1-3 where the patient is back, PV1-6 where the transfer entered in error had put them;
+        the chart's location history forgets that transfer."""
+        enc = self.encounters[event.visit]
+        moved_bed = enc.bed if enc.unit == event.from_unit else ""
+        enc.unit, enc.bed = event.to_unit, event.bed
+        history = enc.unit_history
+        if len(history) > 1 and history[-1][1] == event.from_unit:
+            history.pop()
+        if history[-1][1] != event.to_unit:
+            history.append((event.at, event.to_unit))
         control = self._control_id()
-        payload = w.adt(
-            "A01",
+        pv1 = self._refresh_pv1(enc, event.from_unit, moved_bed)
+        payload = w.adt("A12", control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn], pv1)
+        self._refresh_pv1(enc)
+        return self._out(enc, "ADT^A12", control, payload)
+
+    def _discharge_cancelled(self, event: DischargeCancelled) -> list[OutboundMessage]:
+        """A13: the patient is in house again (PV1 without discharge date and disposition)."""
+        enc = self.encounters[event.visit]
+        enc.discharged_at, enc.disposition = None, ""
+        if enc.unit != event.unit:
+            enc.unit_history.append((event.at, event.unit))
+        enc.unit, enc.bed = event.unit, event.bed
+        return self._adt(enc, "A13", event.at)
+
+    def _merged(self, event: PatientsMerged) -> list[OutboundMessage]:
+        """A40: the visit moves to the surviving MRN, so every later message of it carries the
+        survivor's PID (the workflows registered both patients before)."""
+        enc = self.encounters[event.visit]
+        enc.merged_mrns.append(event.merged_mrn)
+        enc.mrn = event.mrn
+        control = self._control_id()
+        payload = w.merge(
             control,
             self.timebase.hl7(event.at),
             enc.hospital,
             self._pid[event.mrn],
+            w.mrg(event.merged_mrn, enc.hospital),
             self._refresh_pv1(enc),
-            insurance=w.in1(patient.payer.plan_code, patient.payer.name, patient.member_id),
         )
-        return self._out(enc, "ADT^A01", control, payload)
+        return self._out(enc, "ADT^A40", control, payload)
 
     def _transferred(self, event: PatientTransferred) -> list[OutboundMessage]:
         enc = self.encounters[event.visit]
@@ -188,11 +286,7 @@ class Ehr:
         enc = self.encounters[event.visit]
         enc.discharged_at = event.at
         enc.disposition = event.disposition
-        control = self._control_id()
-        payload = w.adt(
-            "A03", control, self.timebase.hl7(event.at), enc.hospital, self._pid[enc.mrn], self._refresh_pv1(enc)
-        )
-        return self._out(enc, "ADT^A03", control, payload)
+        return self._adt(enc, "A03", event.at)
 
     def _charges_posted(self, event: ChargesPosted) -> list[OutboundMessage]:
         # Four of five messages are charges, so this writes the DFT^P03 from parts kept ready:
@@ -267,6 +361,6 @@ class Ehr:
             self._pid[enc.mrn],
             enc.pv1,
             diagnoses,
-            (event.drg, self._drg_text.get(event.drg, event.drg)),
+            (event.drg, self._drg_text.get(event.drg, event.drg)) if event.drg else None,  # none: not paid by DRG
         )
         return self._out(enc, "BAR^P05", control, payload)

@@ -1,8 +1,10 @@
 """Writes the EHR's outbound HL7 v2.5.1 messages as ER7 text.
 
 This is the hot path of every simulated message, so it builds strings directly rather than
-through hl7apy's object model (about 100x slower); a test proves hl7apy accepts every message
-type it writes at strict validation.
+through hl7apy's object model (about 100x slower); tests prove hl7apy accepts every message
+type it writes at strict validation, in 2.5.1 and as ``as_version`` rewrites it for 2.3
+(``tests/test_standards_output.py`` on a run's traffic, ``tests/test_adt_vocabulary.py`` on every
+ADT event, encounter type and coding with and without a DRG).
 """
 
 from __future__ import annotations
@@ -29,6 +31,20 @@ def segment(name: str, fields: Mapping[int, str]) -> str:
 _MSH_START = f"MSH|{ENCODING_CHARACTERS}|{SENDING_APPLICATION}|"
 _MSH_RECEIVER = f"|{RECEIVING_APPLICATION}|{RECEIVING_FACILITY}|"
 _MSH_END = f"|P|{VERSION}"
+
+# MSH-9.3: the message structure each ADT trigger this EHR sends is built on (HL7 v2.5.1 table 0354):
+# a registration (A04), an update (A08) and a cancelled discharge (A13) have an admission's segments.
+ADT_STRUCTURES = {
+    "A01": "ADT_A01",
+    "A02": "ADT_A02",
+    "A03": "ADT_A03",
+    "A04": "ADT_A01",
+    "A08": "ADT_A01",
+    "A11": "ADT_A09",
+    "A12": "ADT_A12",
+    "A13": "ADT_A01",
+    "A40": "ADT_A39",
+}
 
 
 def msh(facility: str, timestamp: str, message_type: str, control_id: str) -> str:
@@ -69,17 +85,20 @@ class VisitInfo:
     prior_bed: str = ""
     discharged: str = ""
     disposition: str = ""
+    patient_class: str = "I"  # PV1-2, HL7 table 0004: I inpatient, O outpatient, E emergency
+    patient_type: str = ""  # PV1-18, user-defined table 0018: OBS, ER, OP (nothing for an inpatient)
 
     def pv1(self) -> str:
-        """PV1 with fields 1-3, 6-7, 10, 19-20, 36, 44-45 set (written out: this runs per message)."""
+        """PV1 with fields 1-3, 6-7, 10, 18-20, 36, 44-45 set (written out: this runs per message).
+        A visit without a bed (a registration) has the department in PV1-3 and no room or bed."""
         room, _, bed = self.bed.partition("-")
         prior = ""
         if self.prior_unit:
             prior_room, _, prior_bed = self.prior_bed.partition("-")
             prior = f"{self.prior_unit}^{prior_room}^{prior_bed}^{self.facility}"
         return (
-            f"PV1|1|I|{self.unit}^{room}^{bed}^{self.facility}|||{prior}|{self.attending}|||MED"
-            f"|||||||||{self.visit}^^^{self.facility}^VN|{self.financial_class}"
+            f"PV1|1|{self.patient_class}|{self.unit}^{room}^{bed}^{self.facility}|||{prior}|{self.attending}|||MED"
+            f"||||||||{self.patient_type}|{self.visit}^^^{self.facility}^VN|{self.financial_class}"
             f"||||||||||||||||{self.disposition}||||||||{self.admitted}"
             + (f"|{self.discharged}" if self.discharged else "")
         )
@@ -90,9 +109,11 @@ def message(segments: Sequence[str]) -> str:
 
 
 def adt(event: str, control_id: str, timestamp: str, facility: str, pid: str, pv1: str, insurance: str = "") -> str:
-    """ADT^A01 (admit), ^A02 (transfer) or ^A03 (discharge); ``insurance`` is an IN1 for A01."""
+    """An ADT message of PID and PV1: A01 (admit), A02 (transfer), A03 (discharge), A04 (register),
+    A08 (update), A11 (cancel admit), A12 (cancel transfer), A13 (cancel discharge); ``insurance``
+    is the IN1 of an A01, A04 or A08."""
     parts = [
-        msh(facility, timestamp, f"ADT^{event}^ADT_{event}", control_id),
+        msh(facility, timestamp, f"ADT^{event}^{ADT_STRUCTURES[event]}", control_id),
         f"EVN|{event}|{timestamp}",
         pid,
         pv1,
@@ -100,6 +121,17 @@ def adt(event: str, control_id: str, timestamp: str, facility: str, pid: str, pv
     if insurance:
         parts.append(insurance)
     return message(parts)
+
+
+def merge(control_id: str, timestamp: str, facility: str, pid: str, mrg: str, pv1: str) -> str:
+    """ADT^A40 (merge patient, structure ADT_A39): PID of the surviving patient, MRG of the merged
+    one and the PV1 of the visit that now belongs to the survivor."""
+    return message([msh(facility, timestamp, "ADT^A40^ADT_A39", control_id), f"EVN|A40|{timestamp}", pid, mrg, pv1])
+
+
+def mrg(merged_mrn: str, facility: str) -> str:
+    """MRG with MRG-1 the merged patient's MRN, a CX typed MR like PID-3."""
+    return f"MRG|{escape(merged_mrn)}^^^{facility}^MR"
 
 
 def in1(plan_code: str, plan_name: str, member_id: str) -> str:
@@ -205,9 +237,10 @@ def bar_p05(
     pid: str,
     pv1: str,
     diagnoses: Sequence[tuple[str, str]],
-    drg: tuple[str, str],
+    drg: tuple[str, str] | None,
 ) -> str:
-    """BAR^P05 (update account): final coding, DG1 per diagnosis (first is principal) and DRG."""
+    """BAR^P05 (update account): final coding, DG1 per diagnosis (first is principal) and the DRG
+    (code, text); none for a visit not paid by DRG (``None`` or an empty code)."""
     parts = [
         msh(facility, timestamp, "BAR^P05^BAR_P05", control_id),
         f"EVN|P05|{timestamp}",
@@ -220,7 +253,8 @@ def bar_p05(
                 "DG1", {1: str(index), 3: f"{escape(code)}^{escape(text)}^I10", 5: timestamp, 6: "F", 15: str(index)}
             )
         )
-    parts.append(f"DRG|{escape(drg[0])}^{escape(drg[1])}^MS-DRG|{timestamp}")
+    if drg and drg[0]:
+        parts.append(f"DRG|{escape(drg[0])}^{escape(drg[1])}^MS-DRG|{timestamp}")
     return message(parts)
 
 
@@ -230,7 +264,9 @@ def as_version(payload: str, version: str) -> str:
 
     The segments this EHR writes mean the same in 2.3 as in 2.5.1 (a test has hl7apy validate the
     result strictly as 2.3). One event differs: 2.3 has no BAR^P05 (update account), so a legacy
-    EHR reports final coding as BAR^P01 with the same DG1 and DRG segments.
+    EHR reports final coding as BAR^P01 with the same DG1 and DRG segments. The ADT triggers keep
+    their 2.5.1 segments: 2.3 defines A04, A08 and A13 with an A01's, A11 with an A09's, A12 and A40
+    (PID, MRG, PV1) as 2.5.1's ADT_A12 and ADT_A39 (``ADT_STRUCTURES``).
     """
     end = payload.index(SEGMENT_END)
     fields = payload[:end].split("|")

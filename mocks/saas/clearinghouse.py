@@ -44,6 +44,9 @@ class ClaimSubmission:
     reasons: tuple[str, ...]
     claim: dict[str, Any]
     replaces: str = ""  # the submission this one replaces ("" for an original claim)
+    patient: str = ""  # the MRN of Claim.patient (Patient/<mrn>)
+    claim_type: str = ""  # Claim.type: institutional or professional
+    period_end: str = ""  # Claim.billablePeriod.end: the discharge the claim bills
 
 
 class Clearinghouse:
@@ -106,6 +109,9 @@ class Clearinghouse:
             reasons=tuple(reasons),
             claim=claim,
             replaces=replaces,
+            patient=str(_dict(claim.get("patient")).get("reference", "")).removeprefix("Patient/"),
+            claim_type=_first_code(claim.get("type")),
+            period_end=str(_dict(claim.get("billablePeriod")).get("end", "")),
         )
         self.submissions.append(submission)
         self._by_id[submission.submission_id] = submission
@@ -217,6 +223,12 @@ def _claim_number(claim: dict[str, Any]) -> str:
         if isinstance(ident, dict) and ident.get("system") == CLAIM_NUMBER_SYSTEM:
             return str(ident.get("value", ""))
     return ""
+
+
+def _first_code(concept: Any) -> str:
+    """The first code of a CodeableConcept ("" when there is none)."""
+    codings = _list(_dict(concept).get("coding")) or [{}]
+    return str(_dict(codings[0]).get("code", ""))
 
 
 def _payer_id(claim: dict[str, Any]) -> str:

@@ -22,6 +22,68 @@ class PatientAdmitted(NamedTuple):
     attending_npi: str
     plan_code: str
     financial_class: str
+    # inpatient (ADT^A01, PV1-2 I), observation (A01, PV1-2 O, PV1-18 OBS), emergency (A04, PV1-2 E) or
+    # outpatient (A04, PV1-2 O): registrations (A04) are visits without a bed; ``unit`` is the department
+    encounter_type: str = "inpatient"
+
+
+ENCOUNTER_TYPES = ("inpatient", "observation", "emergency", "outpatient")
+BEDDED = ("inpatient", "observation")  # stays in a bed on a nursing unit, admitted with A01
+
+
+class PatientUpdated(NamedTuple):
+    """Registration changed the visit's insurance (ADT^A08, with the IN1 as it now stands): the claim
+    goes to the payer current at coding. An A08 without IN1 (a demographic update) carries an empty
+    ``plan_code`` and changes nothing billing needs."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+    mrn: str
+    plan_code: str
+    financial_class: str
+
+
+class AdmissionCancelled(NamedTuple):
+    """The admission or registration was entered in error (ADT^A11): the visit never happened and
+    must never bill."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+
+
+class TransferCancelled(NamedTuple):
+    """The last transfer was entered in error (ADT^A12): the patient is back on ``to_unit``."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+    from_unit: str  # the unit the cancelled transfer had moved the patient to
+    to_unit: str  # the unit the patient is back on
+    bed: str
+
+
+class DischargeCancelled(NamedTuple):
+    """The discharge was entered in error (ADT^A13): the patient is in house again on ``unit``; the
+    discharge that counts is the next one."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+    unit: str
+    bed: str
+
+
+class PatientsMerged(NamedTuple):
+    """Two medical record numbers were one patient (ADT^A40, PID survivor, MRG merged): everything of
+    ``merged_mrn`` - here its open ``visit`` - now belongs to ``mrn``, and bills under it."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+    mrn: str  # the surviving MRN
+    merged_mrn: str
 
 
 class PatientTransferred(NamedTuple):
@@ -74,11 +136,22 @@ class CodingCompleted(NamedTuple):
     visit: str
     principal_dx: str  # ICD-10-CM
     secondary_dx: tuple[str, ...]
-    drg: str  # MS-DRG
+    drg: str  # MS-DRG; "" for an outpatient, emergency or observation visit (not paid by DRG)
     queried: bool  # a coding query to the physician delayed it
 
 
-DomainEvent = PatientAdmitted | PatientTransferred | PatientDischarged | ChargesPosted | CodingCompleted
+DomainEvent = (
+    PatientAdmitted
+    | PatientTransferred
+    | PatientDischarged
+    | ChargesPosted
+    | CodingCompleted
+    | PatientUpdated
+    | AdmissionCancelled
+    | TransferCancelled
+    | DischargeCancelled
+    | PatientsMerged
+)
 """Facts about an encounter: what the EHR publishes."""
 
 

@@ -28,20 +28,23 @@ from typing import Any
 from twin.domain import reasons
 from twin.domain.contract import IntegrationException, Outcome
 from twin.domain.events import (
+    AdmissionCancelled,
     ChargeLine,
     ChargesPosted,
     CodingCompleted,
+    DischargeCancelled,
     DomainEvent,
     MappingPublished,
     PatientAdmitted,
     PatientDischarged,
-    PatientTransferred,
+    PatientsMerged,
+    PatientUpdated,
 )
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.model import SimTime
 from twin.domain.reasons import COST_CENTER_PROBLEMS
 from twin.domain.timebase import Timebase
-from twin.integration.claim import claim_resource, journal_body
+from twin.integration.claim import claim_resource, claim_type, journal_body
 from twin.integration.crosswalk import SELF_PAY_CUSTOMER, Crosswalk, Unmapped
 
 FLOW = "discharge_billing"
@@ -67,6 +70,9 @@ class Account:
     late: dict[str, ChargeLine] = field(default_factory=dict)  # arrived after the bill went, not yet adjusted
     adjusting: tuple[str, ...] = ()  # the late lines of the adjustment in flight
     adjustments: int = 0
+    encounter_type: str = "inpatient"
+    coverage_at: SimTime = -1.0  # when the coverage in ``plan_code`` was registered (A01/A04, then A08)
+    discharge_cancelled_at: SimTime = -1.0  # a discharge before this was entered in error (A13)
 
 
 class BillingOrchestrator:
@@ -92,6 +98,8 @@ class BillingOrchestrator:
         self._deadlines: list[tuple[SimTime, str]] = []
         self._held_for: dict[tuple[str, str], set[str]] = {}  # (code set, code) -> accounts waiting for it
         self._parked: Counter[str] = Counter()  # visit -> its messages waiting in the dead-letter queue
+        self._visits_of: dict[str, set[str]] = {}  # MRN -> its visits: a merge moves them to the survivor
+        self._survivor: dict[str, str] = {}  # merged MRN -> the MRN that survived it
 
     def park(self, visit: str) -> None:
         """A message of ``visit`` was dead-lettered: its bill waits for the repair rather than go out
@@ -121,14 +129,11 @@ class BillingOrchestrator:
         if account is None:
             account = self.accounts[event.visit] = Account(event.visit, event.hospital)
         outcome = Outcome()
-        if isinstance(event, PatientAdmitted):
-            account.mrn, account.plan_code, account.admitted_at = event.mrn, event.plan_code, event.at
-            self._try_bill(account, now, outcome)  # coded already: its admission came late (a repaired message)
-        elif isinstance(event, ChargesPosted):
+        if isinstance(event, ChargesPosted):  # first: most messages are charges
             new = [line for line in event.lines if line.txn_id not in account.charges]
             for line in new:
                 account.charges[line.txn_id] = line
-            if new and account.status not in ("open", "discharged", "held"):  # a held bill takes them when it goes
+            if new and account.status not in ("open", "discharged", "held", "cancelled"):  # a held bill takes them
                 account.late.update((line.txn_id, line) for line in new)
                 self._raise(
                     account,
@@ -137,7 +142,16 @@ class BillingOrchestrator:
                     now,
                 )
                 self._try_adjust(account, now, outcome)
+        elif isinstance(event, PatientAdmitted):
+            # a merge or a coverage update may have come first (the admission was repaired late)
+            account.mrn = self._survivor.get(event.mrn, event.mrn)
+            account.admitted_at, account.encounter_type = event.at, event.encounter_type
+            self._cover(account, event.plan_code, event.at)
+            self._visits_of.setdefault(account.mrn, set()).add(event.visit)
+            self._try_bill(account, now, outcome)  # coded already: its admission came late (a repaired message)
         elif isinstance(event, PatientDischarged):
+            if event.at < account.discharge_cancelled_at:
+                return outcome  # the discharge that was cancelled, repaired or overtaken: it does not count
             account.discharged_at = event.at
             if account.status == "open":
                 account.status = "discharged"
@@ -149,15 +163,41 @@ class BillingOrchestrator:
             account.coding = event
             self._resolve(account, reasons.CODING_OVERDUE, now)
             self._try_bill(account, now, outcome)
-        elif isinstance(event, PatientTransferred):
-            pass  # location changes do not affect billing; charges carry their own department
+        elif isinstance(event, PatientUpdated):
+            if event.plan_code:  # an update without IN1 (demographics) leaves the coverage as it was
+                self._cover(account, event.plan_code, event.at)
+        elif isinstance(event, DischargeCancelled):  # entered in error: the discharge that counts is the next
+            account.discharged_at = None
+            account.discharge_cancelled_at = max(account.discharge_cancelled_at, event.at)
+            if account.status == "discharged":
+                account.status = "open"
+        elif isinstance(event, AdmissionCancelled):  # the visit never happened: it never bills
+            if account.status in ("open", "discharged", "held"):
+                account.status = "cancelled"
+        elif isinstance(event, PatientsMerged):  # the merged MRN's visits bill under the survivor
+            self._survivor[event.merged_mrn] = event.mrn
+            moved = self._visits_of.pop(event.merged_mrn, set()) | {event.visit}
+            for visit in moved:
+                merged = self.accounts.get(visit)
+                if merged is not None:
+                    merged.mrn = event.mrn
+            self._visits_of.setdefault(event.mrn, set()).update(moved)
+        # a transfer or its cancellation changes nothing billing needs: charges carry their department
         return outcome
+
+    @staticmethod
+    def _cover(account: Account, plan_code: str, at: SimTime) -> None:
+        """The coverage registered at ``at``, unless a later registration already replaced it."""
+        if at >= account.coverage_at:
+            account.plan_code, account.coverage_at = plan_code, at
 
     def on_timer(self, now: SimTime) -> Outcome:
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, visit = heapq.heappop(self._deadlines)
+            due, visit = heapq.heappop(self._deadlines)
             account = self.accounts[visit]
-            if account.coding is None:
+            if account.discharged_at is None or due != account.discharged_at + self.coding_deadline:
+                continue  # the discharge it counted from was cancelled (or a later one counts)
+            if account.coding is None and account.status != "cancelled":
                 hours = self.coding_deadline / 60
                 self._raise(account, reasons.CODING_OVERDUE, f"coding not complete {hours:g} h after discharge", now)
         outcome = Outcome()
@@ -350,6 +390,7 @@ class BillingOrchestrator:
             created_at=now,
             timebase=self.timebase,
             replaces=account.claim_id if replacement else "",
+            claim_type=claim_type(account.encounter_type),
         )
         account.status = "claim_sent"
         key = f"claim:{account.visit}" + (f":replacement:{account.adjustments}" if replacement else "")

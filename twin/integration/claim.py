@@ -61,6 +61,12 @@ def _line(account: str, cost_center: str, debit: int) -> dict[str, Any]:
     return {"account": account, "cost_center": cost_center, "debit": max(debit, 0), "credit": max(-debit, 0)}
 
 
+def claim_type(encounter_type: str) -> str:
+    """FHIR claim-type of an encounter's claim: a stay (inpatient, observation) bills on an
+    institutional claim; an emergency or outpatient visit on a professional one."""
+    return "professional" if encounter_type in ("emergency", "outpatient") else "institutional"
+
+
 def claim_resource(
     *,
     visit: str,
@@ -76,9 +82,11 @@ def claim_resource(
     created_at: float,
     timebase: Timebase,
     replaces: str = "",
+    claim_type: str = "institutional",
 ) -> dict[str, Any]:
-    """An institutional FHIR R4 Claim with one item per chargemaster code (net of credits);
-    ``replaces``: the clearinghouse id of the claim this one replaces (``Claim.related``, prior)."""
+    """A FHIR R4 Claim (``claim_type`` institutional or professional) with one item per chargemaster
+    code (net of credits) and the DRG, when the visit has one, as the principal diagnosis's package
+    code; ``replaces``: the clearinghouse id of the claim this one replaces (``Claim.related``, prior)."""
     grouped: dict[str, list[int]] = {}
     for line in lines:
         amount_quantity = grouped.setdefault(line.code, [0, 0])
@@ -99,16 +107,16 @@ def claim_resource(
             }
         )
     total = sum(amount for amount, _ in grouped.values())
-    diagnoses: list[dict[str, Any]] = [
-        {
-            "sequence": 1,
-            "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": principal_dx}]},
-            "type": [
-                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype", "code": "principal"}]}
-            ],
-            "packageCode": {"coding": [{"system": DRG_SYSTEM, "code": drg}]},
-        }
-    ]
+    principal: dict[str, Any] = {
+        "sequence": 1,
+        "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": principal_dx}]},
+        "type": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype", "code": "principal"}]}
+        ],
+    }
+    if drg:
+        principal["packageCode"] = {"coding": [{"system": DRG_SYSTEM, "code": drg}]}
+    diagnoses: list[dict[str, Any]] = [principal]
     for sequence, code in enumerate(secondary_dx, start=2):
         diagnoses.append(
             {"sequence": sequence, "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": code}]}}
@@ -118,7 +126,7 @@ def claim_resource(
         "id": f"claim-{visit}",
         "identifier": [{"system": CLAIM_NUMBER_SYSTEM, "value": visit}],
         "status": "active",
-        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": claim_type}]},
         "use": "claim",
         "patient": {"reference": f"Patient/{mrn}"},
         "billablePeriod": {"start": timebase.iso(admitted_at), "end": timebase.iso(discharged_at)},

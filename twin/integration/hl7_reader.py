@@ -10,17 +10,23 @@ and a reason, which the integration turns into an AE/AR ACK with an ERR segment 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
 from twin.domain.events import (
+    AdmissionCancelled,
     ChargeLine,
     ChargesPosted,
     CodingCompleted,
+    DischargeCancelled,
     DomainEvent,
     PatientAdmitted,
     PatientDischarged,
+    PatientsMerged,
     PatientTransferred,
+    PatientUpdated,
+    TransferCancelled,
 )
 from twin.domain.hl7 import VERSION, escape, unescape
 from twin.domain.timebase import Timebase
@@ -28,7 +34,20 @@ from twin.domain.timebase import Timebase
 # 2.3: acquired hospitals' legacy EHRs. Every field this interface reads has the same position, type
 # and meaning from 2.3 to 2.6 (hl7apy's definitions agree), so 2.4 and 2.6 senders are read alike.
 SUPPORTED_VERSIONS = ("2.5.1", "2.5", "2.3.1", "2.3", "2.4", "2.6")
-SUPPORTED = ("ADT^A01", "ADT^A02", "ADT^A03", "DFT^P03", "BAR^P05", "BAR^P01")  # P01: a 2.3 feed's final coding
+SUPPORTED = (
+    "ADT^A01",  # admit (an inpatient or observation stay)
+    "ADT^A02",  # transfer
+    "ADT^A03",  # discharge
+    "ADT^A04",  # register (an emergency or outpatient visit)
+    "ADT^A08",  # update patient information (the insurance as it now stands)
+    "ADT^A11",  # cancel admit / registration
+    "ADT^A12",  # cancel transfer
+    "ADT^A13",  # cancel discharge
+    "ADT^A40",  # merge patient (PID the survivor, MRG the merged MRN)
+    "DFT^P03",
+    "BAR^P05",
+    "BAR^P01",  # a 2.3 feed's final coding
+)
 
 # HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], ASCII digits only.
 _DTM = re.compile(r"\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?(?:[+-]\d{4})?", re.ASCII)
@@ -38,6 +57,7 @@ NULL = '""'  # HL7's explicit null (v2.5.1 2.5.3), sent by engines set to null e
 # HL7 table 0357 message error condition codes used here.
 REQUIRED_FIELD_MISSING = "101"
 DATA_TYPE_ERROR = "102"
+TABLE_VALUE_NOT_FOUND = "103"
 SEGMENT_SEQUENCE_ERROR = "100"
 UNSUPPORTED_MESSAGE_TYPE = "200"
 UNSUPPORTED_EVENT_CODE = "201"
@@ -48,6 +68,7 @@ _ERROR_TEXT = {
     "100": "Segment sequence error",
     "101": "Required field missing",
     "102": "Data type error",
+    "103": "Table value not found",
     "200": "Unsupported message type",
     "201": "Unsupported event code",
     "202": "Unsupported processing id",
@@ -169,42 +190,86 @@ class Hl7Reader:
                 raise _Reject("AE", REQUIRED_FIELD_MISSING, "FT1", "DFT^P03 has no FT1 segment")
             lines = tuple([self._charge(ft1, number, comp) for number, ft1 in enumerate(ft1s, start=1)])
             return ChargesPosted(at, facility, visit, lines)
-        location = _field(pv1, 3).split(comp)
-        if kind == "ADT^A01":
-            in1 = body.get("IN1")
-            plan = _required(in1[0], 2, "IN1^1^2", comp) if in1 else ""
-            if not plan:
-                raise _Reject("AE", REQUIRED_FIELD_MISSING, "IN1^1^2", "ADT^A01 has no insurance plan (IN1-2)")
-            return PatientAdmitted(
-                at=at,
-                hospital=facility,
-                visit=visit,
-                mrn=mrn,
-                unit=_required(pv1, 3, "PV1^1^3", comp),
-                bed=_bed(location),
-                attending_npi=_component(_field(pv1, 7), comp),
-                plan_code=plan,
-                financial_class=_component(_field(pv1, 20), comp),
+        return _READERS[kind](self, _Visit(kind, at, facility, visit, mrn, pv1, body, comp))
+
+    def _admission(self, v: _Visit) -> PatientAdmitted:
+        """A01 or A04: the visit, where it is (a unit and bed, or a department), its encounter type
+        and the insurance plan it is registered under (IN1-2, required)."""
+        in1 = v.body.get("IN1")
+        plan = _required(in1[0], 2, "IN1^1^2", v.comp) if in1 else ""
+        if not plan:
+            raise _Reject("AE", REQUIRED_FIELD_MISSING, "IN1^1^2", f"{v.kind} has no insurance plan (IN1-2)")
+        return PatientAdmitted(
+            at=v.at,
+            hospital=v.hospital,
+            visit=v.visit,
+            mrn=v.mrn,
+            unit=_required(v.pv1, 3, "PV1^1^3", v.comp),
+            bed=_bed(_field(v.pv1, 3).split(v.comp)),
+            attending_npi=_component(_field(v.pv1, 7), v.comp),
+            plan_code=plan,
+            financial_class=_component(_field(v.pv1, 20), v.comp),
+            encounter_type=_encounter_type(v),
+        )
+
+    def _update(self, v: _Visit) -> PatientUpdated:
+        """A08: the plan (IN1-2) and financial class (PV1-20) as they now stand. An A08 without IN1
+        (a demographic update, from another system too) is read with no plan, not refused; an IN1
+        without its plan is."""
+        in1 = v.body.get("IN1")
+        plan = _required(in1[0], 2, "IN1^1^2", v.comp) if in1 else ""
+        return PatientUpdated(v.at, v.hospital, v.visit, v.mrn, plan, _component(_field(v.pv1, 20), v.comp))
+
+    def _admission_cancelled(self, v: _Visit) -> AdmissionCancelled:
+        return AdmissionCancelled(v.at, v.hospital, v.visit)
+
+    def _transfer(self, v: _Visit) -> PatientTransferred:
+        return PatientTransferred(
+            at=v.at,
+            hospital=v.hospital,
+            visit=v.visit,
+            from_unit=_required(v.pv1, 6, "PV1^1^6", v.comp),
+            to_unit=_required(v.pv1, 3, "PV1^1^3", v.comp),
+            bed=_bed(_field(v.pv1, 3).split(v.comp)),
+        )
+
+    def _transfer_cancelled(self, v: _Visit) -> TransferCancelled:
+        """A12: PV1-3 is where the patient is back, PV1-6 where the cancelled transfer had put them."""
+        return TransferCancelled(
+            at=v.at,
+            hospital=v.hospital,
+            visit=v.visit,
+            from_unit=_required(v.pv1, 6, "PV1^1^6", v.comp),
+            to_unit=_required(v.pv1, 3, "PV1^1^3", v.comp),
+            bed=_bed(_field(v.pv1, 3).split(v.comp)),
+        )
+
+    def _discharge(self, v: _Visit) -> PatientDischarged:
+        discharged = _field(v.pv1, 45)
+        return PatientDischarged(
+            at=self._time(discharged, "PV1^1^45") if discharged else v.at,
+            hospital=v.hospital,
+            visit=v.visit,
+            unit=_required(v.pv1, 3, "PV1^1^3", v.comp),
+            disposition=_component(_field(v.pv1, 36), v.comp),
+        )
+
+    def _discharge_cancelled(self, v: _Visit) -> DischargeCancelled:
+        return DischargeCancelled(
+            v.at, v.hospital, v.visit, _required(v.pv1, 3, "PV1^1^3", v.comp), _bed(_field(v.pv1, 3).split(v.comp))
+        )
+
+    def _merge(self, v: _Visit) -> PatientsMerged:
+        """A40: PID-3 the surviving MRN, MRG-1 the merged one (required), PV1-19 the visit that moves."""
+        mrg = v.body.get("MRG")
+        if not mrg:
+            raise _Reject(
+                "AE",
+                REQUIRED_FIELD_MISSING,
+                "MRG^1^1",
+                "ADT^A40 has no MRG segment: MRG-1 (the merged MRN) is required",
             )
-        if kind == "ADT^A02":
-            return PatientTransferred(
-                at=at,
-                hospital=facility,
-                visit=visit,
-                from_unit=_required(pv1, 6, "PV1^1^6", comp),
-                to_unit=_required(pv1, 3, "PV1^1^3", comp),
-                bed=_bed(location),
-            )
-        if kind == "ADT^A03":
-            discharged = _field(pv1, 45)
-            return PatientDischarged(
-                at=self._time(discharged, "PV1^1^45") if discharged else at,
-                hospital=facility,
-                visit=visit,
-                unit=_required(pv1, 3, "PV1^1^3", comp),
-                disposition=_component(_field(pv1, 36), comp),
-            )
-        return self._coding(at, facility, visit, body, comp)
+        return PatientsMerged(v.at, v.hospital, v.visit, v.mrn, _mrn(mrg[0], v.comp, 1, "MRG^1^1"))
 
     def _charge(self, ft1: list[str], number: int, comp: str) -> ChargeLine:
         # One FT1 per charge line: the hottest code of the twin, hence the direct indexing, and
@@ -266,12 +331,13 @@ class Hl7Reader:
         self._codes[value] = code
         return code
 
-    def _coding(
-        self, at: float, facility: str, visit: str, body: dict[str, list[list[str]]], comp: str
-    ) -> CodingCompleted:
-        dg1s = body.get("DG1")
+    def _coding(self, v: _Visit) -> CodingCompleted:
+        """BAR^P05 (P01 from a 2.3 feed): the diagnoses by DG1-15 priority, and the DRG; a visit not
+        paid by DRG (emergency, outpatient, observation) comes without a DRG segment, read as ``drg=""``."""
+        comp = v.comp
+        dg1s = v.body.get("DG1")
         if not dg1s:
-            raise _Reject("AE", REQUIRED_FIELD_MISSING, "DG1", "BAR^P05 has no DG1 (final diagnoses)")
+            raise _Reject("AE", REQUIRED_FIELD_MISSING, "DG1", f"{v.kind} has no DG1 (final diagnoses)")
         ranked = []
         for number, dg1 in enumerate(dg1s, start=1):
             priority = _field(dg1, 15) or "99"
@@ -279,18 +345,73 @@ class Hl7Reader:
                 (int(priority) if priority.isdigit() else 99, number, _required(dg1, 3, f"DG1^{number}^3", comp))
             )
         ranked.sort()
-        drg = body.get("DRG")
-        if not drg:
-            raise _Reject("AE", REQUIRED_FIELD_MISSING, "DRG", "BAR^P05 has no DRG segment")
+        drg = v.body.get("DRG")
         return CodingCompleted(
-            at=at,
-            hospital=facility,
-            visit=visit,
+            at=v.at,
+            hospital=v.hospital,
+            visit=v.visit,
             principal_dx=ranked[0][2],
             secondary_dx=tuple(code for _, _, code in ranked[1:]),
-            drg=_required(drg[0], 1, "DRG^1^1", comp),
+            drg=_required(drg[0], 1, "DRG^1^1", comp) if drg else "",
             queried=False,
         )
+
+
+class _Visit(NamedTuple):
+    """What every message but a charge says before its event's own fields, read once by ``_event``."""
+
+    kind: str  # "ADT^A01"
+    at: float  # EVN-2
+    hospital: str  # MSH-4
+    visit: str  # PV1-19
+    mrn: str  # PID-3
+    pv1: list[str]
+    body: dict[str, list[list[str]]]
+    comp: str
+
+
+# The event each supported message type (but DFT^P03, the charges' own path) is read into.
+_READERS: dict[str, Callable[[Hl7Reader, _Visit], DomainEvent]] = {
+    "ADT^A01": Hl7Reader._admission,
+    "ADT^A02": Hl7Reader._transfer,
+    "ADT^A03": Hl7Reader._discharge,
+    "ADT^A04": Hl7Reader._admission,
+    "ADT^A08": Hl7Reader._update,
+    "ADT^A11": Hl7Reader._admission_cancelled,
+    "ADT^A12": Hl7Reader._transfer_cancelled,
+    "ADT^A13": Hl7Reader._discharge_cancelled,
+    "ADT^A40": Hl7Reader._merge,
+    "BAR^P05": Hl7Reader._coding,
+    "BAR^P01": Hl7Reader._coding,
+}
+
+# PV1-2 patient class (HL7 table 0004) -> encounter type; PV1-18 patient type OBS (user-defined table
+# 0018) tells an observation stay (an outpatient class, in a bed) from an outpatient visit.
+_CLASSES = {"I": "inpatient", "E": "emergency", "O": "outpatient"}
+
+
+def _encounter_type(v: _Visit) -> str:
+    """The encounter type of an A01 or A04: I inpatient, E emergency, O with PV1-18 OBS observation,
+    other O outpatient. An A01 of any other class (B obstetrics, none at all: other systems' admissions)
+    is an inpatient stay, as the A01 has always been read; an A04's must be one of these, else AE."""
+    # coded values, compared as sent (not unescaped: an escape in a class code is no class this reads)
+    patient_class = _field(v.pv1, 2).partition(v.comp)[0]
+    found = _CLASSES.get(patient_class)
+    if found == "outpatient" and _field(v.pv1, 18).partition(v.comp)[0] == "OBS":
+        return "observation"
+    if found is not None:
+        return found
+    if v.kind == "ADT^A01":
+        return "inpatient"
+    if not patient_class:
+        raise _Reject("AE", REQUIRED_FIELD_MISSING, "PV1^1^2", f"{v.kind}: PV1-2 (patient class) is empty")
+    raise _Reject(
+        "AE",
+        TABLE_VALUE_NOT_FOUND,
+        "PV1^1^2",
+        f"{v.kind}: PV1-2 patient class {patient_class[:20]!r} is not I, O or E (a registration is an emergency "
+        "or outpatient visit)",
+    )
 
 
 def _split_segments(payload: str) -> list[str]:
@@ -431,14 +552,15 @@ def _component(value: str, comp: str) -> str:
     return unescape(value) if "\\" in value else value
 
 
-def _mrn(pid: list[str], comp: str) -> str:
-    """PID-3's medical record number: the identifier list repeats (an enterprise id, the MRN, a
-    national id... in the sender's order), so the one typed MR (CX-5, table 0203), else the first."""
-    field = pid[3] if len(pid) > 3 else ""
+def _mrn(segment: list[str], comp: str, number: int = 3, location: str = "PID^1^3") -> str:
+    """The medical record number of a patient identifier list, PID-3 (or MRG-1): the list repeats (an
+    enterprise id, the MRN, a national id... in the sender's order), so the one typed MR (CX-5, table
+    0203), else the first."""
+    field = segment[number] if len(segment) > number else ""
     if "~" in field:
         repetitions = field.split("~")
         field = next((r for r in repetitions if r.split(comp)[4:5] == ["MR"]), repetitions[0])
-    return _required([field], 0, "PID^1^3", comp)
+    return _required([field], 0, location, comp)
 
 
 def _required(fields: list[str], number: int, location: str, comp: str) -> str:

@@ -17,7 +17,10 @@ from twin.domain.events import (
     CodingCompleted,
     PatientAdmitted,
     PatientDischarged,
+    PatientsMerged,
+    PatientUpdated,
 )
+from twin.domain.timebase import Timebase
 from twin.faults import OutageWindow
 from twin.network import Network, business_office
 from twin.observe.fault_truth import arrival, fault_facts
@@ -33,6 +36,12 @@ EXCEPTION = "integration.exception"
 BILLING_TARGETS = (JOURNAL, RECEIVABLE, CLAIM, EXCEPTION)
 
 SELF_PAY_CUSTOMER = "SELF-PAY"
+PROFESSIONAL_ENCOUNTERS = ("emergency", "outpatient")  # visits billed on a professional claim
+
+
+def claim_type(encounter_type: str) -> str:
+    """The FHIR claim-type an encounter bills as: institutional for a stay, professional for a visit."""
+    return "professional" if encounter_type in PROFESSIONAL_ENCOUNTERS else "institutional"
 
 
 def exception_key(visit: str, reason_code: str) -> str:
@@ -41,9 +50,10 @@ def exception_key(visit: str, reason_code: str) -> str:
 
 
 def _bill(
-    revenue: dict[str, int], office: str, payer: str | None, coding: CodingCompleted
+    revenue: dict[str, int], office: str, payer: str | None, coding: CodingCompleted, patient: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The journal, receivable and claim that bill ``revenue`` for an encounter."""
+    """The journal, receivable and claim that bill ``revenue`` for an encounter; ``patient``: what
+    the claim says of the patient and the visit (MRN, claim type, the discharge it bills)."""
     amount = sum(revenue.values())
     journal = {
         "source": PATIENT_BILLING,
@@ -52,7 +62,7 @@ def _bill(
         "revenue": {slot: cents for slot, cents in sorted(revenue.items()) if cents},
     }
     receivable = {"customer": payer or SELF_PAY_CUSTOMER, "amount": amount}
-    claim = {"payer": payer, "total": amount, "principal_dx": coding.principal_dx, "drg": coding.drg}
+    claim = {"payer": payer, "total": amount, "principal_dx": coding.principal_dx, "drg": coding.drg, **patient}
     return journal, receivable, claim
 
 
@@ -65,6 +75,7 @@ def billing_expectations(
     allowed_lag: float,
     outages: Sequence[OutageWindow] = (),
     bill_hold: float = 0.0,
+    timebase: Timebase,
 ) -> list[Expected]:
     """Per coded encounter: one balanced revenue journal, one receivable, one accepted claim
     (not for self pay), in that order; per encounter whose coding ran past the deadline: one
@@ -81,6 +92,11 @@ def billing_expectations(
     claim must end at the encounter's full value, due when its last late charge arrived
     (``settles_at``). A ``late_charge`` exception may be raised; it is not what makes it right.
 
+    The bill goes to the payer of the coverage registered last before coding (an A08 corrects it),
+    under the MRN that survived every merge of the visit's MRN (A40), as the claim type of its
+    encounter type, for the discharge that counted (a cancelled one, A13, does not); a cancelled
+    registration (A11) has no coding and so no bill - any bill for it is one too many.
+
     Revenue belongs to the cost center governing the department when the bill is due. Faults and
     outages move the moments the integration could know things (``fault_truth``): a spoiled
     admission, discharge or final coding holds the bill until repaired, a message sent while the
@@ -96,12 +112,19 @@ def billing_expectations(
     discharged: dict[str, PatientDischarged] = {}
     coded: dict[str, CodingCompleted] = {}
     postings: dict[str, list[ChargesPosted]] = {}
+    coverage: dict[str, list[PatientUpdated]] = {}
+    survivor: dict[str, str] = {}  # merged MRN -> the MRN it was merged into
     for event in truth:  # charges first: they are most of the ledger
         if isinstance(event, ChargesPosted):
             if event.lines:
                 postings.setdefault(event.visit, []).append(event)
         elif isinstance(event, PatientAdmitted):
             admitted[event.visit] = event
+        elif isinstance(event, PatientUpdated):
+            if event.plan_code:
+                coverage.setdefault(event.visit, []).append(event)
+        elif isinstance(event, PatientsMerged):
+            survivor[event.merged_mrn] = event.mrn
         elif isinstance(event, PatientDischarged):
             discharged[event.visit] = event
         elif isinstance(event, CodingCompleted):
@@ -156,10 +179,22 @@ def billing_expectations(
         settles = max((entry[0] for entry in late), default=None)
         grace = 0.0 if settles is None else settles - due
         why = "" if settles is None else "late charges: " + "; ".join(sorted({entry[1] for entry in late}))
-        payer = payer_of[admission.plan_code]
+        plan = admission.plan_code
+        for update in coverage.get(visit, ()):
+            if update.at <= coding.at:
+                plan = update.plan_code
+        payer = payer_of[plan]
         office = business_office(network.hospital(admission.hospital))
+        mrn = admission.mrn
+        while mrn in survivor:
+            mrn = survivor[mrn]
+        patient = {
+            "patient": mrn,
+            "type": claim_type(admission.encounter_type),
+            "discharged": timebase.iso(discharge.at),
+        }
 
-        journal, receivable, claim = _bill(revenue, office, payer, coding)
+        journal, receivable, claim = _bill(revenue, office, payer, coding, patient)
         # What a bill that is amended later may first hold: what was billable at some moment from its
         # due time on - all but the late lines, then each late line added as it became known.
         firsts: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
@@ -167,10 +202,10 @@ def billing_expectations(
             billable = dict(revenue)
             for _known, _why, slot, amount, _arrived in late:
                 billable[slot] -= amount
-            firsts.append(_bill(billable, office, payer, coding))
+            firsts.append(_bill(billable, office, payer, coding, patient))
             for _known, _why, slot, amount, _arrived in sorted(late):
                 billable[slot] += amount
-                firsts.append(_bill(billable, office, payer, coding))
+                firsts.append(_bill(billable, office, payer, coding, patient))
         for target, value, seq, index in ((JOURNAL, journal, 0, 0), (RECEIVABLE, receivable, 0, 1)):
             expected.append(
                 Expected(BILLING, target, visit, value, due, seq, grace=grace, settles_at=settles, why=why,

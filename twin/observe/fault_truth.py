@@ -34,7 +34,9 @@ from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger, once_per_ledger
 
 NEVER = math.inf
-BILL_EVENTS = ("ADT^A01", "ADT^A03", "BAR^")  # messages every bill needs (BAR^P05, or P01 from a 2.3 feed)
+# Messages a bill waits for when spoiled: the visit's ADT (registration, coverage, cancellations, merges:
+# each may change whom and whether to bill) and its final coding (BAR^P05, or P01 from a 2.3 feed).
+BILL_EVENTS = ("ADT^", "BAR^")
 INTEGRATION = "integration"
 
 

@@ -84,6 +84,7 @@ def _billing_expected(view: RunView) -> Sequence[Expected]:
         allowed_lag=billing.allowed_lag_minutes,
         outages=view.outages,
         bill_hold=billing.bill_hold_hours * 60,
+        timebase=view.timebase,
     )
 
 

@@ -245,6 +245,7 @@ class KpiTruth:
             allowed_lag=view.scenario.billing.allowed_lag_minutes,
             outages=view.outages,
             bill_hold=view.scenario.billing.bill_hold_hours * 60,
+            timebase=view.timebase,
         )
         supply = supply_expectations(view.truth, view.network, view.scenario, (), view.outages)
         if view.outages:  # outages hold what a system could not receive, as in the flows' own checks

@@ -17,7 +17,17 @@ from rich.console import Console
 from rich.table import Table
 
 from twin.domain.accounts import LABOR_ALLOCATION, PATIENT_BILLING, PATIENT_DAYS
-from twin.domain.events import CodingCompleted, PatientAdmitted, PatientDischarged, PatientTransferred
+from twin.domain.events import (
+    AdmissionCancelled,
+    CodingCompleted,
+    DischargeCancelled,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientsMerged,
+    PatientTransferred,
+    PatientUpdated,
+    TransferCancelled,
+)
 from twin.domain.pseudonym import mask, pseudonym
 from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
@@ -97,6 +107,16 @@ def build_summary(result: RunResult) -> dict[str, Any]:
             "discharged": truth_counts[PatientDischarged.__name__],
             "coded": truth_counts[CodingCompleted.__name__],
             "coding_queried": sum(1 for e in view.truth.of_type(CodingCompleted) if getattr(e, "queried", False)),
+            "by_type": dict(
+                sorted(
+                    Counter(str(getattr(e, "encounter_type", "")) for e in view.truth.of_type(PatientAdmitted)).items()
+                )
+            ),
+            "insurance_updated": truth_counts[PatientUpdated.__name__],
+            "admissions_cancelled": truth_counts[AdmissionCancelled.__name__],
+            "transfers_cancelled": truth_counts[TransferCancelled.__name__],
+            "discharges_cancelled": truth_counts[DischargeCancelled.__name__],
+            "patients_merged": truth_counts[PatientsMerged.__name__],
         },
         "messages": messages,
         "acks": dict(sorted(acks.items())),

@@ -125,6 +125,9 @@ def _claim_value(submission: ClaimSubmission) -> dict[str, Any]:
         "total": submission.total,
         "principal_dx": submission.principal_dx,
         "drg": submission.drg,
+        "patient": submission.patient,
+        "type": submission.claim_type,
+        "discharged": submission.period_end,
     }
 
 

@@ -82,7 +82,45 @@ SECONDARY: tuple[tuple[str, str], ...] = (
     ("Z79.01", "Long term (current) use of anticoagulants"),
 )
 
-DIAGNOSIS_TEXT = {row[2]: row[3] for row in DRGS} | dict(SECONDARY)
+# Reasons for visits that are not paid by DRG, by where the patient was seen: (ICD-10-CM, text, weight).
+VISIT_DIAGNOSES: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "emergency": (
+        ("R07.9", "Chest pain, unspecified", 3.0),
+        ("R10.9", "Unspecified abdominal pain", 3.0),
+        ("S61.412A", "Laceration without foreign body of left hand, initial encounter", 1.5),
+        ("S93.401A", "Sprain of unspecified ligament of right ankle, initial encounter", 1.5),
+        ("J06.9", "Acute upper respiratory infection, unspecified", 2.0),
+        ("R51.9", "Headache, unspecified", 1.5),
+        ("N39.0", "Urinary tract infection", 1.0),
+    ),
+    "observation": (
+        ("R07.9", "Chest pain, unspecified", 3.0),
+        ("R55", "Syncope and collapse", 2.0),
+        ("R10.9", "Unspecified abdominal pain", 1.5),
+        ("E86.0", "Dehydration", 1.0),
+    ),
+    "imaging": (
+        ("Z12.31", "Encounter for screening mammogram for malignant neoplasm of breast", 2.0),
+        ("M54.50", "Low back pain, unspecified", 1.5),
+        ("R91.8", "Other nonspecific abnormal finding of lung field", 1.0),
+    ),
+    "lab": (
+        ("E11.9", "Type 2 diabetes mellitus without complications", 2.0),
+        ("E78.5", "Hyperlipidemia, unspecified", 1.5),
+        ("D64.9", "Anemia, unspecified", 1.0),
+    ),
+    "therapy": (
+        ("M54.50", "Low back pain, unspecified", 2.0),
+        ("M25.561", "Pain in right knee", 1.5),
+        ("Z47.1", "Aftercare following joint replacement surgery", 1.0),
+    ),
+}
+
+DIAGNOSIS_TEXT = (
+    {row[2]: row[3] for row in DRGS}
+    | dict(SECONDARY)
+    | {code: text for rows in VISIT_DIAGNOSES.values() for code, text, _ in rows}
+)
 DRG_TEXT = {row[0]: row[1] for row in DRGS}
 
 
@@ -93,3 +131,12 @@ def assign_codes(unit_kind: str, rng: random.Random) -> tuple[str, tuple[str, ..
     count = 0 if unit_kind == "maternity" else rng.randint(0, 3)
     secondary = tuple(code for code, _ in rng.sample(SECONDARY, count))
     return row[2], secondary, row[0]
+
+
+def assign_visit_codes(kind: str, rng: random.Random) -> tuple[str, tuple[str, ...], str]:
+    """Principal and secondary diagnoses of a visit not paid by DRG (DRG ""): ``kind`` is
+    "emergency", "observation" or the ancillary department an outpatient was seen in."""
+    rows = VISIT_DIAGNOSES[kind]
+    row = rng.choices(rows, weights=[r[2] for r in rows])[0]
+    secondary = tuple(code for code, _ in rng.sample(SECONDARY, rng.randint(0, 2)))
+    return row[0], secondary, ""

@@ -20,18 +20,24 @@ from dataclasses import dataclass
 import simpy
 from faker import Faker
 
+from twin.catalog import OBSERVATION_CHARGE
 from twin.domain.events import (
+    AdmissionCancelled,
     ChargeLine,
     ChargesPosted,
     CodingCompleted,
+    DischargeCancelled,
     DomainEvent,
     PatientAdmitted,
     PatientDischarged,
+    PatientsMerged,
     PatientTransferred,
+    PatientUpdated,
+    TransferCancelled,
 )
 from twin.domain.model import CaseType, ChargeCode, Hospital, Patient, Payer, Unit
 from twin.scenario import LogNormal, Scenario
-from twin.workflows.coding import assign_codes
+from twin.workflows.coding import assign_codes, assign_visit_codes
 
 MINUTES_PER_DAY = 1440.0
 # Relative admission rate by hour of day (midnight first) and by weekday (Monday first).
@@ -77,6 +83,10 @@ LATE_CHARGE_SHARE = 0.15
 CODER_CHARGE_SHARE = 0.08
 CODER_CHARGE_KINDS = ("imaging", "therapy", "respiratory")
 MIN_STAY_MINUTES = 240.0
+# Medical record numbers: inpatients count from 1, other visits (``visits.py``) from VISIT_MRN_BASE,
+# the older record a duplicate registration should have used from SURVIVOR_MRN_BASE.
+VISIT_MRN_BASE = 5_000_000
+SURVIVOR_MRN_BASE = 9_000_000
 
 Happen = Callable[[DomainEvent], None]
 Operate = Callable[["Stay", CaseType, str], Generator[simpy.Event, object, None]]
@@ -138,6 +148,8 @@ class Stay:
     unit: Unit
     charges: int = 0
     room_days: int = 0
+    rng: random.Random | None = None  # the stream of its draws, when not the inpatient workload's
+    observation: bool = False  # billed by the hour of observation, not room and board
 
 
 class PatientFlow:
@@ -157,6 +169,8 @@ class PatientFlow:
         start_minute_of_day: float,
         start_weekday: int,
         coder_rng: random.Random,
+        adt_rng: random.Random | None = None,
+        visit_rng: random.Random | None = None,
     ) -> None:
         self.env = env
         self.hospital = hospital
@@ -165,6 +179,13 @@ class PatientFlow:
         self.rng = rng
         # a stream of its own, so coder-added charges leave every other draw of the workload as it was
         self.coder_rng = coder_rng
+        # streams of their own too: registration's corrections (A08/A11/A12/A13/A40) and the visits
+        # of the other encounter types leave the inpatient workload's draws as they were
+        self.adt_rng = adt_rng or random.Random(f"{hospital.code}/adt")
+        self.visit_rng = visit_rng or random.Random(f"{hospital.code}/visits")
+        self.adt = scenario.workload.adt
+        self.survivors = 0  # older records that duplicate registrations are merged into
+        self.duplicates: dict[str, bool] = {}  # visit -> registered under a duplicate MRN
         self.fake = fake
         self.names = NameDraws(fake)
         self.happen = happen
@@ -203,9 +224,12 @@ class PatientFlow:
         self.daily_rate = daily
 
     def start(self) -> None:
+        from twin.workflows.visits import Visits  # the other encounter types, built on this flow
+
         self._admit_census()
         self.env.process(self.admit_patients())
         self.env.process(self.midnight_census())
+        Visits(self).start()
 
     def _admit_census(self) -> None:
         """A hospital is never empty: at the start each unit holds ``initial_occupancy`` of its beds.
@@ -246,7 +270,12 @@ class PatientFlow:
 
     def _new_patient(self, kind: str | None = None) -> tuple[Patient, Unit]:
         self.admissions += 1
-        rng = self.rng
+        patient, kind = self.new_patient(self.rng, self.admissions, kind)
+        return patient, self.units_by_kind[kind]
+
+    def new_patient(self, rng: random.Random, number: int, kind: str | None = None) -> tuple[Patient, str]:
+        """A patient registered under MRN ``number`` of this hospital, and ``kind``: the unit kind of
+        a bedded stay (drawn from the admission mix when ``None``), or a visit's department kind."""
         if kind is None:
             kind = rng.choices(self.admission_kinds, cum_weights=self.admission_weights)[0]
         female = kind == "maternity" or rng.random() < 0.52
@@ -255,7 +284,7 @@ class PatientFlow:
         financial = rng.choices(FINANCIAL_CLASSES, cum_weights=self.financial_weights)[0]
         payer = rng.choice(self.payers_by_class[financial])
         patient = Patient(
-            mrn=f"{self.hospital.code}M{self.admissions:07d}",
+            mrn=f"{self.hospital.code}M{number:07d}",
             family=self.names.last_name(),
             given=self.names.first_name(female),
             birth_date=f"{birth_year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
@@ -264,7 +293,7 @@ class PatientFlow:
             member_id=f"{rng.randrange(10**9):09d}",
         )
         self.register(patient, self.hospital.code)
-        return patient, self.units_by_kind[kind]
+        return patient, kind
 
     def admit_for_surgery(self, case_type: CaseType, case_id: str) -> None:
         """An elective surgical patient arrives for a scheduled case (called by the OR schedule)."""
@@ -272,39 +301,44 @@ class PatientFlow:
         self.env.process(self.stay(patient, unit, (case_type, case_id)))
 
     def stay(
-        self, patient: Patient, unit: Unit, surgery: tuple[CaseType, str] | None = None, in_progress: bool = False
+        self,
+        patient: Patient,
+        unit: Unit,
+        surgery: tuple[CaseType, str] | None = None,
+        in_progress: bool = False,
+        encounter_type: str = "inpatient",
     ) -> Generator[simpy.Event, object, None]:
-        """One inpatient stay from bed assignment to final coding; ``surgery`` operates first;
-        ``in_progress``: a stay of the starting census, of which only the rest is simulated."""
-        env, rng, spec = self.env, self.rng, self.spec
+        """One bedded stay from bed assignment to final coding; ``surgery`` operates first;
+        ``in_progress``: a stay of the starting census, of which only the rest is simulated;
+        ``encounter_type``: inpatient, or observation (``visits.py``: shorter, no DRG)."""
+        env, spec, adt = self.env, self.spec, self.adt
+        observation = encounter_type == "observation"
+        rng = self.visit_rng if observation else self.rng
         bed = yield self.beds[unit.code].get()
         assert isinstance(bed, str)
         visit = f"{self.hospital.code}V{patient.mrn[4:]}"
         admitted = env.now
-        stay = self.in_house[visit] = Stay(visit, unit)
-        self.happen(
-            PatientAdmitted(
-                at=admitted,
-                hospital=self.hospital.code,
-                visit=visit,
-                mrn=patient.mrn,
-                unit=unit.code,
-                bed=bed,
-                attending_npi=rng.choice(self.hospital.providers).npi,
-                plan_code=patient.payer.plan_code,
-                financial_class=patient.payer.financial_class,
-            )
-        )
+        # registration's errors, decided for arrivals (the starting census was registered long ago)
+        arrival = not in_progress and surgery is None
+        if arrival and self.adt_rng.random() < adt.cancel_admission_share:
+            yield from self.cancelled_registration(patient, visit, unit.code, bed, encounter_type, rng)
+            self.beds[unit.code].put(bed)
+            return
+        stay = self.in_house[visit] = Stay(visit, unit, rng=rng if observation else None, observation=observation)
+        self.admit(patient, visit, unit.code, bed, encounter_type, rng)
         if surgery is not None and self.operate is not None:
             yield from self.operate(stay, surgery[0], surgery[1])
             admitted = env.now  # the post-operative stay is timed from the end of the case
             los = max(MIN_STAY_MINUTES, surgery[0].los_days * math.exp(rng.gauss(0, 0.4)) * MINUTES_PER_DAY)
+        elif observation:
+            los = lognormal(spec.encounters.observation_hours, rng) * 60
         else:
             los = lognormal(spec.length_of_stay_days, rng) * MINUTES_PER_DAY * LOS_FACTOR[unit.kind]
             if in_progress:
                 los *= rng.random()
             los = max(MIN_STAY_MINUTES, los)
-        plan = self._plan(unit, los)
+        self.corrections(patient, visit, admitted, los)
+        plan = self._plan(unit, los, rng, transfers=not observation)
         for offset, action, data in plan:
             wait = admitted + offset - env.now
             if wait > 0:
@@ -313,16 +347,31 @@ class PatientFlow:
                 target = self.units_by_kind[str(data)]
                 new_bed = yield self.beds[target.code].get()
                 assert isinstance(new_bed, str)
-                self.beds[stay.unit.code].put(bed)
-                self.happen(
-                    PatientTransferred(env.now, self.hospital.code, visit, stay.unit.code, target.code, new_bed)
-                )
+                prior, prior_bed = stay.unit, bed
+                self.happen(PatientTransferred(env.now, self.hospital.code, visit, prior.code, target.code, new_bed))
                 stay.unit, bed = target, new_bed
+                if self.adt_rng.random() < adt.cancel_transfer_share:  # entered in error: back to the old bed
+                    yield env.timeout(self.adt_rng.uniform(10, 90))
+                    self.happen(
+                        TransferCancelled(env.now, self.hospital.code, visit, target.code, prior.code, prior_bed)
+                    )
+                    self.beds[target.code].put(new_bed)
+                    stay.unit, bed = prior, prior_bed
+                else:
+                    self.beds[prior.code].put(prior_bed)
             else:
-                self._post_service(stay, str(data))
+                self.post_service(stay, str(data))
+        if self.adt_rng.random() < adt.cancel_discharge_share:  # discharged in error: in house a while longer
+            disposition = self.adt_rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
+            self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
+            yield env.timeout(self.adt_rng.uniform(15, 120))
+            self.happen(DischargeCancelled(env.now, self.hospital.code, visit, stay.unit.code, bed))
+            yield env.timeout(self.adt_rng.uniform(120, 720))
         self.beds[stay.unit.code].put(bed)
         del self.in_house[visit]
-        if stay.room_days == 0:  # discharged before the first midnight: one day of room and board
+        if observation:
+            self._post_observation_hours(stay, env.now - admitted)
+        elif stay.room_days == 0:  # discharged before the first midnight: one day of room and board
             self._post_room_and_board(stay)
         disposition = rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
         self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
@@ -331,20 +380,102 @@ class PatientFlow:
         queried = rng.random() < spec.coding_query_share
         if queried:
             coding_delay += lognormal(spec.coding_query_delay_hours, rng) * 60
+        self.merge_duplicate(patient, visit, discharged, coding_delay)
         if rng.random() < LATE_CHARGE_SHARE:
             yield env.timeout(min(rng.uniform(60, 720), coding_delay / 2))
-            self._post_service(stay, "pharmacy")
+            self.post_service(stay, "pharmacy")
         yield env.timeout(discharged + coding_delay - env.now)
-        principal, secondary, drg = assign_codes(unit.kind, rng)
+        if observation:
+            principal, secondary, drg = assign_visit_codes("observation", rng)
+        else:
+            principal, secondary, drg = assign_codes(unit.kind, rng)
         if surgery is not None:
             principal, drg = surgery[0].principal_dx, surgery[0].drg
         if self.coder_rng.random() < CODER_CHARGE_SHARE:
-            self._post_service(stay, self.coder_rng.choice(CODER_CHARGE_KINDS), self.coder_rng, credits=False)
-        self.happen(CodingCompleted(env.now, self.hospital.code, visit, principal, secondary, drg, queried))
+            self.post_service(stay, self.coder_rng.choice(CODER_CHARGE_KINDS), self.coder_rng, credits=False)
+        self.code(visit, principal, secondary, drg, queried)
 
-    def _plan(self, unit: Unit, los: float) -> list[tuple[float, str, object]]:
+    def code(self, visit: str, principal: str, secondary: tuple[str, ...], drg: str, queried: bool) -> None:
+        """HIM completed coding the encounter: the bill may go."""
+        self.happen(CodingCompleted(self.env.now, self.hospital.code, visit, principal, secondary, drg, queried))
+
+    # -- registration: the admission and the corrections a real ADT feed carries ---------------
+    def admit(
+        self, patient: Patient, visit: str, location: str, bed: str, encounter_type: str, rng: random.Random
+    ) -> None:
+        """A01 for a bedded stay, A04 for a visit: ``location`` a unit, or a department for a visit."""
+        self.happen(
+            PatientAdmitted(
+                at=self.env.now,
+                hospital=self.hospital.code,
+                visit=visit,
+                mrn=patient.mrn,
+                unit=location,
+                bed=bed,
+                attending_npi=rng.choice(self.hospital.providers).npi,
+                plan_code=patient.payer.plan_code,
+                financial_class=patient.payer.financial_class,
+                encounter_type=encounter_type,
+            )
+        )
+
+    def cancelled_registration(
+        self, patient: Patient, visit: str, location: str, bed: str, encounter_type: str, rng: random.Random
+    ) -> Generator[simpy.Event, object, None]:
+        """A registration entered in error (a duplicate, the wrong patient) and cancelled (A11) before
+        anything was done: the visit never happened and must never bill."""
+        self.admit(patient, visit, location, bed, encounter_type, rng)
+        yield self.env.timeout(self.adt_rng.uniform(5, 60))
+        self.happen(AdmissionCancelled(self.env.now, self.hospital.code, visit))
+
+    def corrections(self, patient: Patient, visit: str, admitted: float, length: float) -> None:
+        """Decide the visit's corrections: its coverage corrected during the visit (A08), its
+        registration under a duplicate MRN (merged before coding, ``merge_duplicate``)."""
+        rng = self.adt_rng
+        if rng.random() < self.adt.insurance_update_share:
+            others = [p for p in self.payers if p.plan_code != patient.payer.plan_code and p.financial_class != "SP"]
+            if others:
+                payer = rng.choice(others)
+                at = admitted + rng.uniform(0.05, 0.8) * length
+                self.env.process(self._update_insurance(patient, visit, payer, at))
+        self.duplicates[visit] = rng.random() < self.adt.duplicate_mrn_share
+
+    def _update_insurance(
+        self, patient: Patient, visit: str, payer: Payer, at: float
+    ) -> Generator[simpy.Event, None, None]:
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        self.happen(
+            PatientUpdated(self.env.now, self.hospital.code, visit, patient.mrn, payer.plan_code, payer.financial_class)
+        )
+
+    def merge_duplicate(self, patient: Patient, visit: str, discharged: float, coding_delay: float) -> None:
+        """A visit registered under a second MRN: HIM finds the duplicate while the chart waits for
+        coding and merges it into the patient's older record (A40), which survives and bills."""
+        if not self.duplicates.pop(visit, False):
+            return
+        self.survivors += 1
+        survivor = Patient(
+            f"{self.hospital.code}M{SURVIVOR_MRN_BASE + self.survivors:07d}",
+            patient.family,
+            patient.given,
+            patient.birth_date,
+            patient.sex,
+            patient.payer,
+            patient.member_id,
+        )
+        at = discharged + self.adt_rng.uniform(0.1, 0.5) * coding_delay
+        self.env.process(self._merge(survivor, patient, visit, at))
+
+    def _merge(self, survivor: Patient, merged: Patient, visit: str, at: float) -> Generator[simpy.Event, None, None]:
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        self.register(survivor, self.hospital.code)
+        self.happen(PatientsMerged(self.env.now, self.hospital.code, visit, survivor.mrn, merged.mrn))
+
+    def _plan(
+        self, unit: Unit, los: float, rng: random.Random, *, transfers: bool = True
+    ) -> list[tuple[float, str, object]]:
         """The stay's timeline: service charge events, credits and at most one transfer."""
-        rng, spec = self.rng, self.spec
+        spec = self.spec
         plan: list[tuple[float, str, object]] = []
         rate = spec.services_per_patient_day / MINUTES_PER_DAY
         t = rng.expovariate(rate) if rate > 0 else los
@@ -353,7 +484,7 @@ class PatientFlow:
             plan.append((t, "service", rng.choices(kinds, cum_weights=weights)[0]))
             t += rng.expovariate(rate)
         share = ICU_STEP_DOWN_SHARE if unit.kind == "icu" else spec.transfer_share
-        targets = [k for k in TRANSFER_TO[unit.kind] if k in self.units_by_kind]
+        targets = [k for k in TRANSFER_TO[unit.kind] if k in self.units_by_kind] if transfers else []
         if targets and rng.random() < share:
             plan.append((los * rng.uniform(0.25, 0.6), "transfer", rng.choice(targets)))
         plan.sort(key=lambda step: step[0])
@@ -363,10 +494,17 @@ class PatientFlow:
         stay.charges += 1
         return f"{stay.visit}-{stay.charges:03d}"
 
-    def _post_service(self, stay: Stay, kind: str, rng: random.Random | None = None, *, credits: bool = True) -> None:
+    def post_service(self, stay: Stay, kind: str, rng: random.Random | None = None, *, credits: bool = True) -> None:
         """Charge one service event of ``kind`` (one to three codes); some are credited later."""
-        rng, now = rng or self.rng, self.env.now
+        rng = rng or stay.rng or self.rng
         codes = rng.sample(self.services[kind], k=min(len(self.services[kind]), rng.choice((1, 1, 2, 3))))
+        self.post_codes(stay, kind, codes, rng, credits=credits)
+
+    def post_codes(
+        self, stay: Stay, kind: str, codes: list[ChargeCode], rng: random.Random, *, credits: bool = False
+    ) -> None:
+        """Charge ``codes`` performed by the department of ``kind`` now; some are credited later."""
+        now = self.env.now
         department = self.department_codes[kind]
         lines = []
         for code in codes:
@@ -379,7 +517,7 @@ class PatientFlow:
 
     def _reverse_later(self, stay: Stay, line: ChargeLine) -> Generator[simpy.Event, None, None]:
         """Charge correction: the department credits a charge it posted in error a few hours later."""
-        yield self.env.timeout(self.rng.uniform(30, 480))
+        yield self.env.timeout((stay.rng or self.rng).uniform(30, 480))
         if stay.visit not in self.in_house:
             return  # corrections after discharge go through the billing office, not the charge feed
         credit = ChargeLine(
@@ -399,13 +537,23 @@ class PatientFlow:
         line = ChargeLine(self.next_txn(stay), code.code, stay.unit.department.ehr_code, 1, code.price, self.env.now)
         self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
 
+    def _post_observation_hours(self, stay: Stay, minutes: float) -> None:
+        """Observation is an outpatient service billed per hour (HCPCS G0378, revenue code 0762)."""
+        hours = max(8, math.ceil(minutes / 60))
+        code = OBSERVATION_CHARGE
+        line = ChargeLine(
+            self.next_txn(stay), code.code, stay.unit.department.ehr_code, hours, code.price * hours, self.env.now
+        )
+        self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
+
     def midnight_census(self) -> Generator[simpy.Event, None, None]:
         """Room and board for every patient in a bed at midnight, on the unit they are on."""
         first = MINUTES_PER_DAY - (self.env.now + self.offset) % MINUTES_PER_DAY  # a hospital may join mid-run
         yield self.env.timeout(first)
         while True:
             for stay in list(self.in_house.values()):
-                self._post_room_and_board(stay)
+                if not stay.observation:  # observation is billed by the hour (``_post_observation_hours``)
+                    self._post_room_and_board(stay)
             if not self.in_house and self.env.now >= self.days * MINUTES_PER_DAY:
                 return
             yield self.env.timeout(MINUTES_PER_DAY)

@@ -1,0 +1,109 @@
+"""The judge on the ADT vocabulary a real feed carries: each correction registration makes is planted
+as an integration that ignores it (``tests/broken.py``), and the judge names the claim it got wrong.
+
+- an insurance update (A08) ignored: the claim and the receivable go to the pre-update payer;
+- a merge (A40) ignored: the claim bills the merged-away MRN;
+- a cancelled discharge (A13) ignored, the real discharge taken for a duplicate: the claim bills the
+  discharge that was cancelled;
+- every claim institutional: the emergency and outpatient visits' claims are the wrong type;
+
+and the reference integration, on the same busy scenario, is in sync (no claim for a cancelled
+registration, none for the wrong patient, payer or discharge).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+
+import pytest
+
+from tests.conftest import small_scenario
+from twin.domain.events import (
+    AdmissionCancelled,
+    DischargeCancelled,
+    PatientAdmitted,
+    PatientsMerged,
+    PatientUpdated,
+    TransferCancelled,
+)
+from twin.observe.expectations import CLAIM, RECEIVABLE
+from twin.scenario import Scenario
+from twin.sim import RunResult, Twin
+from twin.suts import load_sut
+
+# Registration at its worst: every kind of correction dozens of times in two days of one hospital.
+BUSY_ADT = {
+    "insurance_update_share": 0.3,
+    "cancel_admission_share": 0.1,
+    "cancel_transfer_share": 0.3,
+    "cancel_discharge_share": 0.2,
+    "duplicate_mrn_share": 0.2,
+}
+
+
+def _busy() -> Scenario:
+    workload = small_scenario().workload.model_dump()
+    workload["adt"] = BUSY_ADT
+    return small_scenario(workload=workload)
+
+
+@cache
+def _run(sut: str) -> RunResult:
+    return Twin(_busy(), load_sut(sut).factory).run()
+
+
+def _wrong(result: RunResult, target: str, field: str) -> set[str]:
+    """Keys whose ``target`` record the judge found with a wrong ``field``."""
+    return {
+        d.key
+        for flow in result.flows
+        for d in flow.differences
+        if d.target == target and d.kind == "wrong_value" and field in d.evidence.get("fields", {})
+    }
+
+
+def test_the_busy_scenario_carries_every_adt_event_and_the_reference_stays_in_sync() -> None:
+    result = _run("reference")
+    kinds = Counter(type(fact).__name__ for fact in result.view.truth)
+    for kind in (PatientUpdated, AdmissionCancelled, TransferCancelled, DischargeCancelled, PatientsMerged):
+        assert kinds[kind.__name__] >= 5, (kind.__name__, kinds[kind.__name__])
+    types = Counter(e.encounter_type for e in result.view.truth.of_type(PatientAdmitted))  # type: ignore[attr-defined]
+    assert set(types) == {"inpatient", "observation", "emergency", "outpatient"}
+    assert [d for flow in result.flows for d in flow.differences] == []
+    assert result.in_sync
+    # a cancelled registration never bills; a merged visit bills under the survivor
+    cancelled = {f.visit for f in result.view.truth.of_type(AdmissionCancelled)}  # type: ignore[attr-defined]
+    assert cancelled and not cancelled & {s.claim_number for s in result.view.clearinghouse.submissions}
+    survivors = {f.visit: f.mrn for f in result.view.truth.of_type(PatientsMerged)}  # type: ignore[attr-defined]
+    billed = {s.claim_number: s.patient for s in result.view.clearinghouse.accepted if s.claim_number in survivors}
+    assert billed and all(billed[visit] == survivors[visit] for visit in billed)
+
+
+@pytest.mark.parametrize(
+    ("sut", "event", "target", "field"),
+    [
+        ("ignores_insurance_updates", PatientUpdated, CLAIM, "payer"),
+        ("ignores_insurance_updates", PatientUpdated, RECEIVABLE, "customer"),
+        ("ignores_merges", PatientsMerged, CLAIM, "patient"),
+        ("first_discharge_only", DischargeCancelled, CLAIM, "discharged"),
+    ],
+)
+def test_an_ignored_correction_is_named_on_the_claim_it_spoiled(sut: str, event: type, target: str, field: str) -> None:
+    result = _run(f"tests.broken:{sut}")
+    corrected = {fact.visit for fact in result.view.truth.of_type(event)}  # type: ignore[attr-defined]
+    wrong = _wrong(result, target, field)
+    assert wrong, f"{sut}: no {target} found with a wrong {field}"
+    assert wrong <= corrected  # only the visits whose correction was ignored
+    assert not result.in_sync
+
+
+def test_a_visit_billed_on_the_wrong_claim_type_is_named() -> None:
+    result = _run("tests.broken:institutional_claims_only")
+    visits = {
+        e.visit
+        for e in result.view.truth.of_type(PatientAdmitted)
+        if e.encounter_type in ("emergency", "outpatient")  # type: ignore[attr-defined]
+    }
+    wrong = _wrong(result, CLAIM, "type")
+    assert wrong and wrong <= visits
