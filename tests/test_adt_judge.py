@@ -18,7 +18,7 @@ from functools import cache
 
 import pytest
 
-from tests.conftest import small_scenario
+from tests.conftest import conform, small_scenario
 from twin.domain.events import (
     AdmissionCancelled,
     DischargeCancelled,
@@ -107,3 +107,20 @@ def test_a_visit_billed_on_the_wrong_claim_type_is_named() -> None:
     }
     wrong = _wrong(result, CLAIM, "type")
     assert wrong and wrong <= visits
+
+
+@pytest.mark.parametrize(
+    ("sut", "tag", "said"),
+    [
+        ("ignores_insurance_updates", "req-adt-coverage-update", "visits whose coverage changed wrong or missing"),
+        ("ignores_merges", "req-adt-merge", "merged patients wrong or missing"),
+        ("first_discharge_only", "req-adt-cancellations", "visits whose discharge was cancelled wrong or missing"),
+        ("institutional_claims_only", "req-adt-encounter-types", "emergency and outpatient visits wrong or missing"),
+    ],
+)
+def test_twin_conform_fails_the_scenario_of_the_ignored_correction(sut: str, tag: str, said: str) -> None:
+    run = conform(f"tests.broken:{sut}", tags=tag)
+    failing = [r for r in run.results if r.verdict == "fail"]
+    assert failing, [r.verdict for r in run.results]
+    summaries = [e.summary for r in failing for e in r.evidence if not e.passed]
+    assert any(said in summary for summary in summaries), summaries

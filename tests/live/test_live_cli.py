@@ -22,7 +22,7 @@ def test_conform_live_runs_the_live_scenarios_on_the_wall_clock(capsys: pytest.C
     code = main(["conform", "--live", "--speed", "2880", "--tags", "discharge-to-billing"])
     out = capsys.readouterr().out
     assert code == 0, out[-2000:]
-    assert "3 pass, 0 fail" in out and "1 simulated runs, 2 reused" in out  # one live run, judged three ways
+    assert "4 pass, 0 fail" in out and "1 simulated runs, 3 reused" in out  # one live run, judged four ways
 
 
 @pytest.mark.parametrize(

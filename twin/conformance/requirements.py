@@ -74,6 +74,34 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         _SCENARIO_ONE + ' ("finance teams work from incomplete data")',
     ),
     Requirement(
+        "req-adt-coverage-update",
+        "discharge-to-billing",
+        "A visit whose coverage registration corrects (ADT^A08) bills the payer current at coding.",
+        _SCENARIO_ONE + ' ("finance teams work from incomplete data")',
+    ),
+    Requirement(
+        "req-adt-cancellations",
+        "discharge-to-billing",
+        "A registration cancelled as entered in error (ADT^A11) never bills; a cancelled discharge (A13) is not the "
+        "discharge the claim bills; a cancelled transfer (A12) is accepted and changes nothing billed.",
+        _SCENARIO_ONE + ' ("only transfers a discharge record but does not coordinate coding completion")',
+    ),
+    Requirement(
+        "req-adt-merge",
+        "discharge-to-billing",
+        "A visit registered under a duplicate MRN that is merged into the patient's record (ADT^A40) bills under the "
+        "surviving MRN.",
+        _GOVERNANCE + " (patient identity as master data)",
+    ),
+    Requirement(
+        "req-adt-encounter-types",
+        "discharge-to-billing",
+        "Emergency and outpatient visits (ADT^A04) and observation stays are billed like stays, on the claim type "
+        "their encounter type calls for.",
+        "What a modern interoperability model looks like: governed APIs for \"patient financial events\" and "
+        '"encounter-linked charge events"',
+    ),
+    Requirement(
         "req-discharge-billing-visibility",
         "discharge-to-billing",
         "Revenue is visible in the ERP and the claim at the clearinghouse within the allowed lag of coding.",

@@ -13,4 +13,5 @@ STEP_MODULES = (
     "twin.conformance.steps.given",
     "twin.conformance.steps.when",
     "twin.conformance.steps.then",
+    "twin.conformance.steps.registration",
 )
