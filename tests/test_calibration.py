@@ -45,7 +45,7 @@ def test_statistics_follow_the_planted_facts(run: Any) -> None:
     for number in range(rooms * 3):
         truth.append(CaseCompleted(DAY, "H01", "V1", f"C{number}", "TKA", "ortho", "R1", DAY - 60))
     values = _by_name(calibrate(dataclasses.replace(view, truth=truth)))
-    assert values["average length of stay"] == pytest.approx((4 * DAY - 60) / DAY)
+    assert values["average length of stay (inpatient)"] == pytest.approx((4 * DAY - 60) / DAY)
     assert values["bed occupancy"] == pytest.approx(100 * 2 / beds)
     weekdays = 4  # the default scenario starts on a Monday; four days of workload
     assert values["OR cases per room per weekday"] == pytest.approx(rooms * 3 / (rooms * weekdays))
@@ -76,7 +76,44 @@ def test_expense_shares_come_from_the_erp_ledger(run: Any) -> None:
 
 def test_range_verdicts() -> None:
     reference = REFERENCES[0]
+    assert reference.low is not None and reference.high is not None
     assert Calibrated(reference, reference.low, "").in_range is True
     assert Calibrated(reference, reference.high + 0.01, "").in_range is False
     assert Calibrated(reference, None, "").in_range is None
-    assert all(ref.source and ref.low < ref.high for ref in REFERENCES)
+    below = next(ref for ref in REFERENCES if ref.kind == "below")
+    assert below.high is not None
+    assert Calibrated(below, below.high - 0.01, "").in_range is True
+    assert Calibrated(below, below.high, "").in_range is False  # "less than five days"
+    for ref in REFERENCES:  # a single figure or none published is never judged in or out: a point is no range
+        assert ref.source
+        if ref.kind in ("figure", "none"):
+            assert Calibrated(ref, 1.0, "").in_range is None
+        elif ref.kind in ("range", "sources"):
+            assert ref.low is not None and ref.high is not None and ref.low < ref.high
+
+
+def test_encounter_mix_days_to_bill_and_clean_claims_follow_the_planted_facts(run: Any) -> None:
+    truth = TruthLedger()
+    for number in range(4):  # four inpatients, two ED visits and one observation stay, all registered during the run
+        _stay(truth, f"I{number}", 60.0, DAY)
+    truth.append(PatientAdmitted(60.0, "H01", "E1", "M", "ED", "", "N", "MCR-A", "MCR", "emergency"))
+    truth.append(PatientAdmitted(60.0, "H01", "E2", "M", "ED", "", "N", "MCR-A", "MCR", "emergency"))
+    truth.append(PatientAdmitted(60.0, "H01", "O1", "M", "U", "B", "N", "MCR-A", "MCR", "observation"))
+    billed = [SimpleNamespace(invoice="I0", posted_at=3 * DAY), SimpleNamespace(invoice="I1", posted_at=5 * DAY)]
+    finance = SimpleNamespace(ar_items=billed, journals=[])
+    claims = [
+        SimpleNamespace(claim_number="I0", accepted=True, replaces=""),
+        SimpleNamespace(claim_number="I1", accepted=False, replaces=""),
+        SimpleNamespace(claim_number="I1", accepted=True, replaces=""),  # resubmitted: not clean
+    ]
+    planted = dataclasses.replace(
+        run.view,
+        truth=truth,
+        erp=SimpleNamespace(finance=finance),
+        clearinghouse=SimpleNamespace(submissions=claims),
+    )
+    values = _by_name(calibrate(planted))
+    assert values["emergency visits per inpatient admission"] == pytest.approx(2 / 4)
+    assert values["observation stays per inpatient admission"] == pytest.approx(1 / 4)
+    assert values["days from discharge to final bill"] == pytest.approx(((3 - 1) + (5 - 1)) / 2)
+    assert values["clean-claim rate"] == pytest.approx(50.0)

@@ -21,7 +21,15 @@ from mocks.ehr.fhir_view import (
 )
 from tests.conftest import small_scenario
 from twin.domain.contract import FhirOutcome
-from twin.domain.events import ChargeLine, ChargesPosted, DomainEvent, PatientAdmitted, PatientDischarged
+from twin.domain.events import (
+    ENCOUNTER_TYPES,
+    AdmissionCancelled,
+    ChargeLine,
+    ChargesPosted,
+    DomainEvent,
+    PatientAdmitted,
+    PatientDischarged,
+)
 from twin.domain.timebase import Timebase
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.fhir_reader import FhirReader
@@ -41,11 +49,13 @@ Pair = tuple[DomainEvent, list[Any]]  # the HL7 path's event, the FHIR path's re
 
 @pytest.fixture(scope="module")
 def both_paths() -> list[Pair]:
-    """Every admission, discharge and charge of a small run, as the same EHR publishes it both ways.
+    """Every admission (of every encounter type), discharge, cancelled registration and charge of a
+    small run, as the same EHR publishes it both ways.
 
     The run's facts are replayed into a fresh EHR; after each one the HL7 message it sends is read by
     the HL7 reader, and the FHIR resources it then serves for that fact (the Encounter as it stands,
-    the ChargeItems of the charge lines) are read by the FHIR reader.
+    the ChargeItems of the charge lines) are read by the FHIR reader. A cancelled registration's
+    Encounter is stamped ``meta.lastUpdated`` as the live FHIR store stamps it: when it was published.
     """
     twin = Twin(small_scenario())
     twin.run()
@@ -59,7 +69,7 @@ def both_paths() -> list[Pair]:
         if not isinstance(fact, DomainEvent.__args__):  # type: ignore[attr-defined]
             continue
         messages = ehr.record(fact)
-        if not isinstance(fact, PatientAdmitted | PatientDischarged | ChargesPosted):
+        if not isinstance(fact, PatientAdmitted | PatientDischarged | ChargesPosted | AdmissionCancelled):
             continue
         (message,) = messages
         read = hl7.read(message.payload)
@@ -68,6 +78,8 @@ def both_paths() -> list[Pair]:
         if isinstance(fact, ChargesPosted):
             txns = {line.txn_id for line in fact.lines}
             resources = [item for item in charge_items(ehr, enc) if item["id"] in txns]
+        elif isinstance(fact, AdmissionCancelled):
+            resources = [{**encounter(ehr, enc), "meta": {"lastUpdated": twin.timebase.iso(fact.at)}}]
         else:
             resources = [encounter(ehr, enc)]
         pairs.append((read.event, [fhir.read(resource) for resource in resources]))
@@ -75,16 +87,21 @@ def both_paths() -> list[Pair]:
 
 
 def test_the_ehrs_fhir_reads_into_the_events_its_hl7_gives(both_paths: list[Pair]) -> None:
-    admitted = discharged = lines = credits = supplies = 0
+    admitted = discharged = cancelled = lines = credits = supplies = 0
+    encounter_types: set[str] = set()
     for hl7_event, reads in both_paths:
         assert all(read.rejected is None for read in reads), [read.rejected for read in reads]
         events = [read.event for read in reads]
         if isinstance(hl7_event, PatientAdmitted):
             assert events == [hl7_event._replace(**dict.fromkeys(NOT_IN_THE_VIEW["admission"], ""))]
             admitted += 1
+            encounter_types.add(hl7_event.encounter_type)
         elif isinstance(hl7_event, PatientDischarged):
             assert events == [hl7_event]
             discharged += 1
+        elif isinstance(hl7_event, AdmissionCancelled):
+            assert events == [hl7_event]
+            cancelled += 1
         else:
             assert isinstance(hl7_event, ChargesPosted)
             by_txn = {line.txn_id: line for line in hl7_event.lines}
@@ -99,6 +116,37 @@ def test_the_ehrs_fhir_reads_into_the_events_its_hl7_gives(both_paths: list[Pair
                 credits += expected.reverses is not None
                 supplies += bool(expected.location)
     assert admitted > 50 and discharged > 50 and lines > 1000 and credits > 0 and supplies > 0
+    assert cancelled > 0 and encounter_types == set(ENCOUNTER_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("encounter_class", "encounter_type"),
+    [
+        ({"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OBSENC"}, "observation"),
+        ({"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER"}, "emergency"),
+        ({"code": "AMB"}, "outpatient"),  # no system: the code read as v3 ActCode
+        ({"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR"}, "inpatient"),  # unknown
+        ({"system": "urn:local:classes", "code": "EMER"}, "inpatient"),  # another system's EMER
+    ],
+)
+def test_the_encounter_class_is_the_encounter_type(encounter_class: dict[str, str], encounter_type: str) -> None:
+    event = FhirReader(TB).read(_with(_encounter(), "class", encounter_class)).event
+    assert isinstance(event, PatientAdmitted) and event.encounter_type == encounter_type
+
+
+def test_an_encounter_entered_in_error_is_a_cancelled_registration() -> None:
+    """Cancelled when the server recorded it so (``meta.lastUpdated``); without meta (the view's
+    own output), at the registration it voids. Billing never bills the visit."""
+    voided = _with(_encounter(), "status", "entered-in-error")
+    stamped = _with(voided, "meta", {"lastUpdated": TB.iso(45)})
+    reader = FhirReader(TB)
+    assert reader.read(stamped).event == AdmissionCancelled(45.0, "H01", "V1")
+    assert reader.read(_without(voided, "location")).event == AdmissionCancelled(0.0, "H01", "V1")
+    integration = _integration()
+    assert integration.receive_fhir(_encounter(), 0.0).status == 200
+    assert integration.receive_fhir(stamped, 45.0).status == 200
+    assert integration.billing.accounts["V1"].status == "cancelled"
+    assert integration.dead_letters() == []
 
 
 def test_elements_the_view_does_not_write_are_read_when_present() -> None:

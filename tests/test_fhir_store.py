@@ -14,6 +14,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.patient import Patient
 
 from mocks.ehr.fhir_store import FhirAnswer, FhirStore, http_date
 from mocks.ehr.fhir_view import MRN_SYSTEM, VISIT_SYSTEM, chart_resources, ehr_resources
@@ -121,6 +122,9 @@ def test_publish_writes_a_version_only_when_the_content_changes(store: FhirStore
 
 
 def test_chart_resources_render_a_visit_as_ehr_resources_renders_the_chart() -> None:
+    """Every visit's chart, the patients merged into its patient with it (A40) included: a merged-away
+    MRN is a Patient of its own, inactive and replaced by the survivor, which is what a FHIR client
+    holding the old reference follows (R4 Patient.link)."""
     twin = Twin(small_scenario(days=0.5))
     twin.run()
     everything = ehr_resources(twin.ehr, twin.network.hospitals, twin.network.payers)
@@ -130,6 +134,16 @@ def test_chart_resources_render_a_visit_as_ehr_resources_renders_the_chart() -> 
     charted = {(r["resourceType"], r["id"]): r for v in twin.ehr.encounters for r in chart_resources(twin.ehr, v)}
     assert charted == expected
     assert any(kind == "Claim" for kind, _ in charted) and any(kind == "ChargeItem" for kind, _ in charted)
+    survivor_of = {merged: enc.mrn for enc in twin.ehr.encounters.values() for merged in enc.merged_mrns}
+    assert survivor_of and set(survivor_of.values()).isdisjoint(survivor_of)
+    for mrn in twin.ehr.patients:
+        resource = charted["Patient", mrn]
+        Patient.model_validate(resource)
+        if mrn in survivor_of:
+            link = [{"other": {"reference": f"Patient/{survivor_of[mrn]}"}, "type": "replaced-by"}]
+            assert (resource["active"], resource["link"]) == (False, link)
+        else:
+            assert resource["active"] is True and "link" not in resource
     store = FhirStore()
     store.publish(chain.from_iterable(everything.values()), T0)
     assert all(store.publish(chart_resources(twin.ehr, v), T1) == [] for v in twin.ehr.encounters)

@@ -74,9 +74,9 @@ class EncounterMix(_Strict):
     (imaging, lab, therapy) with their own charges and claim; observation stays take a bed.
     """
 
-    emergency_per_admission: float = Field(default=3.5, ge=0, le=20)
-    outpatient_per_admission: float = Field(default=1.0, ge=0, le=50)
-    observation_per_admission: float = Field(default=0.12, ge=0, le=2)
+    emergency_per_admission: float = Field(default=3.29, ge=0, le=20)  # NHAMCS 2011 / HCUP 2012: calibration
+    outpatient_per_admission: float = Field(default=1.0, ge=0, le=50)  # far below a real hospital's: see README
+    observation_per_admission: float = Field(default=0.14, ge=0, le=2)  # OIG 2013 / MedPAC 2014: calibration
     emergency_hours: LogNormal = LogNormal(median=3.0, sigma=0.5)  # arrival to departure
     observation_hours: LogNormal = LogNormal(median=26, sigma=0.35)
     outpatient_minutes: LogNormal = LogNormal(median=75, sigma=0.5)
@@ -96,6 +96,46 @@ class AdtSpec(_Strict):
     duplicate_mrn_share: float = Field(default=0.02, ge=0, le=1)  # registered under a second MRN, merged (A40)
 
 
+class CodingMinutes(_Strict):
+    """How long a coder works one chart, by encounter type (minutes)."""
+
+    inpatient: LogNormal = LogNormal(median=25, sigma=0.4)
+    observation: LogNormal = LogNormal(median=15, sigma=0.4)
+    emergency: LogNormal = LogNormal(median=6, sigma=0.4)
+    outpatient: LogNormal = LogNormal(median=4, sigma=0.4)
+
+
+class RevenueCycleSpec(_Strict):
+    """The work between discharge and final bill that waits for people, in every design.
+
+    A chart can be coded once the physician signed the discharge summary (``documentation_hours``);
+    a share of charts lack something and the coder queries the physician, who answers after
+    ``query_response_hours``; HIM coders (``coders_per_100_beds`` staffed beds) work the charts
+    oldest first in office hours, ``coding_minutes`` each. Departments post a share of charges
+    after discharge (``late_charge_share``, ``charge_lag_hours``): the bill hold (``billing``) waits
+    for them.
+    """
+
+    office_opens_hour: float = Field(default=8, ge=0, lt=24)  # back-office hours, local, weekdays
+    office_closes_hour: float = Field(default=16.5, gt=0, le=24)
+    documentation_hours: LogNormal = LogNormal(median=18, sigma=0.8)
+    query_share: float = Field(default=0.12, ge=0, le=1)
+    query_response_hours: LogNormal = LogNormal(median=36, sigma=0.7)
+    coders_per_100_beds: float = Field(default=3.0, gt=0, le=50)
+    coding_minutes: CodingMinutes = CodingMinutes()
+    late_charge_share: float = Field(default=0.15, ge=0, le=1)
+    charge_lag_hours: LogNormal = LogNormal(median=20, sigma=0.8)
+
+    @model_validator(mode="after")
+    def _office_open(self) -> RevenueCycleSpec:
+        if self.office_closes_hour <= self.office_opens_hour:
+            raise ValueError(
+                f"office_closes_hour ({self.office_closes_hour}) must be after "
+                f"office_opens_hour ({self.office_opens_hour})"
+            )
+        return self
+
+
 class WorkloadSpec(_Strict):
     admissions_per_bed_per_day: float = Field(default=0.16, gt=0, le=2)
     initial_occupancy: float = Field(default=0.7, ge=0, le=1)  # share of beds occupied when the run starts
@@ -103,9 +143,6 @@ class WorkloadSpec(_Strict):
     transfer_share: float = Field(default=0.18, ge=0, le=1)
     services_per_patient_day: float = Field(default=3.0, ge=0, le=50)
     credit_share: float = Field(default=0.02, ge=0, le=1)  # share of service charges later reversed
-    coding_delay_hours: LogNormal = LogNormal(median=54, sigma=0.6)
-    coding_query_share: float = Field(default=0.12, ge=0, le=1)
-    coding_query_delay_hours: LogNormal = LogNormal(median=72, sigma=0.6)
     payer_mix: PayerMix = PayerMix()
     or_cases_per_room_per_day: float = Field(default=2.6, ge=0, le=12)  # elective cases, weekdays
     encounters: EncounterMix = EncounterMix()
@@ -237,6 +274,7 @@ class Scenario(_Strict):
     network: NetworkSpec = NetworkSpec()
     workload: WorkloadSpec = WorkloadSpec()
     billing: BillingSpec = BillingSpec()
+    revenue_cycle: RevenueCycleSpec = RevenueCycleSpec()
     supply: SupplySpec = SupplySpec()
     labor: LaborSpec = LaborSpec()
     governance: GovernanceSpec = GovernanceSpec()

@@ -90,8 +90,13 @@ def run_context(scenario: Scenario, network: Network | None = None, streams: Ran
 
 def settle_grace(scenario: Scenario) -> float:
     """Minutes housekeeping keeps firing once the world is done: every daily schedule runs once more,
-    and the support team comes round once more after the last message it may have to repair."""
-    return max(SETTLE_GRACE, scenario.operations.dlq_review_hours * 60 + 60)
+    the support team comes round once more after the last message it may have to repair, and the
+    last bill waits out its bill hold (an integration's timer) and still has a day to go out."""
+    return max(
+        SETTLE_GRACE,
+        scenario.operations.dlq_review_hours * 60 + 60,
+        scenario.billing.bill_hold_hours * 60 + SETTLE_GRACE,
+    )
 
 
 class World:
@@ -143,6 +148,7 @@ class World:
                 coder_rng=streams.stream(hospital.code, "coder-charges"),
                 adt_rng=streams.stream(hospital.code, "adt"),
                 visit_rng=streams.stream(hospital.code, "visits"),
+                him_rng=streams.stream(hospital.code, "him"),
             )
             for hospital in self.network.hospitals
         ]

@@ -76,6 +76,8 @@ SEARCH_PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("name", STRING, "name.family|name.given|name.text", "any part of the name"),
         _p("birthdate", DATE, "birthDate", "the date of birth"),
         _p("gender", TOKEN, "gender", "male | female | other | unknown"),
+        _p("active", TOKEN, "active", "whether the record is in use (false: merged into another, see link)"),
+        _p("link", REFERENCE, "link.other", "a patient this record links to (replaced-by: merged into it)", _PATIENT),
     ),
     "Coverage": (
         _p("patient", REFERENCE, "beneficiary", "the covered patient", _PATIENT),
@@ -87,9 +89,9 @@ SEARCH_PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("identifier", TOKEN, "identifier", "the visit number (urn:twin:visit-number|H01V...)"),
         _p("patient", REFERENCE, "subject", "the patient", _PATIENT),
         _p("subject", REFERENCE, "subject", "the patient", _PATIENT),
-        _p("status", TOKEN, "status", "in-progress | finished | ..."),
+        _p("status", TOKEN, "status", "in-progress | finished | entered-in-error (a cancelled registration)"),
         _p("date", DATE, "period", "the stay's period (admission to discharge; open while in house)"),
-        _p("class", TOKEN, "class", "the encounter class (IMP: inpatient)"),
+        _p("class", TOKEN, "class", "IMP inpatient, OBSENC observation, EMER emergency, AMB outpatient"),
         _p("service-provider", REFERENCE, "serviceProvider", "the hospital", _ORG),
     ),
     "ChargeItem": (

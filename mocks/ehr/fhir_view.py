@@ -4,6 +4,24 @@ The EHR keeps its chart as Python objects; this view renders them as Organizatio
 Coverage, Encounter, ChargeItem and Claim, the way a FHIR API or bulk export ($export, NDJSON)
 would serve them. Building dicts is cheap; ``fhir.resources`` validates them in the tests and at
 the live boundary, not on every simulated event.
+
+What the ADT vocabulary beyond admit/transfer/discharge does to the resources:
+
+- the encounter type is ``Encounter.class`` (v3 ActCode, ``ENCOUNTER_CLASS``): IMP inpatient,
+  OBSENC observation, EMER emergency, AMB outpatient;
+- a registration entered in error (A11) is an Encounter and Coverage with status
+  ``entered-in-error``, and never has a Claim;
+- a coverage update (A08) changes the visit's Coverage (``class`` plan, ``payor``) and the payer
+  its Claim goes to: the plan current on the chart, not the one the patient registered with;
+- a cancelled discharge (A13) makes the Encounter ``in-progress`` again (no ``period.end``, no
+  disposition) until the next discharge; a cancelled transfer (A12) is gone from its locations;
+- a merge (A40) moves the visit's resources to the surviving MRN, and the merged-away MRN's
+  Patient becomes ``active: false`` with a ``link`` of type ``replaced-by`` to the survivor (R4
+  Patient.link), so a client holding the old reference finds where the record went. The survivor
+  carries no ``replaces`` link back: the EHR records merges on the visit they moved, not on the
+  patient, and a survivor's Patient is rendered with any of its visits, so it could only carry
+  them if every render looked through every chart. The EHR's merges move one visit per merged MRN
+  (the merged MRN's only one), so a merged-away Patient is rendered from that visit's chart.
 """
 
 from __future__ import annotations
@@ -21,6 +39,14 @@ DRG_SYSTEM = "https://www.cms.gov/ms-drg"
 ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 DISCHARGE_DISPOSITION_SYSTEM = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 _DISPOSITION = {"01": "home", "06": "hosp", "03": "snf", "20": "exp"}
+# encounter type -> Encounter.class (v3 ActCode: code, display)
+ENCOUNTER_CLASS = {
+    "inpatient": ("IMP", "inpatient encounter"),
+    "observation": ("OBSENC", "observation encounter"),
+    "emergency": ("EMER", "emergency"),
+    "outpatient": ("AMB", "ambulatory"),
+}
+SELF_PAY_CLASS = "SP"  # the financial class of self-pay plans (no payer to bill)
 
 JSON = dict[str, Any]
 
@@ -37,28 +63,43 @@ def ehr_resources(ehr: Ehr, hospitals: tuple[Hospital, ...], payers: tuple[Payer
         "ChargeItem": [],
         "Claim": [],
     }
+    replaced_by = {merged: enc.mrn for enc in ehr.encounters.values() for merged in enc.merged_mrns}
     for mrn in ehr.patients:
-        resources["Patient"].append(patient(ehr, mrn))
+        resources["Patient"].append(patient(ehr, mrn, replaced_by.get(mrn)))
     for enc in ehr.encounters.values():
-        payer = ehr.patients[enc.mrn].payer
-        resources["Coverage"].append(coverage(ehr, enc, payer))
+        resources["Coverage"].append(coverage(ehr, enc))
         resources["Encounter"].append(encounter(ehr, enc))
         resources["ChargeItem"].extend(charge_items(ehr, enc))
-        if enc.coding is not None and not payer.self_pay and enc.discharged_at is not None:
-            resources["Claim"].append(claim(ehr, enc, payer))
+        if _billable(ehr, enc):
+            resources["Claim"].append(claim(ehr, enc))
     return resources
 
 
 def chart_resources(ehr: Ehr, visit: str) -> list[JSON]:
-    """One encounter's resources as ``ehr_resources`` renders them (patient, coverage, encounter,
-    charge items, and the claim once coded and discharged, unless self-pay): what an event on the
-    visit may have changed, for the live FHIR store to publish after it."""
+    """One encounter's resources as ``ehr_resources`` renders them (patient, the patients merged
+    into it with this visit, coverage, encounter, charge items, and the claim once coded and
+    discharged, unless self-pay or cancelled): what an event on the visit may have changed, for
+    the live FHIR store to publish after it."""
     enc = ehr.encounters[visit]
-    payer = ehr.patients[enc.mrn].payer
-    resources = [patient(ehr, enc.mrn), coverage(ehr, enc, payer), encounter(ehr, enc), *charge_items(ehr, enc)]
-    if enc.coding is not None and not payer.self_pay and enc.discharged_at is not None:
-        resources.append(claim(ehr, enc, payer))
+    resources = [patient(ehr, enc.mrn), *(patient(ehr, merged, enc.mrn) for merged in enc.merged_mrns)]
+    resources += [coverage(ehr, enc), encounter(ehr, enc), *charge_items(ehr, enc)]
+    if _billable(ehr, enc):
+        resources.append(claim(ehr, enc))
     return resources
+
+
+def _billable(ehr: Ehr, enc: Encounter) -> bool:
+    """Whether the EHR has a claim for the visit: coded, discharged, not cancelled, a payer to bill."""
+    return enc.coding is not None and enc.discharged_at is not None and not enc.cancelled and not plan(ehr, enc)[2]
+
+
+def plan(ehr: Ehr, enc: Encounter) -> tuple[str, str, bool]:
+    """The plan the visit is under now (an A08 may have changed it): code, name, self-pay."""
+    registered = ehr.patients[enc.mrn].payer
+    if not enc.plan_code or enc.plan_code == registered.plan_code:
+        return registered.plan_code, registered.name, registered.self_pay
+    name = ehr._plan_names.get(enc.plan_code, enc.plan_code)
+    return enc.plan_code, name, enc.financial_class == SELF_PAY_CLASS
 
 
 def organization(identifier: str, name: str, payer: bool = False) -> JSON:
@@ -72,37 +113,42 @@ def organization(identifier: str, name: str, payer: bool = False) -> JSON:
     }
 
 
-def patient(ehr: Ehr, mrn: str) -> JSON:
+def patient(ehr: Ehr, mrn: str, replaced_by: str | None = None) -> JSON:
+    """The patient's record; ``replaced_by``: the MRN it was merged into (A40), which it then points to."""
     p = ehr.patients[mrn]
-    return {
+    resource: JSON = {
         "resourceType": "Patient",
         "id": mrn,
         "identifier": [{"system": MRN_SYSTEM, "value": mrn}],
+        "active": replaced_by is None,
         "name": [{"family": p.family, "given": [p.given]}],
         "gender": "female" if p.sex == "F" else "male",
         "birthDate": f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}",
     }
+    if replaced_by is not None:
+        resource["link"] = [{"other": {"reference": f"Patient/{replaced_by}"}, "type": "replaced-by"}]
+    return resource
 
 
-def coverage(ehr: Ehr, enc: Encounter, payer: Payer) -> JSON:
+def coverage(ehr: Ehr, enc: Encounter) -> JSON:
+    """The visit's coverage: the plan it is under now."""
+    plan_code, plan_name, self_pay = plan(ehr, enc)
     resource: JSON = {
         "resourceType": "Coverage",
         "id": enc.visit,
-        "status": "active",
+        "status": "entered-in-error" if enc.cancelled else "active",
         "beneficiary": {"reference": f"Patient/{enc.mrn}"},
         "subscriberId": ehr.patients[enc.mrn].member_id,
         "payor": [
-            {"reference": f"Patient/{enc.mrn}"}
-            if payer.self_pay
-            else {"reference": f"Organization/payer-{payer.plan_code}"}
+            {"reference": f"Patient/{enc.mrn}"} if self_pay else {"reference": f"Organization/payer-{plan_code}"}
         ],
         "class": [
             {
                 "type": {
                     "coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}]
                 },
-                "value": payer.plan_code,
-                "name": payer.name,
+                "value": plan_code,
+                "name": plan_name,
             }
         ],
     }
@@ -127,12 +173,16 @@ def encounter(ehr: Ehr, enc: Encounter) -> JSON:
                 "period": loc_period,
             }
         )
+    status = "finished" if enc.discharged_at is not None else "in-progress"
+    if enc.cancelled:  # the registration was entered in error (A11): the visit never happened
+        status = "entered-in-error"
+    class_code, class_display = ENCOUNTER_CLASS[enc.encounter_type]
     resource: JSON = {
         "resourceType": "Encounter",
         "id": enc.visit,
         "identifier": [{"system": VISIT_SYSTEM, "value": enc.visit}],
-        "status": "finished" if enc.discharged_at is not None else "in-progress",
-        "class": {"system": ACT_CODE_SYSTEM, "code": "IMP", "display": "inpatient encounter"},
+        "status": status,
+        "class": {"system": ACT_CODE_SYSTEM, "code": class_code, "display": class_display},
         "subject": {"reference": f"Patient/{enc.mrn}"},
         "participant": [
             {"individual": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": enc.attending}}}
@@ -186,9 +236,11 @@ def charge_items(ehr: Ehr, enc: Encounter) -> list[JSON]:
     return items
 
 
-def claim(ehr: Ehr, enc: Encounter, payer: Payer) -> JSON:
-    """The EHR's billing-ready claim for a coded encounter (what patient accounting would drop)."""
+def claim(ehr: Ehr, enc: Encounter) -> JSON:
+    """The EHR's billing-ready claim for a coded encounter (what patient accounting would drop), to
+    the payer of the plan the visit is under now."""
     tb = ehr.timebase
+    plan_code = plan(ehr, enc)[0]
     coding = enc.coding
     assert coding is not None and enc.discharged_at is not None
     total = sum(line.amount for line in enc.charges)
@@ -202,7 +254,7 @@ def claim(ehr: Ehr, enc: Encounter, payer: Payer) -> JSON:
         "patient": {"reference": f"Patient/{enc.mrn}"},
         "billablePeriod": {"start": tb.iso(enc.admitted_at), "end": tb.iso(enc.discharged_at)},
         "created": tb.iso(coding.at),
-        "insurer": {"reference": f"Organization/payer-{payer.plan_code}"},
+        "insurer": {"reference": f"Organization/payer-{plan_code}"},
         "provider": {"reference": f"Organization/{enc.hospital}"},
         "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
         "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{enc.visit}"}}],

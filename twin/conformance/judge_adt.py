@@ -22,9 +22,7 @@ from twin.observe.records import Difference
 
 def _visits(ctx: ScenarioUnderTest, event: type, where: Callable[[object], bool] | None = None) -> set[str]:
     return {
-        str(getattr(fact, "visit", ""))
-        for fact in ctx.result.view.truth.of_type(event)
-        if where is None or where(fact)
+        str(getattr(fact, "visit", "")) for fact in ctx.result.view.truth.of_type(event) if where is None or where(fact)
     }
 
 

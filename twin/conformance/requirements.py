@@ -98,7 +98,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "discharge-to-billing",
         "Emergency and outpatient visits (ADT^A04) and observation stays are billed like stays, on the claim type "
         "their encounter type calls for.",
-        "What a modern interoperability model looks like: governed APIs for \"patient financial events\" and "
+        'What a modern interoperability model looks like: governed APIs for "patient financial events" and '
         '"encounter-linked charge events"',
     ),
     Requirement(

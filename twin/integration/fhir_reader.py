@@ -11,13 +11,19 @@ The mapping is taken from what the EHR's FHIR view (``mocks/ehr/fhir_view.py``) 
 EHR's own FHIR output reads into the same canonical events its HL7 feed gives (a test proves it
 field by field):
 
-Encounter, status ``in-progress`` -> ``PatientAdmitted``; ``finished`` -> ``PatientDischarged``:
+Encounter, status ``in-progress`` -> ``PatientAdmitted``; ``finished`` -> ``PatientDischarged``;
+``entered-in-error`` -> ``AdmissionCancelled`` (a registration entered in error, A11):
   visit          ``identifier`` (visit-number system), else the id     PV1-19
   hospital       ``serviceProvider`` Organization/<code>                MSH-4
   mrn            ``subject`` Patient/<mrn> (or its MRN identifier)     PID-3
   at             ``period.start`` (admitted), ``period.end`` (discharged)  EVN-2, PV1-45
+                 cancelled: ``meta.lastUpdated`` (when the server        EVN-2 of the A11
+                 recorded it), else ``period.start``
   unit           ``location[0]`` (admitted to), ``location[-1]`` (discharged from)  PV1-3
   attending_npi  ``participant.individual`` NPI identifier             PV1-7
+  encounter_type ``class`` (v3 ActCode): IMP inpatient, OBSENC         PV1-2, PV1-18
+                 observation, EMER emergency, AMB outpatient; another
+                 code, another system or none: inpatient
   disposition    ``hospitalization.dischargeDisposition`` -> table 0112  PV1-36
 ChargeItem, status ``billable`` -> ``ChargesPosted`` with one line:
   txn_id         the id                                                FT1-2
@@ -38,6 +44,15 @@ charge read from the view's FHIR bills (its performing department is ``costCente
 inventory: for stock the HL7 feed stays the system of record. Times
 are read as the twin writes them: a FHIR offset is normalised to UTC, the twin's local clock.
 
+The rest of the ADT vocabulary travels on the HL7 feed only: a resource shows the chart as it
+stands, not the correction that made it so, and this reader reads one resource at a time.
+Coverage is not read, so a coverage update (A08) is not read either; a cancelled transfer (A12)
+only leaves the Encounter's locations without it; a cancelled discharge (A13) makes the Encounter
+``in-progress`` again, which reads as its admission once more (the same facts) and withdraws
+nothing; a merge (A40) moves the visit's resources to the surviving Patient, which only an
+admission read afterwards would show. So an integration fed by FHIR alone bills such a visit
+from its first discharge, without the coverage update, under the MRN it was admitted with.
+
 The Encounter's logical id is its visit number (as in the view), which is what a ChargeItem's
 ``context`` reference names.
 """
@@ -51,7 +66,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from twin.domain.events import ChargeLine, ChargesPosted, DomainEvent, PatientAdmitted, PatientDischarged
+from twin.domain.events import (
+    AdmissionCancelled,
+    ChargeLine,
+    ChargesPosted,
+    DomainEvent,
+    PatientAdmitted,
+    PatientDischarged,
+)
 from twin.domain.timebase import Timebase
 from twin.integration.claim import CHARGEMASTER_SYSTEM
 
@@ -62,6 +84,11 @@ DISCHARGE_DISPOSITION_SYSTEM = "http://terminology.hl7.org/CodeSystem/discharge-
 # discharge-disposition code -> HL7 table 0112, the inverse of what the EHR's FHIR view writes.
 # A code without a table 0112 counterpart is kept as it came.
 DISPOSITION_0112 = {"home": "01", "hosp": "06", "snf": "03", "exp": "20"}
+ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+# Encounter.class (v3 ActCode) -> encounter type, the inverse of what the EHR's FHIR view writes;
+# another class is read as inpatient (what every Encounter was before the view wrote the class).
+ENCOUNTER_TYPE = {"IMP": "inpatient", "OBSENC": "observation", "EMER": "emergency", "AMB": "outpatient"}
+ENCOUNTER_STATUSES = ("in-progress", "finished", "entered-in-error")
 SUPPORTED = ("Encounter", "ChargeItem")
 
 BAD_REQUEST = 400  # not JSON, or not valid FHIR R4
@@ -159,21 +186,27 @@ class FhirReader:
     # -- Encounter -----------------------------------------------------------------------------
     def _encounter(self, model: Any) -> DomainEvent:
         status = model.status
-        if status not in ("in-progress", "finished"):
+        if status not in ENCOUNTER_STATUSES:
             raise _Reject(
                 UNPROCESSABLE,
                 Issue(
                     "not-supported",
                     "Encounter.status",
-                    f"status {status!r} is not read: in-progress (an admission) or finished (a discharge)",
+                    f"status {status!r} is not read: in-progress (an admission), finished (a discharge) or "
+                    "entered-in-error (a cancelled registration)",
                 ),
             )
         visit = _identifier(model.identifier, VISIT_SYSTEM) or str(model.id)
         hospital = _reference_id(model.serviceProvider, "Organization", "Encounter.serviceProvider")
+        period = model.period
+        if status == "entered-in-error":  # when it was cancelled is when the server recorded it so
+            updated = model.meta.lastUpdated if model.meta is not None else None
+            if updated is not None:
+                return AdmissionCancelled(self._time(updated, "Encounter.meta.lastUpdated"), hospital, visit)
+            return AdmissionCancelled(self._time(period and period.start, "Encounter.period.start"), hospital, visit)
         locations = model.location or []
         if not locations:
             raise _Reject(UNPROCESSABLE, Issue("required", "Encounter.location", "no location: the unit is missing"))
-        period = model.period
         if status == "in-progress":
             subject = model.subject
             mrn = _identifier(getattr(subject, "identifier", None) and [subject.identifier], MRN_SYSTEM)
@@ -188,6 +221,7 @@ class FhirReader:
                 attending_npi=_attending(model.participant),
                 plan_code="",
                 financial_class="",
+                encounter_type=_encounter_type(model.class_fhir),
             )
         disposition = ""
         hospitalization = model.hospitalization
@@ -361,6 +395,13 @@ def _code(concept: Any, system: str) -> str:
         if coding.system == system and coding.code:
             return str(coding.code)
     return ""
+
+
+def _encounter_type(coding: Any) -> str:
+    """The encounter type of an Encounter.class (see ``ENCOUNTER_TYPE``)."""
+    if coding is None or coding.system not in (ACT_CODE_SYSTEM, None):
+        return "inpatient"
+    return ENCOUNTER_TYPE.get(str(coding.code), "inpatient")
 
 
 def _location(location: Any, where: str) -> str:

@@ -18,67 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from twin.domain.accounts import OTHER_EXPENSE, SALARIES, SUPPLY_EXPENSE
-from twin.domain.events import CaseCompleted, ChargesPosted, PatientAdmitted, PatientDischarged
+from twin.domain.events import BEDDED, CaseCompleted, ChargesPosted, PatientAdmitted, PatientDischarged
+from twin.observe.calibration_sources import REFERENCES, Reference
 from twin.observe.view import RunView
 
 DAY = 1440.0
-
-
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """A published range for one statistic."""
-
-    statistic: str
-    unit: str
-    low: float
-    high: float
-    source: str
-
-
-REFERENCES: tuple[Reference, ...] = (
-    Reference(
-        "average length of stay",
-        "days",
-        4.5,
-        5.6,
-        "AHRQ HCUP Statistical Brief #166 (mean 4.6 days, 2011); AHA Hospital Statistics (5.4-5.5 days, 2009-2017)",
-    ),
-    Reference(
-        "bed occupancy",
-        "%",
-        60.0,
-        85.0,
-        "AHA Hospital Statistics / NCHS Health, United States (US community hospitals ~62-75%)",
-    ),
-    Reference(
-        "OR cases per room per weekday",
-        "cases",
-        2.0,
-        4.0,
-        "OR utilization benchmarks, e.g. Macario, Anesthesiology 2006 (2-4 elective cases per OR per day)",
-    ),
-    Reference(
-        "DNFB days",
-        "days of gross revenue",
-        1.0,
-        7.0,
-        "HFMA MAP Keys, discharged-not-final-billed days (best practice under ~4-5 days)",
-    ),
-    Reference(
-        "supply share of operating expense",
-        "%",
-        10.0,
-        18.0,
-        "AHA Costs of Caring; AHRMM supply-chain benchmarks (~10-18% incl. implants)",
-    ),
-    Reference(
-        "labor share of operating expense",
-        "%",
-        45.0,
-        60.0,
-        "HFMA/Truven ACTION OI (46-49% of operating cost, 2007-2012); AHA (~50-60%)",
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +33,10 @@ class Calibrated:
 
     @property
     def in_range(self) -> bool | None:
+        """Inside the published range; ``None`` with no value, or where a single figure or none is published."""
         if self.value is None:
             return None
-        return self.reference.low <= self.value <= self.reference.high
+        return self.reference.judge(self.value)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +44,8 @@ class Calibrated:
             "unit": self.reference.unit,
             "value": None if self.value is None else round(self.value, 3),
             "range": [self.reference.low, self.reference.high],
+            "published": self.reference.shown(),
+            "kind": self.reference.kind,
             "in_range": self.in_range,
             "source": self.reference.source,
             "note": self.note,
@@ -110,33 +57,78 @@ def calibrate(view: RunView) -> list[Calibrated]:
     workload = view.scenario.days * DAY
     window = _steady_window(workload)
     admitted: dict[str, float] = {}
+    types: dict[str, str] = {}
     cases = 0
     for fact in view.truth:
         if isinstance(fact, PatientAdmitted):
             admitted[fact.visit] = fact.at
+            types[fact.visit] = fact.encounter_type
         elif isinstance(fact, CaseCompleted):
             cases += 1
     dnfb = Dnfb(view)
     discharged = dnfb.discharged
-    stays = [(admitted[v], discharged[v]) for v in discharged if v in admitted]
-    arrivals = [(start, out) for start, out in stays if start > 0]  # the starting census came mid-stay
+    stays = [(admitted[v], discharged[v]) for v in discharged if v in admitted and types[v] in BEDDED]
+    inpatient = [
+        (admitted[v], discharged[v])
+        for v in discharged
+        if v in admitted and types[v] == "inpatient" and admitted[v] > 0  # the starting census came mid-stay
+    ]
     values: dict[str, tuple[float | None, str]] = {}
-    values["average length of stay"] = (
-        sum(out - start for start, out in arrivals) / len(arrivals) / DAY if arrivals else None,
-        f"{len(arrivals)} discharges of patients admitted during the run",
+    values["average length of stay (inpatient)"] = (
+        sum(out - start for start, out in inpatient) / len(inpatient) / DAY if inpatient else None,
+        f"{len(inpatient)} discharges of inpatients admitted during the run",
     )
     beds = sum(h.beds for h in view.network.hospitals)
     occupied = sum(max(0.0, min(out, window[1]) - max(start, window[0])) for start, out in stays)
     values["bed occupancy"] = (
         100 * occupied / (beds * (window[1] - window[0])) if beds and window[1] > window[0] else None,
-        f"days {window[0] / DAY:g}-{window[1] / DAY:g}, occupied bed time over staffed bed time",
+        f"days {window[0] / DAY:g}-{window[1] / DAY:g}, inpatient and observation bed time over staffed bed time",
     )
+    values.update(_encounter_mix(types, admitted))
+    values["days from discharge to final bill"] = _days_to_final_bill(dnfb)
+    values["clean-claim rate"] = _clean_claims(view)
     room_days = sum(h.or_rooms for h in view.network.hospitals) * _weekdays(view, workload)
     values["OR cases per room per weekday"] = (cases / room_days if room_days else None, f"{cases} cases")
     # the discharged-not-billed pool fills for a few days after the start (the census was in house)
     values["DNFB days"] = _dnfb_days(view, (max(window[0], workload / 2), workload), dnfb)
     values.update(_expense_shares(view))
     return [Calibrated(ref, *values.get(ref.statistic, (None, "not measured"))) for ref in REFERENCES]
+
+
+def _encounter_mix(types: dict[str, str], admitted: dict[str, float]) -> dict[str, tuple[float | None, str]]:
+    """Registrations of each type per inpatient admission, over what was registered during the run."""
+    counts: dict[str, int] = {}
+    for visit, kind in types.items():
+        if admitted[visit] > 0:  # not the starting census
+            counts[kind] = counts.get(kind, 0) + 1
+    inpatients = counts.get("inpatient", 0)
+    if not inpatients:
+        return {}
+    note = f"{inpatients} inpatient admissions during the run"
+    return {
+        "emergency visits per inpatient admission": (counts.get("emergency", 0) / inpatients, note),
+        "observation stays per inpatient admission": (counts.get("observation", 0) / inpatients, note),
+    }
+
+
+def _days_to_final_bill(dnfb: Dnfb) -> tuple[float | None, str]:
+    """Mean days from the discharge to the ERP's receivable (the final bill), over billed encounters."""
+    days = [(dnfb.billed[v] - out) / DAY for v, out in dnfb.discharged.items() if v in dnfb.billed]
+    if not days:
+        return None, "no encounter billed"
+    return sum(days) / len(days), f"{len(days)} encounters billed, discharge to receivable posted in the ERP"
+
+
+def _clean_claims(view: RunView) -> tuple[float | None, str]:
+    """Claims the clearinghouse accepted on their first submission, of every encounter's first claim."""
+    first: dict[str, bool] = {}
+    for submission in view.clearinghouse.submissions:
+        if not submission.replaces:
+            first.setdefault(submission.claim_number, submission.accepted)
+    if not first:
+        return None, "no claim submitted"
+    accepted = sum(first.values())
+    return 100 * accepted / len(first), f"{accepted} of {len(first)} first claims accepted as submitted"
 
 
 def _steady_window(workload: float) -> tuple[float, float]:

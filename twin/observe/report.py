@@ -294,17 +294,20 @@ def _figure(value: float) -> str:
 
 
 def print_calibration(rows: list[dict[str, Any]], console: Console) -> None:
-    """Each operating statistic beside its published range; sources and notes as footnotes."""
-    table = Table(title="Calibration: the simulated network beside published ranges")
+    """Each operating statistic beside its published figure; sources and notes as footnotes. A single
+    published figure gets the gap to it, not a verdict (a point is no range)."""
+    table = Table(title="Calibration: the simulated network beside published figures")
     table.add_column("statistic")
     table.add_column("simulated", justify="right")
-    table.add_column("published range", justify="right")
+    table.add_column("published", justify="right")
     table.add_column("")
     for number, row in enumerate(rows, start=1):
         value = "-" if row["value"] is None else f"{row['value']:.2f}"
-        low, high = row["range"]
         mark = {True: "[green]in range[/green]", False: "[red]outside[/red]", None: "-"}[row["in_range"]]
-        table.add_row(f"{row['statistic']} [{number}]", value, f"{low:g}-{high:g} {row['unit']}", mark)
+        low = row["range"][0]
+        if row.get("kind") == "figure" and row["value"] is not None and low:
+            mark = f"{100 * (row['value'] - low) / low:+.0f}% from it"
+        table.add_row(f"{row['statistic']} [{number}]", value, f"{row.get('published', '')} {row['unit']}", mark)
     console.print(table)
     for number, row in enumerate(rows, start=1):
         console.print(f"  [{number}] {row['source']}. Measured: {row['note']}.", highlight=False)

@@ -38,6 +38,8 @@ from twin.domain.events import (
 from twin.domain.model import CaseType, ChargeCode, Hospital, Patient, Payer, Unit
 from twin.scenario import LogNormal, Scenario
 from twin.workflows.coding import assign_codes, assign_visit_codes
+from twin.workflows.him import CodingDesk
+from twin.workflows.office_hours import OfficeHours
 
 MINUTES_PER_DAY = 1440.0
 # Relative admission rate by hour of day (midnight first) and by weekday (Monday first).
@@ -77,7 +79,6 @@ ICU_STEP_DOWN_SHARE = 0.8
 SERVICE_MIX = (("lab", 0.45), ("pharmacy", 0.25), ("imaging", 0.12), ("therapy", 0.10), ("respiratory", 0.08))
 DISPOSITIONS = (("01", 0.78), ("06", 0.11), ("03", 0.08), ("20", 0.03))  # home, home health, SNF, expired
 FINANCIAL_CLASSES = ("MCR", "MCD", "COM", "SP")  # in the order of the scenario's payer mix
-LATE_CHARGE_SHARE = 0.15
 # Charges the coder finds missing while abstracting the chart (a therapy session, an imaging study)
 # go into the charge feed moments before the final coding: the pair a reordering transport can swap.
 CODER_CHARGE_SHARE = 0.08
@@ -171,6 +172,7 @@ class PatientFlow:
         coder_rng: random.Random,
         adt_rng: random.Random | None = None,
         visit_rng: random.Random | None = None,
+        him_rng: random.Random | None = None,
     ) -> None:
         self.env = env
         self.hospital = hospital
@@ -184,6 +186,17 @@ class PatientFlow:
         self.adt_rng = adt_rng or random.Random(f"{hospital.code}/adt")
         self.visit_rng = visit_rng or random.Random(f"{hospital.code}/visits")
         self.adt = scenario.workload.adt
+        self.revenue = scenario.revenue_cycle
+        self.office_hours = OfficeHours(
+            start_minute_of_day,
+            start_weekday,
+            self.revenue.office_opens_hour * 60,
+            self.revenue.office_closes_hour * 60,
+        )
+        coders = max(1, round(hospital.beds * self.revenue.coders_per_100_beds / 100))
+        self.him = CodingDesk(
+            env, coders, self.revenue, self.office_hours, him_rng or random.Random(f"{hospital.code}/him")
+        )
         self.survivors = 0  # older records that duplicate registrations are merged into
         self.duplicates: dict[str, bool] = {}  # visit -> registered under a duplicate MRN
         self.fake = fake
@@ -376,15 +389,7 @@ class PatientFlow:
         disposition = rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
         self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
         discharged = env.now
-        coding_delay = lognormal(spec.coding_delay_hours, rng) * 60
-        queried = rng.random() < spec.coding_query_share
-        if queried:
-            coding_delay += lognormal(spec.coding_query_delay_hours, rng) * 60
-        self.merge_duplicate(patient, visit, discharged, coding_delay)
-        if rng.random() < LATE_CHARGE_SHARE:
-            yield env.timeout(min(rng.uniform(60, 720), coding_delay / 2))
-            self.post_service(stay, "pharmacy")
-        yield env.timeout(discharged + coding_delay - env.now)
+        queried = yield from self.await_coding(stay, patient, encounter_type, discharged, rng, late_charges=True)
         if observation:
             principal, secondary, drg = assign_visit_codes("observation", rng)
         else:
@@ -394,6 +399,35 @@ class PatientFlow:
         if self.coder_rng.random() < CODER_CHARGE_SHARE:
             self.post_service(stay, self.coder_rng.choice(CODER_CHARGE_KINDS), self.coder_rng, credits=False)
         self.code(visit, principal, secondary, drg, queried)
+
+    def await_coding(
+        self,
+        stay: Stay,
+        patient: Patient,
+        encounter_type: str,
+        discharged: float,
+        rng: random.Random,
+        *,
+        late_charges: bool = False,
+    ) -> Generator[simpy.Event, object, bool]:
+        """From discharge to coding complete: the physician signs the discharge summary, HIM's coders
+        code the chart in office hours (querying the physician first if it is deficient), and
+        departments post the charges they post late. Returns whether the chart was queried."""
+        revenue = self.revenue
+        deficient = rng.random() < revenue.query_share
+        documented = lognormal(revenue.documentation_hours, rng) * 60
+        if late_charges and rng.random() < revenue.late_charge_share:
+            self.env.process(self._late_charge(stay, lognormal(revenue.charge_lag_hours, rng) * 60, rng))
+        self.merge_duplicate(patient, stay.visit, discharged, documented)
+        yield self.env.timeout(documented)
+        chart = self.him.submit(stay.visit, encounter_type, deficient)
+        yield chart.done
+        return chart.queried
+
+    def _late_charge(self, stay: Stay, lag: float, rng: random.Random) -> Generator[simpy.Event, None, None]:
+        """A department posts a charge for the stay after the discharge (the bill hold waits for these)."""
+        yield self.env.timeout(lag)
+        self.post_service(stay, "pharmacy", rng)
 
     def code(self, visit: str, principal: str, secondary: tuple[str, ...], drg: str, queried: bool) -> None:
         """HIM completed coding the encounter: the bill may go."""
@@ -448,7 +482,7 @@ class PatientFlow:
             PatientUpdated(self.env.now, self.hospital.code, visit, patient.mrn, payer.plan_code, payer.financial_class)
         )
 
-    def merge_duplicate(self, patient: Patient, visit: str, discharged: float, coding_delay: float) -> None:
+    def merge_duplicate(self, patient: Patient, visit: str, discharged: float, before: float) -> None:
         """A visit registered under a second MRN: HIM finds the duplicate while the chart waits for
         coding and merges it into the patient's older record (A40), which survives and bills."""
         if not self.duplicates.pop(visit, False):
@@ -463,7 +497,7 @@ class PatientFlow:
             patient.payer,
             patient.member_id,
         )
-        at = discharged + self.adt_rng.uniform(0.1, 0.5) * coding_delay
+        at = discharged + self.adt_rng.uniform(0.1, 0.9) * before  # before the chart reaches the coders
         self.env.process(self._merge(survivor, patient, visit, at))
 
     def _merge(self, survivor: Patient, merged: Patient, visit: str, at: float) -> Generator[simpy.Event, None, None]:

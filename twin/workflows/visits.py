@@ -67,6 +67,13 @@ class Visits:
         if mix.observation_per_admission > 0 and self.observation_kinds:
             self.env.process(self.arrivals(mix.observation_per_admission, self.observation))
 
+    def _per_admission(self, per_admission: float) -> float:
+        """A ratio per inpatient admission as a multiple of the hospital's medical admission rate (the
+        one ``rate_at`` gives): the surgical admissions its OR schedule adds count too."""
+        flow = self.flow
+        surgical = flow.hospital.or_rooms * flow.spec.or_cases_per_room_per_day * 5 / 7  # per day, on average
+        return per_admission * (1 + surgical / flow.daily_rate) if flow.daily_rate else per_admission
+
     def _rate(self, now: float, per_admission: float, business_hours: bool) -> float:
         """Arrivals per minute: the inpatient profile's, scaled; outpatients only in business hours
         on weekdays, at the rate that gives the same visits per week."""
@@ -84,6 +91,7 @@ class Visits:
     ) -> Generator[simpy.Event, None, None]:
         """Arrivals until the scenario's last day, by thinning a peak-rate Poisson process."""
         flow, rng = self.flow, self.rng
+        per_admission = self._per_admission(per_admission)
         open_minutes = (OUTPATIENT_HOURS[1] - OUTPATIENT_HOURS[0]) * 5
         peak = flow.daily_rate * 7 * per_admission / open_minutes if business_hours else flow.peak_rate * per_admission
         horizon = flow.days * MINUTES_PER_DAY
@@ -138,12 +146,9 @@ class Visits:
             level = rng.choices(flow.services["emergency"], cum_weights=_LEVELS)[0]
             flow.post_codes(stay, "emergency", [level], rng)
         flow.happen(PatientDischarged(env.now, flow.hospital.code, visit, location.code, "01"))
-        discharged = env.now
-        coding_delay = lognormal(flow.spec.coding_delay_hours, rng) * 60
-        flow.merge_duplicate(patient, visit, discharged, coding_delay)
-        yield env.timeout(coding_delay)
+        queried = yield from flow.await_coding(stay, patient, encounter_type, env.now, rng)
         principal, secondary, drg = assign_visit_codes(diagnosis_kind, rng)
-        flow.code(visit, principal, secondary, drg, queried=False)
+        flow.code(visit, principal, secondary, drg, queried)
 
 
 _LEVELS = list(itertools.accumulate(EMERGENCY_LEVELS))
