@@ -25,9 +25,9 @@ OUTAGE = {"name": "erp_outage", "kind": "outage", "system": "erp", "from_day": 1
 def test_overrides_set_nested_fields_and_named_faults() -> None:
     base = small_scenario(faults=[OUTAGE])
     varied = apply_overrides(
-        base, {"workload.coding_delay_hours.median": 30, "faults.erp_outage.hours": 4, "network.hospitals": 2}
+        base, {"revenue_cycle.documentation_hours.median": 30, "faults.erp_outage.hours": 4, "network.hospitals": 2}
     )
-    assert varied.workload.coding_delay_hours.median == 30
+    assert varied.revenue_cycle.documentation_hours.median == 30
     assert varied.network.hospitals == 2
     assert varied.faults[0].hours == 4 and varied.faults[0].until_day == pytest.approx(1 + 4 / 24)
     assert base.faults[0].hours == 2  # the scenario it came from is untouched
@@ -99,7 +99,8 @@ def test_the_cache_key_holds_the_overrides_seed_and_integration(tmp_path: Path) 
     assert not other_seed.from_cache
     base = twin.run(scenario, cache=tmp_path, progress=False)
     assert not base.from_cache and base.metrics != other_seed.metrics
-    varied = twin.run(scenario, overrides={"workload.coding_delay_hours.median": 10}, cache=tmp_path, progress=False)
+    overrides = {"revenue_cycle.documentation_hours.median": 10}
+    varied = twin.run(scenario, overrides=overrides, cache=tmp_path, progress=False)
     assert not varied.from_cache and varied.metrics["days_to_bill_mean"] < base.metrics["days_to_bill_mean"]
     keys = {Cache.key("run", scenario.model_dump_json(), name) for name in ("reference", "examples.x:factory")}
     assert len(keys) == 2

@@ -17,7 +17,7 @@ from tests.conftest import small_scenario
 from twin.analysis.sweep import Sweep, _interval, plan
 from twin.cli import main
 
-GRID = {"workload.coding_delay_hours.median": [12, 96]}
+GRID = {"revenue_cycle.documentation_hours.median": [12, 96]}
 DESIGNS = ["event-driven", "point-to-point-batch"]
 
 
@@ -46,12 +46,12 @@ def test_this_process_and_a_dask_client_give_identical_tables() -> None:
     pd.testing.assert_frame_equal(here.table, on_dask.table)
     table = here.table
     assert len(table) == 2 * 2 * 2
-    assert list(table.columns[:4]) == ["design", "workload.coding_delay_hours.median", "replication", "seed"]
+    assert list(table.columns[:4]) == ["design", "revenue_cycle.documentation_hours.median", "replication", "seed"]
     # every design and grid point saw the same two seeds (paired), and the knob moved the figure
-    assert set(table.groupby(["design", "workload.coding_delay_hours.median"])["seed"].apply(tuple)) == {
+    assert set(table.groupby(["design", "revenue_cycle.documentation_hours.median"])["seed"].apply(tuple)) == {
         (table["seed"].min(), table["seed"].min() + 1)
     }
-    by_delay = table.groupby("workload.coding_delay_hours.median")["days_to_bill_mean"].mean()
+    by_delay = table.groupby("revenue_cycle.documentation_hours.median")["days_to_bill_mean"].mean()
     assert by_delay[96] > by_delay[12]
 
 
@@ -116,7 +116,7 @@ def test_twin_sweep_prints_intervals_writes_tables_and_twin_report_renders_them(
     monkeypatch.setenv("COLUMNS", "160")  # a terminal, not the 80 columns of a captured stream
     scenario = _scenario_file(tmp_path)
     out = tmp_path / "sweep"
-    argv = ["sweep", "--scenario", str(scenario), "--grid", "workload.coding_delay_hours.median=12,96"]
+    argv = ["sweep", "--scenario", str(scenario), "--grid", "revenue_cycle.documentation_hours.median=12,96"]
     argv += ["--designs", "event-driven", "--replications", "2", "--jobs", "1", "--no-cache", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -200,7 +200,7 @@ def test_twin_sweep_on_jobs_2_and_on_a_dask_scheduler_address_writes_identical_t
     from distributed import LocalCluster
 
     scenario = _scenario_file(tmp_path)
-    argv = ["sweep", "--scenario", str(scenario), "--grid", "workload.coding_delay_hours.median=12,96"]
+    argv = ["sweep", "--scenario", str(scenario), "--grid", "revenue_cycle.documentation_hours.median=12,96"]
     argv += ["--designs", "event-driven,point-to-point-batch", "--replications", "2", "--no-cache"]
     assert main([*argv, "--jobs", "2", "--out", str(tmp_path / "local")]) == 0
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

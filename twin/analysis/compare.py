@@ -240,7 +240,66 @@ def _billing(result: RunResult) -> dict[str, Any]:
         "dnfb_days": _round(dnfb_days),
         "dnfb_amount_usd": round(amount / 100, 2),
         "dnfb_encounters": len(waiting),
+        **_stages(result, dnfb.billed, received),
     }
+
+
+# The stages between discharge and the accepted claim, in order: (metric, what a reader calls it).
+STAGES = (
+    ("stage_coding_days", "coding (HIM)"),
+    ("stage_bill_hold_days", "bill hold"),
+    ("stage_final_bill_days", "coded to final bill (integration)"),
+    ("stage_claim_days", "final bill to accepted claim"),
+)
+
+
+def _stages(result: RunResult, billed: dict[str, float], accepted: dict[str, float]) -> dict[str, Any]:
+    """Mean days per stage over the encounters finally billed: discharge -> coded (HIM's queue),
+    coded -> bill due (what is left of the bill hold), bill due -> the ERP's receivable (the
+    integration and its design's schedule), receivable -> the claim accepted (claims only). With
+    ``days_to_final_bill_mean`` (discharge -> receivable) they say which stage a design changes."""
+    from twin.domain.events import CodingCompleted, PatientDischarged
+
+    view = result.view
+    hold = view.scenario.billing.bill_hold_hours * 60
+    discharged: dict[str, float] = {}
+    coded: dict[str, float] = {}
+    for fact in view.truth:
+        if isinstance(fact, PatientDischarged):
+            discharged[fact.visit] = fact.at
+        elif isinstance(fact, CodingCompleted):
+            coded[fact.visit] = fact.at
+    sums = dict.fromkeys((name for name, _ in STAGES), 0.0)
+    counts = dict.fromkeys(sums, 0)
+    total, finals = 0.0, 0
+    for visit, final in billed.items():
+        if visit not in discharged or visit not in coded:
+            continue
+        out, done = discharged[visit], coded[visit]
+        due = max(done, out + hold)
+        spans = {
+            "stage_coding_days": done - out,
+            "stage_bill_hold_days": due - done,
+            "stage_final_bill_days": max(0.0, final - due),
+        }
+        if visit in accepted:
+            spans["stage_claim_days"] = max(0.0, accepted[visit] - final)
+        for name, minutes in spans.items():
+            sums[name] += minutes / DAY
+            counts[name] += 1
+        total, finals = total + (final - out) / DAY, finals + 1
+    stages = {name: _round(sums[name] / counts[name]) if counts[name] else None for name in sums}
+    return {"days_to_final_bill_mean": _round(total / finals) if finals else None, **stages}
+
+
+def largest_stage(base: dict[str, Any], other: dict[str, Any]) -> tuple[str, float] | None:
+    """The stage whose mean differs most between two designs' figures, and by how many days."""
+    gaps = [
+        (label, float(other[name]) - float(base[name]))
+        for name, label in STAGES
+        if other.get(name) is not None and base.get(name) is not None
+    ]
+    return max(gaps, key=lambda gap: abs(gap[1])) if gaps else None
 
 
 def _inventory(result: RunResult) -> dict[str, Any]:
@@ -266,6 +325,20 @@ def _gaps(result: RunResult) -> dict[str, Any]:
         **{f"gaps_{kind}": count for kind, count in by_class.items()},
         **{f"gaps_in_{flow}": count for flow, count in per_flow.items()},
     }
+
+
+def _stage(name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda m: _num(m.get(name))
+
+
+def _largest(base: dict[str, Any]) -> Callable[[dict[str, Any]], str]:
+    def show(metrics: dict[str, Any]) -> str:
+        if metrics is base:
+            return "-"
+        found = largest_stage(base, metrics)
+        return "-" if found is None else f"{found[0]} {found[1]:+.2f} d"
+
+    return show
 
 
 def _round(value: float | None) -> float | None:
@@ -300,6 +373,9 @@ def _business_rows(comparison: Comparison) -> list[Row]:
         ("days to bill, mean / p90", lambda m: f"{_num(m['days_to_bill_mean'])} / {_num(m['days_to_bill_p90'])}"),
         ("  claims accepted", lambda m: str(m["claims_accepted"])),
         ("DNFB days (calibration)", lambda m: _num(m["dnfb_days"])),
+        ("days to final bill (discharge to receivable)", lambda m: _num(m.get("days_to_final_bill_mean"))),
+        *((f"  {label}", _stage(name)) for name, label in STAGES),
+        (f"  stage differing most from {comparison.designs[0]}", _largest(comparison.results[0].metrics)),
         ("DNFB $ at end of workload", lambda m: f"{m['dnfb_amount_usd']:,.0f} ({m['dnfb_encounters']} enc.)"),
         (
             "stock accuracy (counts exact)",

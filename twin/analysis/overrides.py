@@ -1,4 +1,4 @@
-"""Scenario overrides by dotted path: ``{"workload.coding_delay_hours.median": 30, "faults.erp_outage.hours": 4}``.
+"""Scenario overrides by dotted path: ``{"revenue_cycle.coders_per_100_beds": 2, "faults.erp_outage.hours": 4}``.
 
 A sweep varies a few knobs of one scenario file; writing a file per grid point would hide what
 changed. An override names a field the way the scenario file nests it, and the result is validated

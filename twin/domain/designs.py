@@ -15,9 +15,10 @@ HYBRID = "hybrid"
 DESIGN_DESCRIPTIONS: dict[str, str] = {
     EVENT_DRIVEN: "Middleware in real time: every document goes to its target the moment the integration makes it "
     "(discharge-triggered billing, consumption to inventory, replenishment, payables); labor by its nightly sync.",
-    POINT_TO_POINT_BATCH: "The brief's typical disconnected pattern: revenue journals and claims in a nightly batch "
-    "file (01:00), supply usage keyed in by materials staff the next business day (10:00), purchase orders, vendor "
-    "orders and AP invoices in the nightly batch; labor by its nightly sync.",
+    POINT_TO_POINT_BATCH: "The brief's typical disconnected pattern: revenue journals in a nightly batch (01:00) whose "
+    "claim file a biller uploads to the clearinghouse at 09:00 on business days, supply usage keyed in by materials "
+    "staff the next business day (10:00), purchase orders, vendor orders and AP invoices in the nightly batch; labor "
+    "by its nightly sync.",
     HYBRID: "Real time where it pays: discharge to billing, supply usage and the replenishment it triggers; the GL "
     "side that is not time-critical (AP invoices) in the nightly batch (01:00); labor by its nightly sync.",
 }

@@ -10,8 +10,9 @@ in a comparison is the schedule's doing.
 
 - ``event-driven``: middleware in real time; every request leaves at once (no schedule at all, so
   a run is byte-identical to one without a design).
-- ``point-to-point-batch``: the brief's "typical disconnected pattern". Revenue journals and
-  claims go out in a nightly batch file (01:00 local); supply usage is keyed in by materials
+- ``point-to-point-batch``: the brief's "typical disconnected pattern". Revenue journals go out
+  in a nightly batch (01:00 local); the claim file it writes waits for a biller to upload it to
+  the clearinghouse (09:00, business days: a person must move it); supply usage is keyed in by materials
   staff from the usage sheets the next business day (10:00 local); purchase orders, the orders
   sent on to the vendor and AP invoices ride the nightly batch too.
 - ``hybrid``: what the brief recommends. Discharge-to-billing, supply usage and the
@@ -110,6 +111,9 @@ class Schedule:
 
 
 NIGHTLY_BATCH = Schedule("nightly batch", at_minute=60.0, open_minutes=60.0)
+# The nightly batch writes the claim file; a biller uploads it to the clearinghouse when the billing
+# office opens, business days only: what the batch wrote on Friday night goes on Monday morning.
+CLAIM_FILE_UPLOAD = Schedule("claim file upload", at_minute=540.0, open_minutes=120.0, business_days_only=True)
 MANUAL_POSTING = Schedule(
     "manual posting", at_minute=600.0, open_minutes=120.0, business_days_only=True, next_business_day=True
 )
@@ -176,7 +180,7 @@ POINT_TO_POINT_BATCH = Design(
     DESIGN_DESCRIPTIONS[designs.POINT_TO_POINT_BATCH],
     (
         (REVENUE_JOURNAL, NIGHTLY_BATCH),
-        (CLAIM, NIGHTLY_BATCH),
+        (CLAIM, CLAIM_FILE_UPLOAD),
         (SUPPLY_USAGE, MANUAL_POSTING),
         (PURCHASE_ORDER, NIGHTLY_BATCH),
         (VENDOR_ORDER, NIGHTLY_BATCH),

@@ -234,6 +234,8 @@ class KpiService:
                 float(encounter["discharged_at"]),
                 [(float(c["at"]), int(c["amount"])) for c in encounter.get("charges", [])],
             )
+        for visit in run.answers["discharges"].get("not_discharged", []):  # discharge cancelled (A13): in house again
+            self._charts.pop(str(visit), None)
         for item in run.answers["receivables"].get("ar_items", []):
             self._billed.add(str(item["invoice"]))
             self._charts.pop(str(item["invoice"]), None)
