@@ -338,3 +338,15 @@ def first_discharge_only(context: RunContext) -> Integration:
 def institutional_claims_only(context: RunContext) -> Integration:
     """Every claim institutional: the emergency and outpatient visits' claims are the wrong type."""
     return _InstitutionalClaimsOnly(context)
+
+
+class _HidesClaimRejections(Wrapped):
+    """Sends corrected claims again like the reference, but never shows a rejected claim as an exception."""
+
+    def exceptions(self) -> list[IntegrationException]:
+        return [e for e in self.inner.exceptions() if e.reason_code != "claim_rejected"]
+
+
+def hides_claim_rejections(context: RunContext) -> Integration:
+    """A claim the payer's front end rejected is fixed by the billers, but the integration never said so."""
+    return _HidesClaimRejections(context)

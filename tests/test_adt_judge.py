@@ -27,7 +27,7 @@ from twin.domain.events import (
     PatientUpdated,
     TransferCancelled,
 )
-from twin.observe.expectations import CLAIM, RECEIVABLE
+from twin.observe.expectations import CLAIM, EXCEPTION, RECEIVABLE
 from twin.scenario import Scenario
 from twin.sim import RunResult, Twin
 from twin.suts import load_sut
@@ -124,3 +124,27 @@ def test_twin_conform_fails_the_scenario_of_the_ignored_correction(sut: str, tag
     assert failing, [r.verdict for r in run.results]
     summaries = [e.summary for r in failing for e in r.evidence if not e.passed]
     assert any(said in summary for summary in summaries), summaries
+
+
+def test_a_mistyped_member_id_is_rejected_raised_corrected_by_a_biller_and_billed_again() -> None:
+    result = _run("reference")
+    view = result.view
+    rejected = {s.claim_number for s in view.clearinghouse.submissions if not s.accepted}
+    assert rejected, "registration mistyped no member id in the busy scenario"
+    raised = {e.key for e in view.exceptions if e.reason_code == "claim_rejected"}
+    assert raised == rejected and all(e.resolved_at is not None for e in view.exceptions)
+    corrections = {  # the billers' A08s: after the rejection, with the member id the payer knows
+        f.visit
+        for f in view.truth.of_type(PatientUpdated)
+        if f.visit in rejected  # type: ignore[attr-defined]
+    }
+    assert corrections == rejected
+    accepted = {s.claim_number: s.member_id for s in view.clearinghouse.accepted}
+    assert rejected <= set(accepted) and all(accepted[visit] in view.clearinghouse.members for visit in rejected)
+
+
+def test_a_rejected_claim_the_integration_never_raised_is_named() -> None:
+    result = _run("tests.broken:hides_claim_rejections")
+    lost = {d.key for flow in result.flows for d in flow.differences if d.kind == "lost" and d.target == EXCEPTION}
+    rejected = {s.claim_number for s in result.view.clearinghouse.submissions if not s.accepted}
+    assert lost and lost == {f"{visit}:claim_rejected" for visit in rejected}

@@ -94,7 +94,17 @@ def _story(ehr: Ehr, h: str) -> list[DomainEvent]:
 
     def admitted(at: float, visit: str, mrn: str, where: str, bed: str, kind: str) -> PatientAdmitted:
         return PatientAdmitted(
-            at, h, visit, f"{h}{mrn}", where, bed, "9010000001", plan.plan_code, plan.financial_class, kind
+            at,
+            h,
+            visit,
+            f"{h}{mrn}",
+            where,
+            bed,
+            "9010000001",
+            plan.plan_code,
+            plan.financial_class,
+            kind,
+            member_id=f"MEM-{h}{mrn}" if mrn != "M2" else "MISTYPED-1",  # registration's typo travels as keyed
         )
 
     stay, ed, clinic, obs, void, duplicate = (f"{h}-V{n}" for n in range(1, 7))
@@ -103,7 +113,7 @@ def _story(ehr: Ehr, h: str) -> list[DomainEvent]:
         # an inpatient stay with every correction
         admitted(0, stay, "M1", unit, "001-A", "inpatient"),
         ChargesPosted(2 * HOURS, h, stay, (lab,)),
-        PatientUpdated(3 * HOURS, h, stay, f"{h}M1", new_plan.plan_code, new_plan.financial_class),
+        PatientUpdated(3 * HOURS, h, stay, f"{h}M1", new_plan.plan_code, new_plan.financial_class, f"MEM-{h}M1"),
         PatientTransferred(4 * HOURS, h, stay, unit, other, "010-B"),
         TransferCancelled(5 * HOURS, h, stay, other, unit, "001-A"),
         PatientDischarged(50 * HOURS, h, stay, unit, "01"),

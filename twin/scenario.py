@@ -125,6 +125,12 @@ class RevenueCycleSpec(_Strict):
     coding_minutes: CodingMinutes = CodingMinutes()
     late_charge_share: float = Field(default=0.15, ge=0, le=1)
     charge_lag_hours: LogNormal = LogNormal(median=20, sigma=0.8)
+    # Registration keys a share of member ids wrong; the payer's front end rejects those claims, and a
+    # biller (``billers_per_100_beds``, office hours, ``biller_minutes`` each) corrects the registration
+    # (an A08), after which the integration sends the claim again.
+    registration_error_share: float = Field(default=0.11, ge=0, le=1)
+    billers_per_100_beds: float = Field(default=1.0, gt=0, le=50)
+    biller_minutes: LogNormal = LogNormal(median=12, sigma=0.5)
 
     @model_validator(mode="after")
     def _office_open(self) -> RevenueCycleSpec:

@@ -29,7 +29,7 @@ from faker import Faker
 from mocks.ehr.ehr import OutboundMessage
 from twin.catalog import SERVICE_LINES
 from twin.domain.contract import DeadLetter, IntegrationException, Outcome, RunContext
-from twin.domain.events import DomainEvent, Fact, MappingPublished
+from twin.domain.events import DomainEvent, Fact, MappingPublished, PatientDischarged
 from twin.domain.exchange import MessageRecord, TargetRequest, TargetResponse
 from twin.domain.model import Patient, SimTime
 from twin.domain.streams import RandomStreams
@@ -42,6 +42,7 @@ from twin.observe.view import FaultsSeen, IntegrationSeen, RunView
 from twin.scenario import Scenario
 from twin.systems import Systems, build_systems
 from twin.workflows.accruals import post_daily_accruals
+from twin.workflows.billing_office import BillingOffice
 from twin.workflows.clock import SETTLE_GRACE, SimClock
 from twin.workflows.cycle_count import CycleCount
 from twin.workflows.operations import SupportTeam
@@ -90,13 +91,9 @@ def run_context(scenario: Scenario, network: Network | None = None, streams: Ran
 
 def settle_grace(scenario: Scenario) -> float:
     """Minutes housekeeping keeps firing once the world is done: every daily schedule runs once more,
-    the support team comes round once more after the last message it may have to repair, and the
-    last bill waits out its bill hold (an integration's timer) and still has a day to go out."""
-    return max(
-        SETTLE_GRACE,
-        scenario.operations.dlq_review_hours * 60 + 60,
-        scenario.billing.bill_hold_hours * 60 + SETTLE_GRACE,
-    )
+    and the support team comes round once more after the last message it may have to repair. (The
+    bill hold is the world's: ``happen`` keeps the world busy until each discharge's hold is over.)"""
+    return max(SETTLE_GRACE, scenario.operations.dlq_review_hours * 60 + 60)
 
 
 class World:
@@ -112,6 +109,7 @@ class World:
         self.scenario: Scenario = scenario
         self.streams = RandomStreams(scenario.seed)
         self.clock = clock if clock is not None else SimClock(settle_grace(scenario))
+        self._bill_hold = scenario.billing.bill_hold_hours * 60
         self.network: Network = build_network(scenario)
         self.timebase: Timebase = Timebase(scenario.start)
         self.truth: TruthLedger = TruthLedger()
@@ -197,6 +195,17 @@ class World:
             streams.stream("steward"),
             aliases=None if self.fault_plan is None else self.fault_plan.aliases,
         )
+        revenue = scenario.revenue_cycle
+        beds = sum(h.beds for h in self.network.hospitals)
+        self.billing_office = BillingOffice(
+            clock,
+            max(1, round(beds * revenue.billers_per_100_beds / 100)),
+            revenue,
+            self.patient_flows[0].office_hours,
+            self.systems.ehr,
+            self.happen,
+            streams.stream("billers"),
+        )
         roster = tuple(self.systems.hcm.employees.values())
         self.staffing = [
             Staffing(
@@ -231,14 +240,19 @@ class World:
     # -- what workflows call ------------------------------------------------------------------
     def register(self, patient: Patient, hospital: str) -> None:
         self.systems.ehr.register_patient(patient, hospital)
+        self.systems.clearinghouse.members.add(patient.member_id)  # the payer knows its member
 
     def witness(self, fact: Fact) -> None:
         """A fact no interface publishes (a case ended, goods were counted in): truth only."""
         self.truth.append(fact)
 
     def happen(self, event: DomainEvent) -> None:
-        """A fact happened: record it as truth, let the EHR record it and publish its messages."""
+        """A fact happened: record it as truth, let the EHR record it and publish its messages. A
+        discharge keeps the world busy until its bill hold is over: the bill waiting for it is the
+        world's work (charges still to come), not an integration's housekeeping."""
         self.truth.append(event)
+        if isinstance(event, PatientDischarged) and self._bill_hold:
+            self.clock.timeout(self._bill_hold)
         send = self.wire.send_hl7
         for message in self.systems.ehr.record(event):
             send(message)
@@ -250,9 +264,12 @@ class World:
 
     def handled(self, request: TargetRequest, response: TargetResponse) -> None:
         """What a target's answer sets off in the world: a vendor that confirmed an order ships it
-        when its lead time is over."""
+        when its lead time is over; a claim the payer's front end rejected lands on the billers'
+        worklist."""
         if request.system == "vendor" and response.ok and "ship_at" in response.body:
             self.clock.after(max(0.0, float(response.body["ship_at"]) - self.clock.now), self._vendor_ships)
+        elif request.system == "clearinghouse" and response.status == 422:
+            self.billing_office.rejected(request.body, response.body)
 
     def _vendor_ships(self) -> None:
         """The vendor's shipping run: goods go to the dock, invoices to the integration."""

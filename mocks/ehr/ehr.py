@@ -183,10 +183,11 @@ class Ehr:
         payload = w.adt(trigger, control, self.timebase.hl7(at), enc.hospital, self._pid[enc.mrn], pv1, insurance)
         return self._out(enc, f"ADT^{trigger}", control, payload)
 
-    def _insurance(self, mrn: str, plan_code: str) -> str:
-        """IN1 of the plan the visit is under (the patient's member id)."""
-        patient = self.patients[mrn]
-        return w.in1(plan_code, self._plan_names.get(plan_code, plan_code), patient.member_id)
+    def _insurance(self, mrn: str, plan_code: str, member_id: str = "") -> str:
+        """IN1 of the plan the visit is under, with the member id as registration keyed it (the
+        patient's, when the event names none)."""
+        member = member_id or self.patients[mrn].member_id
+        return w.in1(plan_code, self._plan_names.get(plan_code, plan_code), member)
 
     def _admitted(self, event: PatientAdmitted) -> list[OutboundMessage]:
         if event.encounter_type not in ENCOUNTER_CODES:
@@ -208,13 +209,13 @@ class Ehr:
         )
         self.encounters[event.visit] = enc
         trigger = ENCOUNTER_CODES[event.encounter_type][0]
-        return self._adt(enc, trigger, event.at, self._insurance(event.mrn, event.plan_code))
+        return self._adt(enc, trigger, event.at, self._insurance(event.mrn, event.plan_code, event.member_id))
 
     def _updated(self, event: PatientUpdated) -> list[OutboundMessage]:
         """A08: the visit's insurance as it now stands (PV1-20 and IN1 of the new plan)."""
         enc = self.encounters[event.visit]
         enc.plan_code, enc.financial_class = event.plan_code, event.financial_class
-        return self._adt(enc, "A08", event.at, self._insurance(enc.mrn, event.plan_code))
+        return self._adt(enc, "A08", event.at, self._insurance(enc.mrn, event.plan_code, event.member_id))
 
     def _admission_cancelled(self, event: AdmissionCancelled) -> list[OutboundMessage]:
         """A11: the chart stays (reporting indexes charts by admission order) but is marked void."""

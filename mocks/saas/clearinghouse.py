@@ -47,11 +47,15 @@ class ClaimSubmission:
     patient: str = ""  # the MRN of Claim.patient (Patient/<mrn>)
     claim_type: str = ""  # Claim.type: institutional or professional
     period_end: str = ""  # Claim.billablePeriod.end: the discharge the claim bills
+    member_id: str = ""  # the subscriber id on Claim.insurance[0].coverage.identifier
 
 
 class Clearinghouse:
     def __init__(self, payer_ids: tuple[str, ...]):
         self.payer_ids = set(payer_ids)
+        # The payers' eligibility files: the member ids they cover. A claim naming a member id not on
+        # them is rejected at the payer's front end (a 277CA rejection), as a mistyped id is.
+        self.members: set[str] = set()
         self.submissions: list[ClaimSubmission] = []
         self.replaced_by: dict[str, str] = {}  # submission id -> the accepted submission that replaced it
         self._replies: dict[str, TargetResponse] = {}
@@ -93,6 +97,9 @@ class Clearinghouse:
             return self._replies[request.idempotency_key]
         claim = request.body
         reasons = scrub(claim, self.payer_ids)
+        member = member_id(claim)
+        if member and self.members and member not in self.members:
+            reasons.append(f"payer front end: subscriber id {member!r} not found (eligibility)")
         replaces = _prior(claim)
         if replaces:
             reasons += self._replacement_problems(claim, replaces)
@@ -111,6 +118,7 @@ class Clearinghouse:
             replaces=replaces,
             patient=str(_dict(claim.get("patient")).get("reference", "")).removeprefix("Patient/"),
             claim_type=_first_code(claim.get("type")),
+            member_id=member,
             period_end=str(_dict(claim.get("billablePeriod")).get("end", "")),
         )
         self.submissions.append(submission)
@@ -223,6 +231,13 @@ def _claim_number(claim: dict[str, Any]) -> str:
         if isinstance(ident, dict) and ident.get("system") == CLAIM_NUMBER_SYSTEM:
             return str(ident.get("value", ""))
     return ""
+
+
+def member_id(claim: dict[str, Any]) -> str:
+    """The subscriber id the claim names: ``insurance[0].coverage.identifier.value`` ("" for none)."""
+    insurance = _list(claim.get("insurance"))
+    coverage = _dict(_dict(insurance[0] if insurance else {}).get("coverage"))
+    return str(_dict(coverage.get("identifier")).get("value", ""))
 
 
 def _first_code(concept: Any) -> str:

@@ -25,6 +25,7 @@ class PatientAdmitted(NamedTuple):
     # inpatient (ADT^A01, PV1-2 I), observation (A01, PV1-2 O, PV1-18 OBS), emergency (A04, PV1-2 E) or
     # outpatient (A04, PV1-2 O): registrations (A04) are visits without a bed; ``unit`` is the department
     encounter_type: str = "inpatient"
+    member_id: str = ""  # IN1-36 as registration keyed it ("" when the feed carries none)
 
 
 ENCOUNTER_TYPES = ("inpatient", "observation", "emergency", "outpatient")
@@ -42,6 +43,7 @@ class PatientUpdated(NamedTuple):
     mrn: str
     plan_code: str
     financial_class: str
+    member_id: str = ""  # IN1-36 as it now stands: a biller correcting a mistyped member id sends an A08 too
 
 
 class AdmissionCancelled(NamedTuple):

@@ -70,7 +70,11 @@ class Account:
     late: dict[str, ChargeLine] = field(default_factory=dict)  # arrived after the bill went, not yet adjusted
     adjusting: tuple[str, ...] = ()  # the late lines of the adjustment in flight
     adjustments: int = 0
+    resubmissions: int = 0  # claims sent again after the payer's front end rejected one
+    claim_rejected: bool = False  # the claim bounced: it waits for registration to correct what the edit names
+    corrected: bool = False  # ... and registration has corrected it since
     encounter_type: str = "inpatient"
+    member_id: str = ""  # the subscriber id registered with the coverage (IN1-36)
     coverage_at: SimTime = -1.0  # when the coverage in ``plan_code`` was registered (A01/A04, then A08)
     discharge_cancelled_at: SimTime = -1.0  # a discharge before this was entered in error (A13)
 
@@ -146,7 +150,7 @@ class BillingOrchestrator:
             # a merge or a coverage update may have come first (the admission was repaired late)
             account.mrn = self._survivor.get(event.mrn, event.mrn)
             account.admitted_at, account.encounter_type = event.at, event.encounter_type
-            self._cover(account, event.plan_code, event.at)
+            self._cover(account, event.plan_code, event.at, event.member_id)
             self._visits_of.setdefault(account.mrn, set()).add(event.visit)
             self._try_bill(account, now, outcome)  # coded already: its admission came late (a repaired message)
         elif isinstance(event, PatientDischarged):
@@ -165,7 +169,10 @@ class BillingOrchestrator:
             self._try_bill(account, now, outcome)
         elif isinstance(event, PatientUpdated):
             if event.plan_code:  # an update without IN1 (demographics) leaves the coverage as it was
-                self._cover(account, event.plan_code, event.at)
+                self._cover(account, event.plan_code, event.at, event.member_id)
+                if account.claim_rejected:  # registration corrected: the claim goes again
+                    account.corrected = True
+                    self._resubmit(account, now, outcome)
         elif isinstance(event, DischargeCancelled):  # entered in error: the discharge that counts is the next
             account.discharged_at = None
             account.discharge_cancelled_at = max(account.discharge_cancelled_at, event.at)
@@ -186,10 +193,10 @@ class BillingOrchestrator:
         return outcome
 
     @staticmethod
-    def _cover(account: Account, plan_code: str, at: SimTime) -> None:
+    def _cover(account: Account, plan_code: str, at: SimTime, member_id: str) -> None:
         """The coverage registered at ``at``, unless a later registration already replaced it."""
         if at >= account.coverage_at:
-            account.plan_code, account.coverage_at = plan_code, at
+            account.plan_code, account.member_id, account.coverage_at = plan_code, member_id, at
 
     def on_timer(self, now: SimTime) -> Outcome:
         while self._deadlines and self._deadlines[0][0] <= now:
@@ -214,7 +221,11 @@ class BillingOrchestrator:
             if response.ok and adjustment:
                 account.billed += account.adjusting
                 self._resolve_master_data(account, now)
-                self._submit_claim(account, now, outcome, replacement=True)
+                if account.claim_rejected:  # no accepted claim to replace: the corrected claim will carry it
+                    self._billed(account, now, outcome)
+                    self._resubmit(account, now, outcome)
+                else:
+                    self._submit_claim(account, now, outcome, replacement=True)
             elif response.ok:
                 account.journal_id = str(response.body.get("journal_id", ""))
                 account.status = "journal_posted"
@@ -231,9 +242,13 @@ class BillingOrchestrator:
         elif request.system == "clearinghouse":
             if response.ok:
                 account.claim_id = str(response.body.get("id", ""))
+                account.claim_rejected = False
+                self._resolve(account, reasons.CLAIM_REJECTED, now)
                 self._billed(account, now, outcome)
-            else:
-                account.status = "held" if not adjustment else "billed"
+            else:  # a person must correct what the edit names; a corrected registration sends it again
+                account.status = "billed"  # the journal stands: late charges still adjust it meanwhile
+                if not adjustment:
+                    account.claim_rejected, account.corrected = True, False
                 self._raise(
                     account,
                     reasons.CLAIM_REJECTED,
@@ -242,6 +257,14 @@ class BillingOrchestrator:
                     now,
                 )
         return outcome
+
+    def _resubmit(self, account: Account, now: SimTime, outcome: Outcome) -> None:
+        """Send a rejected claim again once registration corrected it and no adjustment is in flight
+        (a new claim with every line billed so far, not a replacement: none was accepted)."""
+        if account.claim_rejected and account.corrected and account.status == "billed":
+            account.resubmissions += 1
+            account.corrected = False
+            self._submit_claim(account, now, outcome)
 
     def _billed(self, account: Account, now: SimTime, outcome: Outcome) -> None:
         """The bill (or its last adjustment) is complete: late charges that came meanwhile go next."""
@@ -255,6 +278,7 @@ class BillingOrchestrator:
     def _try_adjust(self, account: Account, now: SimTime, outcome: Outcome) -> None:
         """Bill the late charges: an adjusting journal beside the original, then a replacement claim."""
         if account.status != "billed" or not account.late or not self.adjust:
+            self._resubmit(account, now, outcome)
             return
         body = self._journal(account, account.late.values(), now, held="billed", unmapped="adjust_held")
         if body is None:
@@ -391,9 +415,12 @@ class BillingOrchestrator:
             timebase=self.timebase,
             replaces=account.claim_id if replacement else "",
             claim_type=claim_type(account.encounter_type),
+            member_id=account.member_id,
         )
         account.status = "claim_sent"
         key = f"claim:{account.visit}" + (f":replacement:{account.adjustments}" if replacement else "")
+        if account.resubmissions and not replacement:  # a new claim, not a retry of the rejected one
+            key += f":resubmission:{account.resubmissions}"
         outcome.requests.append(TargetRequest("clearinghouse", "POST", "/claims", claim, key, account.visit))
 
     def _validate_charges(self, account: Account) -> str:

@@ -61,6 +61,17 @@ def _line(account: str, cost_center: str, debit: int) -> dict[str, Any]:
     return {"account": account, "cost_center": cost_center, "debit": max(debit, 0), "credit": max(-debit, 0)}
 
 
+MEMBER_SYSTEM = "urn:twin:payer-member-id"
+
+
+def _coverage(visit: str, member_id: str) -> dict[str, Any]:
+    """The visit's Coverage, with the subscriber id the payer knows the patient by (IN1-36)."""
+    coverage: dict[str, Any] = {"reference": f"Coverage/{visit}"}
+    if member_id:
+        coverage["identifier"] = {"system": MEMBER_SYSTEM, "value": member_id}
+    return coverage
+
+
 def claim_type(encounter_type: str) -> str:
     """FHIR claim-type of an encounter's claim: a stay (inpatient, observation) bills on an
     institutional claim; an emergency or outpatient visit on a professional one."""
@@ -83,6 +94,7 @@ def claim_resource(
     timebase: Timebase,
     replaces: str = "",
     claim_type: str = "institutional",
+    member_id: str = "",
 ) -> dict[str, Any]:
     """A FHIR R4 Claim (``claim_type`` institutional or professional) with one item per chargemaster
     code (net of credits) and the DRG, when the visit has one, as the principal diagnosis's package
@@ -134,7 +146,7 @@ def claim_resource(
         "insurer": {"identifier": {"system": PAYER_SYSTEM, "value": payer_id}},
         "provider": {"identifier": {"system": FACILITY_SYSTEM, "value": hospital}},
         "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
-        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{visit}"}}],
+        "insurance": [{"sequence": 1, "focal": True, "coverage": _coverage(visit, member_id)}],
         "diagnosis": diagnoses,
         "item": items,
         "total": {"value": total / 100, "currency": "USD"},

@@ -210,6 +210,7 @@ class Hl7Reader:
             plan_code=plan,
             financial_class=_component(_field(v.pv1, 20), v.comp),
             encounter_type=_encounter_type(v),
+            member_id=_component(_field(in1[0], 36), v.comp) if in1 else "",
         )
 
     def _update(self, v: _Visit) -> PatientUpdated:
@@ -218,7 +219,8 @@ class Hl7Reader:
         without its plan is."""
         in1 = v.body.get("IN1")
         plan = _required(in1[0], 2, "IN1^1^2", v.comp) if in1 else ""
-        return PatientUpdated(v.at, v.hospital, v.visit, v.mrn, plan, _component(_field(v.pv1, 20), v.comp))
+        member = _component(_field(in1[0], 36), v.comp) if in1 else ""
+        return PatientUpdated(v.at, v.hospital, v.visit, v.mrn, plan, _component(_field(v.pv1, 20), v.comp), member)
 
     def _admission_cancelled(self, v: _Visit) -> AdmissionCancelled:
         return AdmissionCancelled(v.at, v.hospital, v.visit)

@@ -92,6 +92,10 @@ def billing_expectations(
     claim must end at the encounter's full value, due when its last late charge arrived
     (``settles_at``). A ``late_charge`` exception may be raised; it is not what makes it right.
 
+    A claim naming a member id registration mistyped is rejected by the payer's front end: the
+    integration must raise it (``claim_rejected``), and the accepted claim is due once a biller's
+    correction (an A08 with the right id) reached the integration.
+
     The bill goes to the payer of the coverage registered last before coding (an A08 corrects it),
     under the MRN that survived every merge of the visit's MRN (A40), as the claim type of its
     encounter type, for the discharge that counted (a cancelled one, A13, does not); a cancelled
@@ -166,8 +170,11 @@ def billing_expectations(
         admission = admitted[visit]
         discharge = discharged[visit]
         due = max(arrives(coding.at), arrives(discharge.at), discharge.at + bill_hold)
-        if not faults.empty:  # the admission, discharge or final coding spoiled: nobody can bill before its repair
-            due = max(due, faults.message_hold(visit))
+        while not faults.empty:  # a message of the visit spoiled before the bill: it waits for the repair
+            held = faults.message_hold(visit, by=due)
+            if held <= due:
+                break
+            due = held
         revenue: dict[str, int] = {}
         late: list[tuple[float, str, str, int, float]] = []  # known, why, slot, amount, arrived
         for posting in postings.get(visit, ()):
@@ -188,10 +195,18 @@ def billing_expectations(
         mrn = admission.mrn
         while mrn in survivor:
             mrn = survivor[mrn]
+        # The subscriber id: the payer's front end rejects a mistyped one, so the claim is accepted only
+        # once registration corrected it (the last one registered is the right one).
+        keyed = [(admission.at, admission.member_id), *((u.at, u.member_id) for u in coverage.get(visit, ()))]
+        member = keyed[-1][1]
+        at_bill = [m for at, m in keyed if arrives(at) <= due]
+        corrected = next((at for at, m in keyed if arrives(at) > due and m == member), None)
+        rejected = bool(at_bill) and at_bill[-1] != member and corrected is not None
         patient = {
             "patient": mrn,
             "type": claim_type(admission.encounter_type),
             "discharged": timebase.iso(discharge.at),
+            "member": member,
         }
 
         journal, receivable, claim = _bill(revenue, office, payer, coding, patient)
@@ -212,10 +227,17 @@ def billing_expectations(
                          firsts=tuple(states[index] for states in firsts))
             )  # fmt: skip
         if payer is not None:
+            claim_due = due
+            if rejected and corrected is not None:  # the correction's A08 may have been spoiled and repaired too
+                claim_due = max(due, arrives(corrected), 0.0 if faults.empty else faults.message_hold(visit))
             expected.append(
-                Expected(BILLING, CLAIM, visit, claim, due, 1, grace=grace, settles_at=settles, why=why,
+                Expected(BILLING, CLAIM, visit, claim, claim_due, 1, grace=grace, settles_at=settles, why=why,
                          firsts=tuple(states[2] for states in firsts))
             )  # fmt: skip
+            if rejected:  # the first claim bounced off the payer's front end: the integration must say so
+                value = {"reason_code": reasons.CLAIM_REJECTED}
+                key = exception_key(visit, reasons.CLAIM_REJECTED)
+                expected.append(Expected(BILLING, EXCEPTION, key, value, due))
         if settles is not None:  # the integration may say so when one arrives; adjusting is what counts
             key = exception_key(visit, reasons.LATE_CHARGE)
             # from when the first late charge reached the integration (not when governance made it billable)

@@ -59,11 +59,15 @@ class FaultFacts:
     def repair(self, message: MessageCorrupted) -> float:
         return self.repaired.get(message.message_id, NEVER)
 
-    def message_hold(self, visit: str) -> float:
-        """When the last spoiled admission, discharge or final coding of a visit - what every bill
-        needs to be made at all - was repaired (0: none was spoiled)."""
+    def message_hold(self, visit: str, by: float = NEVER) -> float:
+        """When the last spoiled ADT or final coding of a visit that reached the integration by ``by``
+        - what a bill waits for, made at ``by`` - was repaired (0: none was spoiled)."""
         return max(
-            (self.repair(m) for m in self._by_visit.get(visit, ()) if m.message_type.startswith(BILL_EVENTS)),
+            (
+                self.repair(m)
+                for m in self._by_visit.get(visit, ())
+                if m.at <= by and m.message_type.startswith(BILL_EVENTS)
+            ),
             default=0.0,
         )
 

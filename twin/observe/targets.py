@@ -128,6 +128,7 @@ def _claim_value(submission: ClaimSubmission) -> dict[str, Any]:
         "patient": submission.patient,
         "type": submission.claim_type,
         "discharged": submission.period_end,
+        "member": submission.member_id,
     }
 
 

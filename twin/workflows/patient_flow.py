@@ -450,8 +450,23 @@ class PatientFlow:
                 plan_code=patient.payer.plan_code,
                 financial_class=patient.payer.financial_class,
                 encounter_type=encounter_type,
+                member_id=self._keyed_member_id(patient),
             )
         )
+
+    def _keyed_member_id(self, patient: Patient) -> str:
+        """The member id as registration keys it: for a share of visits two digits transposed (the
+        payer's front end will reject the claim until a biller corrects it)."""
+        member = patient.member_id
+        if self.adt_rng.random() >= self.revenue.registration_error_share:
+            return member
+        digits = list(member)
+        for _ in range(len(digits)):
+            at = self.adt_rng.randrange(len(digits) - 1)
+            if digits[at] != digits[at + 1]:
+                digits[at], digits[at + 1] = digits[at + 1], digits[at]
+                return "".join(digits)
+        return member[:-1] + str((int(member[-1]) + 1) % 10)  # every digit the same: mistype the last
 
     def cancelled_registration(
         self, patient: Patient, visit: str, location: str, bed: str, encounter_type: str, rng: random.Random
@@ -478,9 +493,16 @@ class PatientFlow:
         self, patient: Patient, visit: str, payer: Payer, at: float
     ) -> Generator[simpy.Event, None, None]:
         yield self.env.timeout(max(0.0, at - self.env.now))
-        self.happen(
-            PatientUpdated(self.env.now, self.hospital.code, visit, patient.mrn, payer.plan_code, payer.financial_class)
+        update = PatientUpdated(
+            self.env.now,
+            self.hospital.code,
+            visit,
+            patient.mrn,
+            payer.plan_code,
+            payer.financial_class,
+            patient.member_id,
         )
+        self.happen(update)
 
     def merge_duplicate(self, patient: Patient, visit: str, discharged: float, before: float) -> None:
         """A visit registered under a second MRN: HIM finds the duplicate while the chart waits for
