@@ -194,6 +194,7 @@ class World:
             self.witness,
             streams.stream("steward"),
             aliases=None if self.fault_plan is None else self.fault_plan.aliases,
+            hours=self.patient_flows[0].office_hours,
         )
         revenue = scenario.revenue_cycle
         beds = sum(h.beds for h in self.network.hospitals)

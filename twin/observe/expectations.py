@@ -237,7 +237,8 @@ def billing_expectations(
             if rejected:  # the first claim bounced off the payer's front end: the integration must say so
                 value = {"reason_code": reasons.CLAIM_REJECTED}
                 key = exception_key(visit, reasons.CLAIM_REJECTED)
-                expected.append(Expected(BILLING, EXCEPTION, key, value, due))
+                # when the first claim went: at once, or as late as a bill held for its late charges
+                expected.append(Expected(BILLING, EXCEPTION, key, value, due, grace=grace))
         if settles is not None:  # the integration may say so when one arrives; adjusting is what counts
             key = exception_key(visit, reasons.LATE_CHARGE)
             # from when the first late charge reached the integration (not when governance made it billable)

@@ -134,7 +134,8 @@ def retire_cost_center(conformance: ScenarioUnderTest, department: str, hospital
     "the data steward publishes a fix about 6 hours after an exception is raised",
 )
 def steward_delay(conformance: ScenarioUnderTest, delay: float) -> None:
-    """The median time the data steward takes from a master-data exception to the published mapping."""
+    """The median office time the data steward works a master-data exception before publishing the mapping
+    (the steward works weekdays in office hours: taken late in the day, it is fixed the next business day)."""
     conformance.set("governance.steward_delay_hours", {"median": delay / 60, "sigma": 0.5})
 
 
