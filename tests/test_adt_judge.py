@@ -148,3 +148,11 @@ def test_a_rejected_claim_the_integration_never_raised_is_named() -> None:
     lost = {d.key for flow in result.flows for d in flow.differences if d.kind == "lost" and d.target == EXCEPTION}
     rejected = {s.claim_number for s in result.view.clearinghouse.submissions if not s.accepted}
     assert lost and lost == {f"{visit}:claim_rejected" for visit in rejected}
+
+
+def test_twin_conform_fails_an_integration_that_never_raised_a_rejected_claim() -> None:
+    run = conform("tests.broken:hides_claim_rejections", tags="req-adt-claim-rejection")
+    [result] = run.results
+    assert result.verdict == "fail"
+    summaries = [e.summary for e in result.evidence if not e.passed]
+    assert any("visits whose member id registration mistyped wrong or missing" in s for s in summaries), summaries

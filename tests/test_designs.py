@@ -82,8 +82,12 @@ def test_a_follow_up_goes_with_the_run_that_released_what_it_follows() -> None:
     assert release is not None
     run = release(_journal("V1"), FRIDAY_1400)
     assert run == 5 * DAY + 60
-    assert release(_claim("V1"), run + 0.02) is None  # the claim after its journal: same batch
-    assert release(_claim("V2"), run + 0.02) == 6 * DAY + 60  # fresh work during the run: next night
+    assert release(_journal("V2"), run + 0.02) == 6 * DAY + 60  # fresh work during the run: next night
+    # the claim file the batch wrote waits for a biller to upload it: 09:00 on the next business day (Monday)
+    upload = release(_claim("V1"), run + 0.02)
+    assert upload == 7 * DAY + 540
+    assert release(_claim("V1"), upload + 30) is None  # the same claim again (a retry): with its upload
+    assert release(_claim("V3"), upload + 30) == 8 * DAY + 540  # a claim written after the file: tomorrow's
     session = release(_issue("IM-1", "T1"), FRIDAY_1400)
     assert session == 7 * DAY + 600
     assert release(_issue("IM-1", "T2"), session + 0.05) is None  # next line of the same item-location

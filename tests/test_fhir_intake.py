@@ -40,7 +40,7 @@ from twin.systems import build_systems
 
 TB = Timebase(datetime(2026, 1, 5))
 # What the EHR's FHIR view does not write (see fhir_reader's docstring): read as "" from FHIR.
-NOT_IN_THE_VIEW = {"admission": ("bed", "plan_code", "financial_class"), "line": ("location", "case")}
+NOT_IN_THE_VIEW = {"admission": ("bed", "plan_code", "financial_class", "member_id"), "line": ("location", "case")}
 
 
 # -- round trip -----------------------------------------------------------------------------------

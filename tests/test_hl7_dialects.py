@@ -70,8 +70,9 @@ def _at(day: int, hour: int, minute: int) -> float:
 # What each valid message reads into, by MSH-10 (AA expected).
 ACCEPTED: dict[str, DomainEvent] = {
     # the MR-typed identifier of PID-3 (not the enterprise id before it); repeating PV1-7 and PV1-20
+    # IN1-36, the policy number, is the member id the payer knows (a Medicare beneficiary identifier here)
     "EPA01-0001": PatientAdmitted(
-        _at(0, 8, 30), "H01", "V101", "M101", "H01-3M", "301-A", "9010000001", "MCR-A", "MCR"
+        _at(0, 8, 30), "H01", "V101", "M101", "H01-3M", "301-A", "9010000001", "MCR-A", "MCR", member_id="1EG4-TE5-MK72"
     ),
     # EVN-2 20260105120000-0600 is 18:00 UTC; PV1-3's facility in subcomponents
     "CRA02-0001": PatientTransferred(_at(0, 18, 0), "H01", "V102", "H01-3M", "H01-4M", "410-B"),

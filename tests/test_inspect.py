@@ -97,7 +97,8 @@ def test_a_charge_with_unknown_codes_is_read_with_warnings(tmp_path: Path, capsy
 def test_what_the_integration_raises_for_a_message_is_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    coded = bar_p05("C4", TB.hl7(3000), "H01", PID, DISCHARGED, [("I50.9", "Heart failure")], ("291", "HF"))
+    # coded after the default scenario's bill hold (72 h from the discharge at minute 2000): the bill goes at once
+    coded = bar_p05("C4", TB.hl7(7000), "H01", PID, DISCHARGED, [("I50.9", "Heart failure")], ("291", "HF"))
     late = _charge("C5").replace("H01V0000042-001", "H01V0000042-009")
     text = "\n".join([*MESSAGES, coded, late])
     code, out, _ = _inspect(capsys, str(_write(tmp_path, "stay.hl7", text)), "--json")

@@ -34,7 +34,8 @@ from twin.sim import Twin
 from twin.suts import load_sut
 
 POISON = [{"kind": "poison", "source": "ehr", "rate": 0.4, "variants": ["truncated", "missing_pid"]}]
-LATE = {"faults": POISON, "operations": {"dlq_review_hours": 8}}  # coders' charges spoiled, repaired after the bill
+# coders' charges spoiled, repaired after the bill: the bill goes when coding completes (no bill hold)
+LATE = {"faults": POISON, "operations": {"dlq_review_hours": 8}, "billing": {"bill_hold_hours": 0}}
 
 
 def _scenario_file(tmp_path: Path, **overrides: Any) -> Path:
@@ -125,7 +126,8 @@ def test_an_amended_bill_is_judged_as_it_first_went_out_too(tmp_path: Path) -> N
     code, differences = _run(tmp_path, "tests.broken:wrong_drg_until_adjusted", **LATE)
     assert code == 1 and any("as it first landed" in d["detail"] for d in differences)
     result = Twin(small_scenario(**LATE), load_sut("tests.broken:wrong_drg_until_adjusted").factory).run()
-    replaced = {s.claim_number for s in result.view.clearinghouse.submissions if s.replaces and s.accepted}
+    # claims with a DRG to get wrong (an emergency or outpatient visit's claim has none)
+    replaced = {s.claim_number for s in result.view.clearinghouse.submissions if s.replaces and s.accepted and s.drg}
     first_wrong = {
         d.key for f in result.flows for d in f.differences if d.kind == "wrong_value" and "first landed" in d.detail
     }

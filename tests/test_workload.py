@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 from tests.conftest import small_scenario
-from twin.domain.events import ChargesPosted, CodingCompleted, PatientAdmitted, PatientDischarged
+from twin.domain.events import AdmissionCancelled, ChargesPosted, CodingCompleted, PatientAdmitted, PatientDischarged
 from twin.network import build_network
 from twin.sim import Twin
 
@@ -24,7 +24,10 @@ def test_network_is_deterministic_and_codes_differ_between_systems() -> None:
 def test_patient_flow_shape() -> None:
     twin = Twin(small_scenario(days=7, network={"hospitals": 2}))
     twin.run()
-    admitted = twin.truth.of_type(PatientAdmitted)
+    cancelled = {e.visit for e in twin.truth.of_type(AdmissionCancelled)}  # type: ignore[attr-defined]
+    registered = twin.truth.of_type(PatientAdmitted)
+    admitted = [a for a in registered if a.visit not in cancelled]  # type: ignore[attr-defined]
+    assert cancelled and len(admitted) < len(registered)  # a registration entered in error never goes further
     census = [a for a in admitted if a.at == 0.0]  # type: ignore[attr-defined]
     beds = sum(h.beds for h in twin.network.hospitals)
     assert abs(len(census) - beds * twin.scenario.workload.initial_occupancy) <= len(twin.network.hospitals) * 4
@@ -32,7 +35,7 @@ def test_patient_flow_shape() -> None:
     assert len(admitted) > 100
     # every admitted patient is eventually discharged and coded (the run settles)
     assert len(discharged) == len(admitted) == len(twin.truth.of_type(CodingCompleted))
-    arrivals = [a for a in admitted if a.at > 0]  # type: ignore[attr-defined]
+    arrivals = [a for a in admitted if a.at > 0 and a.encounter_type == "inpatient"]  # type: ignore[attr-defined]
     stays_days = [(discharged[a.visit] - a.at) / 1440 for a in arrivals]  # type: ignore[attr-defined]
     assert 2.5 < statistics.median(stays_days) < 5.5
     # more admissions in the afternoon than in the small hours

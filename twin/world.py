@@ -150,6 +150,8 @@ class World:
             )
             for hospital in self.network.hospitals
         ]
+        for flow in self.patient_flows:
+            flow.witness = self.witness
         shares = {kind: share for kind, _name, _cc, share in SERVICE_LINES}
         self.surgery = [
             Perioperative(
@@ -194,7 +196,6 @@ class World:
             self.witness,
             streams.stream("steward"),
             aliases=None if self.fault_plan is None else self.fault_plan.aliases,
-            hours=self.patient_flows[0].office_hours,
         )
         revenue = scenario.revenue_cycle
         beds = sum(h.beds for h in self.network.hospitals)

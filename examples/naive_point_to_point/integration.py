@@ -60,6 +60,8 @@ class _Visit:
     hospital: str
     mrn: str = ""
     plan: str = ""
+    member: str = ""
+    professional: bool = False  # an emergency or outpatient visit: a professional claim
     admitted_at: SimTime = 0.0
     discharged_at: SimTime = 0.0
     lines: list[ChargeLine] = field(default_factory=list)  # as received: a redelivered message adds its lines again
@@ -96,6 +98,7 @@ class NaivePointToPoint:
         remembered.hospital = event.hospital
         if isinstance(event, PatientAdmitted):
             visit.mrn, visit.plan, visit.admitted_at = event.mrn, event.plan_code, event.at
+            visit.member, visit.professional = event.member_id, event.encounter_type in ("emergency", "outpatient")
         elif isinstance(event, PatientDischarged):
             visit.discharged_at = event.at
             remembered.discharged_at = event.at
@@ -205,7 +208,7 @@ class NaivePointToPoint:
         return requests
 
     def _claim(self, coding: CodingCompleted, visit: _Visit, payer: str, total: int, now: SimTime) -> dict[str, Any]:
-        """A FHIR R4 institutional Claim, one item per charge line as received."""
+        """A FHIR R4 Claim (professional for an emergency or outpatient visit), one item per charge line as received."""
         items: list[dict[str, Any]] = [
             {
                 "sequence": number,
@@ -220,21 +223,26 @@ class NaivePointToPoint:
             "diagnosisCodeableConcept": {
                 "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": coding.principal_dx}]
             },
-            "packageCode": {"coding": [{"system": "https://www.cms.gov/ms-drg", "code": coding.drg}]},
         }
+        if coding.drg:
+            principal["packageCode"] = {"coding": [{"system": "https://www.cms.gov/ms-drg", "code": coding.drg}]}
         return {
             "resourceType": "Claim",
             "identifier": [{"system": "urn:twin:visit-number", "value": coding.visit}],
             "status": "active",
             "type": {
-                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                        "code": "professional" if visit.professional else "institutional",
+                    }
+                ]
             },
             "use": "claim",
             "patient": {"reference": f"Patient/{visit.mrn}"},
-            # the admit and discharge times as PV1-44/45 carry them: HL7 DTM, not a FHIR dateTime
             "billablePeriod": {
-                "start": self.timebase.hl7(visit.admitted_at),
-                "end": self.timebase.hl7(visit.discharged_at),
+                "start": self.timebase.iso(visit.admitted_at),
+                "end": self.timebase.iso(visit.discharged_at),
             },
             "created": self.timebase.iso(now),
             "insurer": {"identifier": {"system": "urn:twin:clearinghouse-payer", "value": payer}},
@@ -242,7 +250,16 @@ class NaivePointToPoint:
             "priority": {
                 "coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]
             },
-            "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{coding.visit}"}}],
+            "insurance": [
+                {
+                    "sequence": 1,
+                    "focal": True,
+                    "coverage": {
+                        "reference": f"Coverage/{coding.visit}",
+                        "identifier": {"system": "urn:twin:payer-member-id", "value": visit.member},
+                    },
+                }
+            ],
             "diagnosis": [principal],
             "item": items,
             "total": {"value": sum(line.amount for line in visit.lines) / 100, "currency": "USD"},

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from twin.live.stack import LiveOptions, run_live
 from twin.observe.view import RunResult
-from twin.scenario import load_scenario
+from twin.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,10 @@ def _differences(result: RunResult) -> list[tuple[str, str, str, str]]:
 
 
 def _live(path: str, days: float, tmp_path: Path, speed: float = 1440) -> RunResult:
-    scenario = load_scenario(ROOT / path).with_overrides(days=days)
+    # no bill hold: a bill falls due when coding completes, inside the half day the run lasts
+    data = load_scenario(ROOT / path).with_overrides(days=days).model_dump()
+    data["billing"]["bill_hold_hours"] = 0
+    scenario = Scenario.model_validate(data)
     return asyncio.run(run_live(scenario, LiveOptions(speed=speed, workdir=tmp_path)))
 
 

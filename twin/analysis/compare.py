@@ -246,10 +246,10 @@ def _billing(result: RunResult) -> dict[str, Any]:
 
 # The stages between discharge and the accepted claim, in order: (metric, what a reader calls it).
 STAGES = (
-    ("stage_coding_days", "coding (HIM)"),
-    ("stage_bill_hold_days", "bill hold"),
-    ("stage_final_bill_days", "coded to final bill (integration)"),
-    ("stage_claim_days", "final bill to accepted claim"),
+    ("stage_coding_days", "coding"),  # discharge -> coded: HIM's queue
+    ("stage_bill_hold_days", "bill hold"),  # coded -> bill due: what is left of the hold
+    ("stage_final_bill_days", "integration"),  # bill due -> the ERP's receivable: the design's schedule
+    ("stage_claim_days", "claim"),  # receivable -> claim accepted: upload, rejections, corrections
 )
 
 
@@ -373,9 +373,9 @@ def _business_rows(comparison: Comparison) -> list[Row]:
         ("days to bill, mean / p90", lambda m: f"{_num(m['days_to_bill_mean'])} / {_num(m['days_to_bill_p90'])}"),
         ("  claims accepted", lambda m: str(m["claims_accepted"])),
         ("DNFB days (calibration)", lambda m: _num(m["dnfb_days"])),
-        ("days to final bill (discharge to receivable)", lambda m: _num(m.get("days_to_final_bill_mean"))),
+        ("days to final bill", lambda m: _num(m.get("days_to_final_bill_mean"))),
         *((f"  {label}", _stage(name)) for name, label in STAGES),
-        (f"  stage differing most from {comparison.designs[0]}", _largest(comparison.results[0].metrics)),
+        ("  stage that differs most", _largest(comparison.results[0].metrics)),
         ("DNFB $ at end of workload", lambda m: f"{m['dnfb_amount_usd']:,.0f} ({m['dnfb_encounters']} enc.)"),
         (
             "stock accuracy (counts exact)",

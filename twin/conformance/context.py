@@ -107,7 +107,10 @@ CONTEXT_KEY = pytest.StashKey["ScenarioUnderTest"]()
 
 
 def baseline_data() -> dict[str, Any]:
-    """The default scenario cut down: one hospital, 120 beds, two days, clean master data, no faults."""
+    """The default scenario cut down: one hospital, 120 beds, two days, clean master data, clean
+    registration (no ADT corrections, no mistyped member ids), no faults, and no bill hold (a bill goes
+    when coding completes, so bills fall due - and faults can catch them - inside two days; a scenario
+    about the hold sets one: "Given bills are held 72 hours after discharge")."""
     data = load_scenario(DEFAULT_SCENARIO).model_dump()
     data["name"] = "conformance"
     data["description"] = "A conformance scenario built by Given steps from the baseline network."
@@ -115,6 +118,10 @@ def baseline_data() -> dict[str, Any]:
     data["network"] = {"hospitals": 1, "beds": {"min": BASELINE_BEDS, "max": BASELINE_BEDS}}
     data["governance"] = {**data["governance"], "items_missing_in_erp": 0, "retire_cost_center": None}
     data["faults"] = []
+    data["billing"] = {**data["billing"], "bill_hold_hours": 0}
+    # clean registration too: the ADT corrections and mistyped member ids are scenarios of their own
+    data["workload"]["adt"] = dict.fromkeys(data["workload"]["adt"], 0.0)
+    data["revenue_cycle"] = {**data["revenue_cycle"], "registration_error_share": 0.0}
     return data
 
 

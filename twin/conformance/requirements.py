@@ -94,6 +94,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         _GOVERNANCE + " (patient identity as master data)",
     ),
     Requirement(
+        "req-adt-claim-rejection",
+        "discharge-to-billing",
+        "A claim the payer's front end rejects is raised as an exception, and sent again - billed once - when "
+        "registration corrects what the rejection named (a mistyped member id, by an ADT^A08).",
+        _SCENARIO_ONE + ' ("surface exceptions before they become revenue leakage")',
+    ),
+    Requirement(
         "req-adt-encounter-types",
         "discharge-to-billing",
         "Emergency and outpatient visits (ADT^A04) and observation stays are billed like stays, on the claim type "

@@ -286,8 +286,20 @@ class DepartmentAliased(NamedTuple):
     alias: str  # the code the message carried
 
 
+class MemberIdMistyped(NamedTuple):
+    """Registration keyed a visit's member id wrong (``keyed``, in IN1-36) - the payer knows the patient
+    as ``member_id``: its front end will reject the claim until registration corrects it."""
+
+    at: SimTime
+    hospital: str
+    visit: str
+    keyed: str
+    member_id: str
+
+
 Fact = (
     DomainEvent
+    | MemberIdMistyped
     | GoodsReceived
     | CaseCompleted
     | CostCenterRetired

@@ -445,7 +445,12 @@ class BillingOrchestrator:
         if domain:
             self._held_for.setdefault((domain, code), set()).add(account.visit)
         for existing in account.exceptions:
-            if (existing.reason_code, existing.code) == (reason_code, code) and existing.resolved_at is None:
+            if (existing.reason_code, existing.code) != (reason_code, code):
+                continue
+            if existing.resolved_at is None:
+                return
+            if not domain:  # one exception per encounter and reason: it recurred (a second late charge), reopen it
+                existing.resolved_at = None
                 return
         exception = IntegrationException(FLOW, account.visit, reason_code, reason, now, domain=domain, code=code)
         account.exceptions.append(exception)

@@ -6,7 +6,8 @@ population it describes. None is widened to fit the twin: where a source gives o
 is no range, and the table shows the twin's value beside it with the gap instead of a verdict;
 where no published figure was found the table says so. Several revenue-cycle benchmarks exist
 only as practitioners' figures (consultancies, vendors' guides) with no stated population: they
-are cited as such. The research behind each entry, with quotes and addresses, is in
+are cited as such. Authors' names stay out of the printed citations (a report must not print a
+name that could be a patient's); the research behind each entry, with quotes and addresses, is in
 ``calibration_sources.md`` beside this file.
 """
 
@@ -53,7 +54,7 @@ REFERENCES: tuple[Reference, ...] = (
         "days",
         4.5,
         5.4,
-        "AHRQ HCUP Statistical Brief #180 (Weiss & Elixhauser, Oct 2014): 4.5 days, all stays in US community "
+        "AHRQ HCUP Statistical Brief #180 (Oct 2014): 4.5 days, all stays in US community "
         "hospitals, 2012; AHA TrendWatch Chartbook 2011, chart 3.5: 5.4 days, US community hospitals, 2009",
         "sources",
     ),
@@ -62,8 +63,8 @@ REFERENCES: tuple[Reference, ...] = (
         "%",
         63.9,
         75.3,
-        "Leuchter et al., JAMA Network Open, Feb 2025 (US hospitals reporting to HHS): 63.9% mean 2009-2019, "
-        "75.3% May 2023-Apr 2024",
+        "JAMA Network Open research letter on US hospital occupancy (UCLA, Feb 2025; US hospitals reporting to "
+        "HHS): 63.9% mean 2009-2019, 75.3% May 2023-Apr 2024",
         "sources",
     ),
     Reference(
@@ -71,8 +72,8 @@ REFERENCES: tuple[Reference, ...] = (
         "cases",
         None,
         None,
-        "no published benchmark for hospital ORs: Dexter's OR-management FAQ (Univ. of Iowa) says the US figure "
-        '"is not known, nor can it be known"',
+        "no published benchmark for hospital ORs: the OR-management FAQ of the University of Iowa's OR management "
+        'research group says the US figure "is not known, nor can it be known"',
         "none",
     ),
     Reference(
@@ -126,8 +127,8 @@ REFERENCES: tuple[Reference, ...] = (
         13.0,
         15.0,
         "AHA, Costs of Caring (May 2024): supplies 13% of US hospital expenses (Strata Decision Technology, median "
-        "2023; drugs 8% apart); Abdulsalam & Schneller, Med Care Res Rev 2017: 15% on average (AHA Annual Survey, "
-        "3,500+ US hospitals)",
+        "2023; drugs 8% apart); Medical Care Research and Review 2017 (hospital supply expenses): 15% on average "
+        "(AHA Annual Survey, 3,500+ US hospitals)",
         "sources",
     ),
     Reference(

@@ -107,7 +107,10 @@ def check_flow(
             if exp.optional:
                 continue
             pending = math.isfinite(exp.ready_at) and exp.ready_at + allowed_lag + tolerance + exp.grace > horizon
-            if pending and cut:  # a run ended at a cut: what was not due yet is not judged, only counted
+            # a run ended at a cut: what was not due yet is not judged, only counted - nor what had not yet
+            # become possible (a claim whose correction the billers had not made yet), which a settled run
+            # would count lost (judging rule 4)
+            if cut and (pending or not math.isfinite(exp.ready_at)):
                 result.pending += 1
                 continue
             result.expected += 1

@@ -6,6 +6,7 @@ any integration's code, so the oracle does not inherit an integration's bugs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from twin.domain.events import (
     ChargeLine,
     ChargesPosted,
     CodingCompleted,
+    MemberIdMistyped,
     PatientAdmitted,
     PatientDischarged,
     PatientsMerged,
@@ -118,6 +120,7 @@ def billing_expectations(
     postings: dict[str, list[ChargesPosted]] = {}
     coverage: dict[str, list[PatientUpdated]] = {}
     survivor: dict[str, str] = {}  # merged MRN -> the MRN it was merged into
+    true_member: dict[str, str] = {}  # visit -> the member id the payer knows, where registration mistyped it
     for event in truth:  # charges first: they are most of the ledger
         if isinstance(event, ChargesPosted):
             if event.lines:
@@ -129,6 +132,8 @@ def billing_expectations(
                 coverage.setdefault(event.visit, []).append(event)
         elif isinstance(event, PatientsMerged):
             survivor[event.merged_mrn] = event.mrn
+        elif isinstance(event, MemberIdMistyped):
+            true_member[event.visit] = event.member_id
         elif isinstance(event, PatientDischarged):
             discharged[event.visit] = event
         elif isinstance(event, CodingCompleted):
@@ -198,10 +203,10 @@ def billing_expectations(
         # The subscriber id: the payer's front end rejects a mistyped one, so the claim is accepted only
         # once registration corrected it (the last one registered is the right one).
         keyed = [(admission.at, admission.member_id), *((u.at, u.member_id) for u in coverage.get(visit, ()))]
-        member = keyed[-1][1]
+        member = true_member.get(visit, keyed[-1][1])
         at_bill = [m for at, m in keyed if arrives(at) <= due]
-        corrected = next((at for at, m in keyed if arrives(at) > due and m == member), None)
-        rejected = bool(at_bill) and at_bill[-1] != member and corrected is not None
+        rejected = bool(at_bill) and at_bill[-1] != member
+        corrected = next((at for at, m in keyed if arrives(at) > due and m == member), None) if rejected else None
         patient = {
             "patient": mrn,
             "type": claim_type(admission.encounter_type),
@@ -228,8 +233,9 @@ def billing_expectations(
             )  # fmt: skip
         if payer is not None:
             claim_due = due
-            if rejected and corrected is not None:  # the correction's A08 may have been spoiled and repaired too
-                claim_due = max(due, arrives(corrected), 0.0 if faults.empty else faults.message_hold(visit))
+            if rejected:  # accepted once the correction's A08 came (it may have been spoiled and repaired too)
+                claim_due = math.inf if corrected is None else arrives(corrected)
+                claim_due = max(due, claim_due, 0.0 if faults.empty else faults.message_hold(visit))
             expected.append(
                 Expected(BILLING, CLAIM, visit, claim, claim_due, 1, grace=grace, settles_at=settles, why=why,
                          firsts=tuple(states[2] for states in firsts))
@@ -237,8 +243,10 @@ def billing_expectations(
             if rejected:  # the first claim bounced off the payer's front end: the integration must say so
                 value = {"reason_code": reasons.CLAIM_REJECTED}
                 key = exception_key(visit, reasons.CLAIM_REJECTED)
-                # when the first claim went: at once, or as late as a bill held for its late charges
-                expected.append(Expected(BILLING, EXCEPTION, key, value, due, grace=grace))
+                # raised when the first claim bounced: after the bill was due (later where it was held, or
+                # a target was down or slow), and before the billers' correction it led to
+                wait = claim_due - due if math.isfinite(claim_due) else 0.0
+                expected.append(Expected(BILLING, EXCEPTION, key, value, due, grace=max(grace, wait)))
         if settles is not None:  # the integration may say so when one arrives; adjusting is what counts
             key = exception_key(visit, reasons.LATE_CHARGE)
             # from when the first late charge reached the integration (not when governance made it billable)

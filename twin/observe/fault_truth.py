@@ -34,9 +34,11 @@ from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger, once_per_ledger
 
 NEVER = math.inf
-# Messages a bill waits for when spoiled: the visit's ADT (registration, coverage, cancellations, merges:
-# each may change whom and whether to bill) and its final coding (BAR^P05, or P01 from a 2.3 feed).
-BILL_EVENTS = ("ADT^", "BAR^")
+# Messages a bill waits for when spoiled: its registration, discharge and final coding (BAR^P05, or P01
+# from a 2.3 feed) - what makes it due, however late they arrive - and the visit's other ADT events that
+# reached the integration before the bill (coverage, cancellations, merges: whom and whether to bill).
+BILL_EVENTS = ("ADT^A01", "ADT^A04", "ADT^A03", "BAR^")
+VISIT_EVENTS = "ADT^"
 INTEGRATION = "integration"
 
 
@@ -66,7 +68,7 @@ class FaultFacts:
             (
                 self.repair(m)
                 for m in self._by_visit.get(visit, ())
-                if m.at <= by and m.message_type.startswith(BILL_EVENTS)
+                if m.message_type.startswith(BILL_EVENTS) or (m.at <= by and m.message_type.startswith(VISIT_EVENTS))
             ),
             default=0.0,
         )

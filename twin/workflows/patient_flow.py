@@ -28,6 +28,8 @@ from twin.domain.events import (
     CodingCompleted,
     DischargeCancelled,
     DomainEvent,
+    Fact,
+    MemberIdMistyped,
     PatientAdmitted,
     PatientDischarged,
     PatientsMerged,
@@ -197,6 +199,7 @@ class PatientFlow:
         self.him = CodingDesk(
             env, coders, self.revenue, self.office_hours, him_rng or random.Random(f"{hospital.code}/him")
         )
+        self.witness: Callable[[Fact], None] | None = None  # records facts no interface publishes (the world's)
         self.survivors = 0  # older records that duplicate registrations are merged into
         self.duplicates: dict[str, bool] = {}  # visit -> registered under a duplicate MRN
         self.fake = fake
@@ -450,16 +453,22 @@ class PatientFlow:
                 plan_code=patient.payer.plan_code,
                 financial_class=patient.payer.financial_class,
                 encounter_type=encounter_type,
-                member_id=self._keyed_member_id(patient),
+                member_id=self._keyed_member_id(patient, visit),
             )
         )
 
-    def _keyed_member_id(self, patient: Patient) -> str:
+    def _keyed_member_id(self, patient: Patient, visit: str) -> str:
         """The member id as registration keys it: for a share of visits two digits transposed (the
-        payer's front end will reject the claim until a biller corrects it)."""
+        payer's front end will reject the claim until a biller corrects it; the truth records it)."""
         member = patient.member_id
         if self.adt_rng.random() >= self.revenue.registration_error_share:
             return member
+        keyed = self._mistype(member)
+        if self.witness is not None:
+            self.witness(MemberIdMistyped(self.env.now, self.hospital.code, visit, keyed, member))
+        return keyed
+
+    def _mistype(self, member: str) -> str:
         digits = list(member)
         for _ in range(len(digits)):
             at = self.adt_rng.randrange(len(digits) - 1)

@@ -1,17 +1,16 @@
-"""Reference-data governance as it happens in a network: finance retires a cost center without telling
-the integration, and a data steward works the integration's exception queue.
+"""Reference-data governance as it happens in a network: finance retires a cost center without
+telling the integration, and a data steward works the integration's exception queue.
 
-The steward reviews the queue on rounds in office hours (the driver calls ``review`` every few
-minutes of simulated time; out of hours nobody looks). Each open exception that names a code set and
-a code (``domain``/``code``) is a master-data problem; the steward takes each problem once, works on
-it for a lognormal while of office time (``steward_delay_hours``: a problem taken late in the
-afternoon is fixed the next business day), then fixes it where it must be fixed: sets a missing item
-up in the ERP (item master, stock policy, opening balance) and publishes the governed crosswalk
-entries. For a retired cost center that means every code that pointed at it, in every code set, at
-once. Publications are facts (``MappingPublished``) for the truth ledger and messages for the
-integration; whether the integration then replays what it parked is the integration's business, and
-the checker's. A problem with no governed answer (a code the network does not know) is left open:
-the steward cannot invent master data.
+The steward reviews the queue on rounds (the driver calls ``review`` every few minutes of
+simulated time). Each open exception that names a code set and a code (``domain``/``code``) is a
+master-data problem; the steward takes each problem once, works on it for a lognormal while,
+then fixes it where it must be fixed: sets a missing item up in the ERP (item master, stock
+policy, opening balance) and publishes the governed crosswalk entries. For a retired cost
+center that means every code that pointed at it, in every code set, at once. Publications are
+facts (``MappingPublished``) for the truth ledger and messages for the integration; whether the
+integration then replays what it parked is the integration's business, and the checker's.
+A problem with no governed answer (a code the network does not know) is left open: the steward
+cannot invent master data.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from twin.governance import Problem, governed_mappings, problem_of
 from twin.network import Network
 from twin.scenario import Scenario
 from twin.systems import item_setup
-from twin.workflows.office_hours import OfficeHours
 
 ONBOARDING_LEAD = 60.0  # minutes before an acquired hospital's go-live its mappings are published
 
@@ -49,7 +47,6 @@ class DataSteward:
         witness: Callable[[Fact], None],
         rng: random.Random,
         aliases: Mapping[str, str] | None = None,
-        hours: OfficeHours | None = None,
     ) -> None:
         self.env = env
         self.network = network
@@ -60,7 +57,6 @@ class DataSteward:
         self.witness = witness
         self.rng = rng
         self.aliases = aliases if aliases is not None else {}  # new EHR department codes -> the department
-        self.hours = hours  # None: the steward works around the clock
         self.taken: dict[Problem, float] = {}  # problem -> when the steward took it
         self.fixed: dict[Problem, float] = {}  # problem -> when its fix was published
         self.unresolvable: set[Problem] = set()
@@ -92,9 +88,7 @@ class DataSteward:
         self.witness(CostCenterRetired(self.env.now, retirement.cost_center, retirement.replacement))
 
     def review(self) -> None:
-        """One round: take every new master-data problem in the open exceptions (in office hours)."""
-        if self.hours is not None and self.hours.next_open(self.env.now) != self.env.now:
-            return
+        """One round: take every new master-data problem in the open exceptions."""
         for exception in self.exceptions():
             if exception.resolved_at is not None or not exception.domain:
                 continue
@@ -106,11 +100,7 @@ class DataSteward:
 
     def _fix(self, problem: Problem) -> Generator[simpy.Event, None, None]:
         spec = self.scenario.governance.steward_delay_hours
-        minutes = spec.median * math.exp(self.rng.gauss(0.0, spec.sigma)) * 60
-        if self.hours is None:
-            yield self.env.timeout(minutes)
-        else:
-            yield from self.hours.work(self.env, minutes)
+        yield self.env.timeout(spec.median * math.exp(self.rng.gauss(0.0, spec.sigma)) * 60)
         now = self.env.now
         entries = governed_mappings(self.network, problem, now, self.aliases)
         if not entries:

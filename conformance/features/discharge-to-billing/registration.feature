@@ -45,3 +45,10 @@ Feature: Registration corrects itself, and the bill follows
     When the integration under test runs the network
     Then every emergency and outpatient visit is billed on a professional claim
     And no claim carries a wrong value
+
+  @req-adt-claim-rejection
+  Scenario: A claim the payer rejects for a mistyped member id is raised, corrected by a biller and billed
+    Given 20% of member ids are mistyped at registration
+    When the integration under test runs the network
+    Then every claim the payer rejected is raised and billed once registration corrected it
+    And no claim carries a wrong value

@@ -84,6 +84,15 @@ def coding_deadline(conformance: ScenarioUnderTest, deadline: float) -> None:
     conformance.set("billing.coding_deadline_hours", deadline / 60)
 
 
+@given(
+    "bills are held {hold:Duration} after discharge",
+    "bills are held 72 hours after discharge",
+)
+def bill_hold(conformance: ScenarioUnderTest, hold: float) -> None:
+    """The bill hold: a bill waits this long after the discharge for charges still to come."""
+    conformance.set("billing.bill_hold_hours", hold / 60)
+
+
 @given("the nightly labor sync runs at {clock:Clock}", "the nightly labor sync runs at 02:00")
 def labor_sync(conformance: ScenarioUnderTest, clock: float) -> None:
     """When the integration's scheduled labor sync posts each closed work date (local time)."""
@@ -134,8 +143,7 @@ def retire_cost_center(conformance: ScenarioUnderTest, department: str, hospital
     "the data steward publishes a fix about 6 hours after an exception is raised",
 )
 def steward_delay(conformance: ScenarioUnderTest, delay: float) -> None:
-    """The median office time the data steward works a master-data exception before publishing the mapping
-    (the steward works weekdays in office hours: taken late in the day, it is fixed the next business day)."""
+    """The median time the data steward takes from a master-data exception to the published mapping."""
     conformance.set("governance.steward_delay_hours", {"median": delay / 60, "sigma": 0.5})
 
 

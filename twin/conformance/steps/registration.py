@@ -10,7 +10,14 @@ from __future__ import annotations
 from twin.conformance.context import ScenarioUnderTest
 from twin.conformance.judge_adt import judge_corrected_claims, judge_never_billed
 from twin.conformance.steps.vocabulary import given, then
-from twin.domain.events import AdmissionCancelled, DischargeCancelled, PatientAdmitted, PatientsMerged, PatientUpdated
+from twin.domain.events import (
+    AdmissionCancelled,
+    DischargeCancelled,
+    MemberIdMistyped,
+    PatientAdmitted,
+    PatientsMerged,
+    PatientUpdated,
+)
 
 # -- how often registration corrects itself ---------------------------------------------------------
 
@@ -49,6 +56,16 @@ def cancelled_transfers(conformance: ScenarioUnderTest, share: float) -> None:
 def cancelled_discharges(conformance: ScenarioUnderTest, share: float) -> None:
     """A share of discharges are cancelled (ADT^A13); the patient leaves hours later (a second A03)."""
     conformance.set("workload.adt.cancel_discharge_share", share)
+
+
+@given(
+    "{share:Share} of member ids are mistyped at registration",
+    "20% of member ids are mistyped at registration",
+)
+def mistyped_member_ids(conformance: ScenarioUnderTest, share: float) -> None:
+    """Registration keys a share of member ids wrong: the payer's front end rejects those claims until
+    a biller corrects the registration (an ADT^A08)."""
+    conformance.set("revenue_cycle.registration_error_share", share)
 
 
 @given(
@@ -98,6 +115,20 @@ def discharge_that_counted(conformance: ScenarioUnderTest) -> None:
 def merged_patient(conformance: ScenarioUnderTest) -> None:
     """A visit registered under an MRN that was merged away bills under the survivor."""
     conformance.verdict(judge_corrected_claims(conformance, PatientsMerged, ("patient",), "merged patients"))
+
+
+@then(
+    "every claim the payer rejected is raised and billed once registration corrected it",
+    "every claim the payer rejected is raised and billed once registration corrected it",
+)
+def rejected_claims(conformance: ScenarioUnderTest) -> None:
+    """The claim of a visit whose member id registration mistyped: rejected by the payer's front end,
+    raised as a ``claim_rejected`` exception, and billed - with the id the payer knows - once corrected."""
+    conformance.verdict(
+        judge_corrected_claims(
+            conformance, MemberIdMistyped, ("member",), "visits whose member id registration mistyped"
+        )
+    )
 
 
 @then(
