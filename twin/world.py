@@ -151,7 +151,7 @@ class World:
             for hospital in self.network.hospitals
         ]
         for flow in self.patient_flows:
-            flow.witness = self.witness
+            flow.registration.witness = self.witness
         shares = {kind: share for kind, _name, _cc, share in SERVICE_LINES}
         self.surgery = [
             Perioperative(

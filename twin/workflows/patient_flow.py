@@ -22,19 +22,13 @@ from faker import Faker
 
 from twin.catalog import OBSERVATION_CHARGE
 from twin.domain.events import (
-    AdmissionCancelled,
     ChargeLine,
     ChargesPosted,
     CodingCompleted,
     DischargeCancelled,
     DomainEvent,
-    Fact,
-    MemberIdMistyped,
-    PatientAdmitted,
     PatientDischarged,
-    PatientsMerged,
     PatientTransferred,
-    PatientUpdated,
     TransferCancelled,
 )
 from twin.domain.model import CaseType, ChargeCode, Hospital, Patient, Payer, Unit
@@ -42,6 +36,7 @@ from twin.scenario import LogNormal, Scenario
 from twin.workflows.coding import assign_codes, assign_visit_codes
 from twin.workflows.him import CodingDesk
 from twin.workflows.office_hours import OfficeHours
+from twin.workflows.registration import Registration
 
 MINUTES_PER_DAY = 1440.0
 # Relative admission rate by hour of day (midnight first) and by weekday (Monday first).
@@ -86,10 +81,9 @@ FINANCIAL_CLASSES = ("MCR", "MCD", "COM", "SP")  # in the order of the scenario'
 CODER_CHARGE_SHARE = 0.08
 CODER_CHARGE_KINDS = ("imaging", "therapy", "respiratory")
 MIN_STAY_MINUTES = 240.0
-# Medical record numbers: inpatients count from 1, other visits (``visits.py``) from VISIT_MRN_BASE,
-# the older record a duplicate registration should have used from SURVIVOR_MRN_BASE.
+# Medical record numbers: inpatients count from 1, other visits (``visits.py``) from VISIT_MRN_BASE
+# (the older records duplicate registrations are merged into: ``registration.SURVIVOR_MRN_BASE``).
 VISIT_MRN_BASE = 5_000_000
-SURVIVOR_MRN_BASE = 9_000_000
 
 Happen = Callable[[DomainEvent], None]
 Operate = Callable[["Stay", CaseType, str], Generator[simpy.Event, object, None]]
@@ -187,7 +181,6 @@ class PatientFlow:
         # of the other encounter types leave the inpatient workload's draws as they were
         self.adt_rng = adt_rng or random.Random(f"{hospital.code}/adt")
         self.visit_rng = visit_rng or random.Random(f"{hospital.code}/visits")
-        self.adt = scenario.workload.adt
         self.revenue = scenario.revenue_cycle
         self.office_hours = OfficeHours(
             start_minute_of_day,
@@ -199,9 +192,9 @@ class PatientFlow:
         self.him = CodingDesk(
             env, coders, self.revenue, self.office_hours, him_rng or random.Random(f"{hospital.code}/him")
         )
-        self.witness: Callable[[Fact], None] | None = None  # records facts no interface publishes (the world's)
-        self.survivors = 0  # older records that duplicate registrations are merged into
-        self.duplicates: dict[str, bool] = {}  # visit -> registered under a duplicate MRN
+        self.registration = Registration(
+            env, hospital, payers, scenario.workload.adt, self.revenue, self.adt_rng, happen, register
+        )
         self.fake = fake
         self.names = NameDraws(fake)
         self.happen = happen
@@ -327,7 +320,7 @@ class PatientFlow:
         """One bedded stay from bed assignment to final coding; ``surgery`` operates first;
         ``in_progress``: a stay of the starting census, of which only the rest is simulated;
         ``encounter_type``: inpatient, or observation (``visits.py``: shorter, no DRG)."""
-        env, spec, adt = self.env, self.spec, self.adt
+        env, spec, adt, registration = self.env, self.spec, self.spec.adt, self.registration
         observation = encounter_type == "observation"
         rng = self.visit_rng if observation else self.rng
         bed = yield self.beds[unit.code].get()
@@ -337,11 +330,11 @@ class PatientFlow:
         # registration's errors, decided for arrivals (the starting census was registered long ago)
         arrival = not in_progress and surgery is None
         if arrival and self.adt_rng.random() < adt.cancel_admission_share:
-            yield from self.cancelled_registration(patient, visit, unit.code, bed, encounter_type, rng)
+            yield from registration.cancelled(patient, visit, unit.code, bed, encounter_type, rng)
             self.beds[unit.code].put(bed)
             return
         stay = self.in_house[visit] = Stay(visit, unit, rng=rng if observation else None, observation=observation)
-        self.admit(patient, visit, unit.code, bed, encounter_type, rng)
+        registration.admit(patient, visit, unit.code, bed, encounter_type, rng)
         if surgery is not None and self.operate is not None:
             yield from self.operate(stay, surgery[0], surgery[1])
             admitted = env.now  # the post-operative stay is timed from the end of the case
@@ -353,7 +346,7 @@ class PatientFlow:
             if in_progress:
                 los *= rng.random()
             los = max(MIN_STAY_MINUTES, los)
-        self.corrections(patient, visit, admitted, los)
+        registration.corrections(patient, visit, admitted, los)
         plan = self._plan(unit, los, rng, transfers=not observation)
         for offset, action, data in plan:
             wait = admitted + offset - env.now
@@ -421,7 +414,7 @@ class PatientFlow:
         documented = lognormal(revenue.documentation_hours, rng) * 60
         if late_charges and rng.random() < revenue.late_charge_share:
             self.env.process(self._late_charge(stay, lognormal(revenue.charge_lag_hours, rng) * 60, rng))
-        self.merge_duplicate(patient, stay.visit, discharged, documented)
+        self.registration.merge_duplicate(patient, stay.visit, discharged, documented)
         yield self.env.timeout(documented)
         chart = self.him.submit(stay.visit, encounter_type, deficient)
         yield chart.done
@@ -435,106 +428,6 @@ class PatientFlow:
     def code(self, visit: str, principal: str, secondary: tuple[str, ...], drg: str, queried: bool) -> None:
         """HIM completed coding the encounter: the bill may go."""
         self.happen(CodingCompleted(self.env.now, self.hospital.code, visit, principal, secondary, drg, queried))
-
-    # -- registration: the admission and the corrections a real ADT feed carries ---------------
-    def admit(
-        self, patient: Patient, visit: str, location: str, bed: str, encounter_type: str, rng: random.Random
-    ) -> None:
-        """A01 for a bedded stay, A04 for a visit: ``location`` a unit, or a department for a visit."""
-        self.happen(
-            PatientAdmitted(
-                at=self.env.now,
-                hospital=self.hospital.code,
-                visit=visit,
-                mrn=patient.mrn,
-                unit=location,
-                bed=bed,
-                attending_npi=rng.choice(self.hospital.providers).npi,
-                plan_code=patient.payer.plan_code,
-                financial_class=patient.payer.financial_class,
-                encounter_type=encounter_type,
-                member_id=self._keyed_member_id(patient, visit),
-            )
-        )
-
-    def _keyed_member_id(self, patient: Patient, visit: str) -> str:
-        """The member id as registration keys it: for a share of visits two digits transposed (the
-        payer's front end will reject the claim until a biller corrects it; the truth records it)."""
-        member = patient.member_id
-        if self.adt_rng.random() >= self.revenue.registration_error_share:
-            return member
-        keyed = self._mistype(member)
-        if self.witness is not None:
-            self.witness(MemberIdMistyped(self.env.now, self.hospital.code, visit, keyed, member))
-        return keyed
-
-    def _mistype(self, member: str) -> str:
-        digits = list(member)
-        for _ in range(len(digits)):
-            at = self.adt_rng.randrange(len(digits) - 1)
-            if digits[at] != digits[at + 1]:
-                digits[at], digits[at + 1] = digits[at + 1], digits[at]
-                return "".join(digits)
-        return member[:-1] + str((int(member[-1]) + 1) % 10)  # every digit the same: mistype the last
-
-    def cancelled_registration(
-        self, patient: Patient, visit: str, location: str, bed: str, encounter_type: str, rng: random.Random
-    ) -> Generator[simpy.Event, object, None]:
-        """A registration entered in error (a duplicate, the wrong patient) and cancelled (A11) before
-        anything was done: the visit never happened and must never bill."""
-        self.admit(patient, visit, location, bed, encounter_type, rng)
-        yield self.env.timeout(self.adt_rng.uniform(5, 60))
-        self.happen(AdmissionCancelled(self.env.now, self.hospital.code, visit))
-
-    def corrections(self, patient: Patient, visit: str, admitted: float, length: float) -> None:
-        """Decide the visit's corrections: its coverage corrected during the visit (A08), its
-        registration under a duplicate MRN (merged before coding, ``merge_duplicate``)."""
-        rng = self.adt_rng
-        if rng.random() < self.adt.insurance_update_share:
-            others = [p for p in self.payers if p.plan_code != patient.payer.plan_code and p.financial_class != "SP"]
-            if others:
-                payer = rng.choice(others)
-                at = admitted + rng.uniform(0.05, 0.8) * length
-                self.env.process(self._update_insurance(patient, visit, payer, at))
-        self.duplicates[visit] = rng.random() < self.adt.duplicate_mrn_share
-
-    def _update_insurance(
-        self, patient: Patient, visit: str, payer: Payer, at: float
-    ) -> Generator[simpy.Event, None, None]:
-        yield self.env.timeout(max(0.0, at - self.env.now))
-        update = PatientUpdated(
-            self.env.now,
-            self.hospital.code,
-            visit,
-            patient.mrn,
-            payer.plan_code,
-            payer.financial_class,
-            patient.member_id,
-        )
-        self.happen(update)
-
-    def merge_duplicate(self, patient: Patient, visit: str, discharged: float, before: float) -> None:
-        """A visit registered under a second MRN: HIM finds the duplicate while the chart waits for
-        coding and merges it into the patient's older record (A40), which survives and bills."""
-        if not self.duplicates.pop(visit, False):
-            return
-        self.survivors += 1
-        survivor = Patient(
-            f"{self.hospital.code}M{SURVIVOR_MRN_BASE + self.survivors:07d}",
-            patient.family,
-            patient.given,
-            patient.birth_date,
-            patient.sex,
-            patient.payer,
-            patient.member_id,
-        )
-        at = discharged + self.adt_rng.uniform(0.1, 0.9) * before  # before the chart reaches the coders
-        self.env.process(self._merge(survivor, patient, visit, at))
-
-    def _merge(self, survivor: Patient, merged: Patient, visit: str, at: float) -> Generator[simpy.Event, None, None]:
-        yield self.env.timeout(max(0.0, at - self.env.now))
-        self.register(survivor, self.hospital.code)
-        self.happen(PatientsMerged(self.env.now, self.hospital.code, visit, survivor.mrn, merged.mrn))
 
     def _plan(
         self, unit: Unit, los: float, rng: random.Random, *, transfers: bool = True

@@ -131,13 +131,13 @@ class Visits:
         flow, rng, env = self.flow, self.rng, self.env
         patient, _ = flow.new_patient(rng, next(self.numbers), location.kind)
         visit = f"{flow.hospital.code}V{patient.mrn[4:]}"
-        if rng.random() < flow.adt.cancel_admission_share:
-            yield from flow.cancelled_registration(patient, visit, location.code, "", encounter_type, rng)
+        if rng.random() < flow.spec.adt.cancel_admission_share:
+            yield from flow.registration.cancelled(patient, visit, location.code, "", encounter_type, rng)
             return
         stay = Stay(visit, location, rng=rng)
         arrived = env.now
-        flow.admit(patient, visit, location.code, "", encounter_type, rng)
-        flow.corrections(patient, visit, arrived, length)
+        flow.registration.admit(patient, visit, location.code, "", encounter_type, rng)
+        flow.registration.corrections(patient, visit, arrived, length)
         for at, kind in sorted((rng.uniform(0.1, 0.9) * length, kind) for kind in orders):
             yield env.timeout(max(0.0, arrived + at - env.now))
             flow.post_service(stay, kind, rng, credits=False)
