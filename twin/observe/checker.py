@@ -107,10 +107,7 @@ def check_flow(
             if exp.optional:
                 continue
             pending = math.isfinite(exp.ready_at) and exp.ready_at + allowed_lag + tolerance + exp.grace > horizon
-            # a run ended at a cut: what was not due yet is not judged, only counted - nor what had not yet
-            # become possible (a claim whose correction the billers had not made yet), which a settled run
-            # would count lost (judging rule 4)
-            if cut and (pending or not math.isfinite(exp.ready_at)):
+            if pending and cut:  # a run ended at a cut: what was not due yet is not judged, only counted
                 result.pending += 1
                 continue
             result.expected += 1

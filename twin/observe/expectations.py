@@ -236,9 +236,11 @@ def billing_expectations(
             if rejected:  # accepted once the correction's A08 came (it may have been spoiled and repaired too)
                 claim_due = math.inf if corrected is None else arrives(corrected)
                 claim_due = max(due, claim_due, 0.0 if faults.empty else faults.message_hold(visit))
+            # Not corrected (a live run cut before the billers got to it; a settled run waits for them): the
+            # claim cannot be judged yet - the rejection it bounced off is (the exception below).
             expected.append(
                 Expected(BILLING, CLAIM, visit, claim, claim_due, 1, grace=grace, settles_at=settles, why=why,
-                         firsts=tuple(states[2] for states in firsts))
+                         firsts=tuple(states[2] for states in firsts), optional=rejected and corrected is None)
             )  # fmt: skip
             if rejected:  # the first claim bounced off the payer's front end: the integration must say so
                 value = {"reason_code": reasons.CLAIM_REJECTED}
