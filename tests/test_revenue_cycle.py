@@ -1,0 +1,99 @@
+"""The revenue cycle's people: office hours, HIM's coding queue, the billers' worklist.
+
+Office hours decide when work that waits for people moves: a task taken late on a Friday finishes on
+Monday. HIM's coders take the oldest chart first, a queried chart goes back to its place in line,
+and finite coders build a backlog. The billers correct a rejected member id by an A08.
+"""
+
+from __future__ import annotations
+
+import random
+
+import simpy
+
+from tests.conftest import small_scenario
+from twin.domain.events import PatientUpdated
+from twin.scenario import LogNormal, RevenueCycleSpec, Scenario
+from twin.workflows.him import CodingDesk
+from twin.workflows.office_hours import OfficeHours
+
+DAY = 1440.0
+MONDAY = OfficeHours(offset=0.0, weekday0=0, opens=8 * 60, closes=16.5 * 60)  # the run starts Monday 00:00
+
+
+def test_office_hours_count_only_open_time() -> None:
+    assert MONDAY.next_open(0.0) == 8 * 60  # Monday 00:00: the office opens at 08:00
+    assert MONDAY.next_open(9 * 60) == 9 * 60  # open: now
+    assert MONDAY.finish(9 * 60, 30) == 9 * 60 + 30
+    # Monday 16:00 plus an hour's work: half an hour that day, the rest Tuesday from 08:00
+    assert MONDAY.finish(16 * 60, 60) == DAY + 8 * 60 + 30
+    # Friday 16:00 plus an hour: Monday 08:30 (no one works the weekend)
+    friday = 4 * DAY + 16 * 60
+    assert MONDAY.finish(friday, 60) == 7 * DAY + 8 * 60 + 30
+    assert MONDAY.next_open(5 * DAY + 12 * 60) == 7 * DAY + 8 * 60  # Saturday noon -> Monday 08:00
+    # a run that starts on a Saturday at 06:00 (local clock offset 360, weekday 5)
+    saturday = OfficeHours(offset=360.0, weekday0=5, opens=8 * 60, closes=16.5 * 60)
+    assert saturday.next_open(0.0) == 2 * DAY + 8 * 60 - 360
+
+
+def _desk(coders: int, *, query_hours: float = 10.0) -> tuple[simpy.Environment, CodingDesk]:
+    env = simpy.Environment()
+    spec = RevenueCycleSpec(
+        coding_minutes={"inpatient": LogNormal(median=60, sigma=0)},  # type: ignore[arg-type]
+        query_response_hours=LogNormal(median=query_hours, sigma=0),
+    )
+    return env, CodingDesk(env, coders, spec, MONDAY, random.Random(1))
+
+
+def _coded(coders: int, charts: list[tuple[float, str, bool]], *, query_hours: float = 10.0) -> dict[str, float]:
+    """When each chart (ready at, visit, deficient) was coded, by ``coders`` coders of an hour a chart."""
+    env, desk = _desk(coders, query_hours=query_hours)
+    done: dict[str, float] = {}
+
+    def submit(at: float, visit: str, deficient: bool) -> simpy.events.ProcessGenerator:
+        yield env.timeout(at)
+        yield desk.submit(visit, "inpatient", deficient).done
+        done[visit] = env.now
+
+    for at, visit, deficient in charts:
+        env.process(submit(at, visit, deficient))
+    env.run()
+    return done
+
+
+def test_coders_take_the_oldest_chart_first_in_office_hours() -> None:
+    done = _coded(1, [(60.0, "A", False), (120.0, "B", False), (180.0, "C", False)])  # ready overnight
+    # one coder, an hour a chart, from 08:00: A at 09:00, B at 10:00, C at 11:00 - in the order discharged
+    assert done == {"A": 9 * 60, "B": 10 * 60, "C": 11 * 60}
+
+
+def test_a_queried_chart_goes_back_to_its_place_in_line() -> None:
+    charts = [(0.0, "Q", True), *((1.0 + n, f"N{n}", False) for n in range(4))]
+    done = _coded(1, charts, query_hours=2.0)
+    # 08:00-09:00 the coder opens Q and queries the physician; N0 and N1 follow (09:00-11:00); the answer
+    # comes at 11:00 and Q, the oldest, is next in line (11:00-12:00) - ahead of N2 and N3, discharged after it
+    assert done == {"N0": 10 * 60, "N1": 11 * 60, "Q": 12 * 60, "N2": 13 * 60, "N3": 14 * 60}
+
+
+def test_more_coders_shorten_the_wait() -> None:
+    charts = [(float(n), f"V{n}", False) for n in range(16)]
+    one, four = max(_coded(1, charts).values()), max(_coded(4, charts).values())
+    assert one == DAY + 8 * 60 + 7.5 * 60  # 16 charts, 8.5 office hours a day: Tuesday 15:30
+    assert four == 12 * 60  # four at a time: Monday 08:00-12:00
+
+
+def test_billers_correct_every_rejected_member_id_by_an_a08() -> None:
+    from twin.sim import Twin
+
+    data = small_scenario(days=2).model_dump()
+    data["revenue_cycle"]["registration_error_share"] = 0.3
+    twin = Twin(Scenario.model_validate(data))
+    result = twin.run()
+    rejected = {s.claim_number for s in result.view.clearinghouse.submissions if not s.accepted}
+    assert rejected
+    corrected = twin.billing_office.corrected
+    assert set(corrected) == rejected
+    for at in corrected.values():  # in office hours (the run starts on a Monday at 00:00)
+        assert int(at // DAY) % 7 < 5 and 8 * 60 <= at % DAY <= 16.5 * 60
+    updates = {f.visit for f in result.view.truth.of_type(PatientUpdated) if f.visit in rejected}  # type: ignore[attr-defined]
+    assert updates == rejected and result.in_sync
