@@ -3,8 +3,8 @@
 An architect comparing integration designs on the twin needs to trust that the simulated network
 behaves like a real one: stays as long, beds as full, operating rooms as busy, a revenue cycle
 and a cost structure of the usual shape. ``twin run --calibration`` prints each statistic of the
-run beside a published range with its source. The ranges are deliberately wide: they describe
-US community hospitals in general, and the twin's default network is a generic one.
+run beside the published figure it is compared with (``calibration_sources``): a range cited as its
+sources give it, never widened to fit - a single figure gets the gap to it, no verdict.
 
 Statistics come from the truth ledger (what happened) and, for the revenue cycle and the cost
 structure, from the ERP (what finance sees), so the DNFB figure reflects the integration under

@@ -15,7 +15,7 @@ import itertools
 import math
 import random
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import simpy
 
@@ -37,7 +37,6 @@ class Chart:
     done: simpy.Event
     queried: bool = False
     ready_at: float = 0.0  # when it first entered the queue: its place in line
-    touches: list[float] = field(default_factory=list)  # when a coder finished working it
 
 
 class CodingDesk:
@@ -53,7 +52,6 @@ class CodingDesk:
         self.coders = coders
         self.queue: simpy.PriorityStore = simpy.PriorityStore(env)
         self._order = itertools.count()
-        self.coded = 0
         for _ in range(coders):
             env.process(self._coder())
 
@@ -73,12 +71,10 @@ class CodingDesk:
             chart = item.item  # type: ignore[attr-defined]
             assert isinstance(chart, Chart)
             yield from self.hours.work(self.env, _draw(getattr(minutes, chart.encounter_type), self.rng))
-            chart.touches.append(self.env.now)
             if chart.deficient and not chart.queried:  # the physician must answer before it can be coded
                 chart.queried = True
                 self.env.process(self._query(chart))
                 continue
-            self.coded += 1
             chart.done.succeed(chart)
 
     def _query(self, chart: Chart) -> Generator[simpy.Event, None, None]:
