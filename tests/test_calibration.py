@@ -64,14 +64,22 @@ def test_dnfb_days_counts_discharged_encounters_the_erp_has_not_billed(run: Any)
 
 def test_expense_shares_come_from_the_erp_ledger(run: Any) -> None:
     values = _by_name(calibrate(run.view))
-    supply, labor = values["supply share of operating expense"], values["labor share of operating expense"]
-    assert supply is not None and labor is not None and 0 < supply < 100 and 0 < labor < 100
+    supply, drugs = values["supply share of operating expense"], values["drug share of operating expense"]
+    labor = values["labor share of operating expense"]
     journals = run.view.erp.finance.journals
     totals = {
         a: sum(x.debit - x.credit for j in journals for x in j.lines if x.account == a)
-        for a in ("5200", "6000", "7000")
+        for a in ("5200", "5300", "6000", "6500", "7000")
     }
-    assert supply == pytest.approx(100 * totals["5200"] / sum(totals.values()))
+    assert all(totals.values()), totals  # supplies, drugs, salaries, purchased services, the rest: all booked
+    expense = sum(totals.values())
+    assert supply == pytest.approx(100 * totals["5200"] / expense)
+    assert drugs == pytest.approx(100 * totals["5300"] / expense)
+    assert labor == pytest.approx(100 * (totals["6000"] + totals["6500"]) / expense)
+    # supplies and drugs are what the ERP issued (no accrual books them), each issue at standard cost
+    issues = run.view.erp.supply.issues
+    assert {i.item[:3] for i in issues} >= {"RX-", "SU-", "IM-"}
+    assert sum(i.cost for i in issues) == totals["5200"] + totals["5300"]
 
 
 def test_range_verdicts() -> None:

@@ -17,6 +17,14 @@ UNIT_MIX: tuple[tuple[str, str, float, int], ...] = (
     ("maternity", "Maternity", 0.15, 260_000),
 )
 
+# What an inpatient's service charge events are, by department (shares of the events), and what an
+# emergency visit orders (the chance of each): the workflows draw them, materials management plans
+# the pharmacy's stock from them.
+SERVICE_MIX = (("lab", 0.45), ("pharmacy", 0.25), ("imaging", 0.12), ("therapy", 0.10), ("respiratory", 0.08))
+EMERGENCY_ORDERS = (("lab", 0.7), ("imaging", 0.45), ("pharmacy", 0.5))
+CODES_PER_SERVICE = (1, 1, 2, 3)  # codes charged per service event, drawn uniformly (at most the department's)
+DOSES_PER_DRUG_LINE = (1, 4)  # units dispensed per drug line, drawn uniformly
+
 # Ancillary departments: kind, name, ERP natural-account suffix of the cost center.
 ANCILLARY: tuple[tuple[str, str, str], ...] = (
     ("lab", "Laboratory", "7010"),
@@ -40,10 +48,6 @@ CHARGEMASTER: tuple[ChargeCode, ...] = (
     ChargeCode("350-70450", "CT head without contrast", "0350", 124_000, "imaging"),
     ChargeCode("350-74177", "CT abdomen/pelvis with contrast", "0350", 215_000, "imaging"),
     ChargeCode("402-76705", "Ultrasound abdomen, limited", "0402", 46_000, "imaging"),
-    ChargeCode("250-J1885", "Ketorolac injection", "0250", 2_400, "pharmacy"),
-    ChargeCode("250-J0696", "Ceftriaxone 250 mg", "0250", 3_800, "pharmacy"),
-    ChargeCode("258-J7050", "Normal saline 250 cc", "0258", 1_900, "pharmacy"),
-    ChargeCode("636-J1644", "Heparin 1000 units", "0636", 2_700, "pharmacy"),
     ChargeCode("420-97161", "Physical therapy evaluation", "0420", 21_000, "therapy"),
     ChargeCode("424-97530", "Therapeutic activities, 15 min", "0424", 9_500, "therapy"),
     ChargeCode("410-94640", "Nebulizer treatment", "0410", 7_800, "respiratory"),
@@ -95,12 +99,13 @@ SERVICE_LINES: tuple[tuple[str, str, str, float], ...] = (
     ("gensurg", "General Surgery", "6530", 0.30),
     ("womens", "Women's Surgical Services", "6540", 0.15),
 )
-STOREROOM_CC = "7510"  # ERP cost center of each hospital's OR supply storeroom (inventory location)
+STOREROOM_CC = "7510"  # ERP cost center of each hospital's central supply storeroom (inventory location)
 
 VENDORS: tuple[Vendor, ...] = (
     Vendor("V-APEX", "Apex Orthopedics", 2.0),
     Vendor("V-CARD", "CardioFlow Medical", 3.0),
     Vendor("V-MEDS", "MedSupply Distribution", 1.0),
+    Vendor("V-RXWH", "National Drug Wholesale", 1.0),
 )
 
 # ehr_code doubles as the chargemaster code: revenue code 0278 (implants) or 0272 (sterile supply).
@@ -119,6 +124,27 @@ SUPPLY_ITEMS: tuple[SupplyItem, ...] = (
     SupplyItem("272-40003", "SU-7740029", "Sterile gloves, pair", "consumable", 90, 350, "V-MEDS"),
     SupplyItem("272-40004", "SU-7740031", "Laparotomy sponge pack", "consumable", 1_100, 3_000, "V-MEDS"),
 )
+
+# What the pharmacy dispenses (from its own stock, an ERP inventory location) and the nursing units
+# use from floor stock (replenished from the central storeroom). Unit costs are acquisition costs;
+# ehr_code doubles as the chargemaster code (0250/0258/0636 drugs, 0270 bedside supplies). The
+# costs are set so that what the ERP issues comes to the published shares of operating expense
+# (``twin run --calibration``: supplies 13-15%, drugs 4.4-8%): two costly biologics among cheap
+# generics, as a formulary's spend is.
+DRUG_ITEMS: tuple[SupplyItem, ...] = (
+    SupplyItem("250-J1885", "RX-J1885", "Ketorolac injection", "drug", 200, 2_400, "V-RXWH"),
+    SupplyItem("250-J0696", "RX-J0696", "Ceftriaxone 250 mg", "drug", 300, 3_800, "V-RXWH"),
+    SupplyItem("258-J7050", "RX-J7050", "Normal saline 250 cc", "drug", 150, 1_900, "V-RXWH"),
+    SupplyItem("636-J1644", "RX-J1644", "Heparin 1000 units", "drug", 120, 2_700, "V-RXWH"),
+    SupplyItem("636-J1569", "RX-J1569", "Immune globulin 500 mg", "drug", 3_200, 11_000, "V-RXWH"),
+    SupplyItem("636-J1745", "RX-J1745", "Infliximab 10 mg", "drug", 4_300, 14_500, "V-RXWH"),
+)
+FLOOR_ITEMS: tuple[SupplyItem, ...] = (
+    SupplyItem("270-50001", "SU-8850001", "Bedside supply kit, daily", "floor", 5_000, 12_000, "V-MEDS"),
+    SupplyItem("270-50002", "SU-8850014", "IV administration set", "floor", 1_200, 4_500, "V-MEDS"),
+)
+# A bedded patient's floor stock per day (documented with the midnight census).
+FLOOR_USE: tuple[SupplyUse, ...] = (SupplyUse("270-50001", 1, 1), SupplyUse("270-50002", 1, 3, 0.5))
 
 _BASIC = (
     SupplyUse("272-40001", 1, 1),
@@ -204,7 +230,9 @@ def department_kinds() -> set[str]:
 
 
 SUPPLY_CHARGES: tuple[ChargeCode, ...] = tuple(
-    ChargeCode(item.ehr_code, item.description, "0" + item.ehr_code[:3], item.price, "supply") for item in SUPPLY_ITEMS
+    ChargeCode(item.ehr_code, item.description, "0" + item.ehr_code[:3], item.price, kind)
+    for items, kind in ((SUPPLY_ITEMS, "supply"), (DRUG_ITEMS, "pharmacy"), (FLOOR_ITEMS, "floor"))
+    for item in items
 )
 
 

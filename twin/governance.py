@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from twin.domain.contract import HospitalReference, ReferenceData
 from twin.domain.model import Department
-from twin.network import Network, business_office, inventory_location
+from twin.network import Network, business_office, inventory_location, pharmacy_location
 from twin.workforce import org_unit_crosswalk
 
 Problem = tuple[str, str]  # ("retired", cost center) | (domain, code)
@@ -95,7 +95,15 @@ def published_at_go_live(network: Network) -> ReferenceData:
 
     return ReferenceData(
         hospitals=tuple(
-            HospitalReference(h.code, h.hl7_version, h.joins_at, business_office(h), inventory_location(h), h.storeroom)
+            HospitalReference(
+                h.code,
+                h.hl7_version,
+                h.joins_at,
+                business_office(h),
+                inventory_location(h),
+                h.storeroom,
+                pharmacy_location(h),
+            )
             for h in network.hospitals
         ),
         departments=live("department", network.department_crosswalk()),

@@ -18,7 +18,13 @@ from twin.catalog import (
     BUSINESS_OFFICE_CC,
     CASE_TYPES,
     CHARGEMASTER,
+    CODES_PER_SERVICE,
+    DOSES_PER_DRUG_LINE,
+    DRUG_ITEMS,
     EMERGENCY,
+    EMERGENCY_ORDERS,
+    FLOOR_ITEMS,
+    FLOOR_USE,
     LEGACY_DEPARTMENT_CODES,
     LEGACY_PAYERS,
     NURSING_CC,
@@ -26,6 +32,7 @@ from twin.catalog import (
     PAYERS,
     ROOM_AND_BOARD,
     SERVICE_LINES,
+    SERVICE_MIX,
     STOREROOM_CC,
     SUPPLY_CHARGES,
     SUPPLY_ITEMS,
@@ -54,7 +61,7 @@ class Network:
     payers: tuple[Payer, ...]
     chargemaster: tuple[ChargeCode, ...]
     vendors: tuple[Vendor, ...] = VENDORS
-    supply_items: tuple[SupplyItem, ...] = SUPPLY_ITEMS
+    supply_items: tuple[SupplyItem, ...] = SUPPLY_ITEMS + DRUG_ITEMS + FLOOR_ITEMS
     case_types: tuple[CaseType, ...] = CASE_TYPES
     missing_items: tuple[str, ...] = ()  # EHR codes of supply items not yet in the ERP item master
     retirement: Retirement | None = None  # a cost center finance retires mid-run
@@ -94,8 +101,12 @@ class Network:
         return department.cost_center
 
     def location_crosswalk(self) -> dict[str, str]:
-        """EHR storeroom code -> ERP inventory location."""
-        return {h.storeroom: inventory_location(h) for h in self.hospitals if h.storeroom}
+        """EHR stock location (a storeroom, a pharmacy) -> ERP inventory location."""
+        return {code: location for h in self.hospitals for code, location in stock_locations(h)}
+
+    def hospital_of_location(self) -> dict[str, str]:
+        """ERP inventory location -> the hospital that keeps it."""
+        return {location: h.code for h in self.hospitals for _code, location in stock_locations(h)}
 
     def payer_crosswalk(self) -> dict[str, str | None]:
         """EHR plan code -> clearinghouse payer id (``None``: self pay, never claimed), every hospital's."""
@@ -113,8 +124,7 @@ class Network:
         entries = [("department", d.ehr_code, d.cost_center) for d in hospital.departments]
         entries += [("org unit", d.org_unit, d.cost_center) for d in hospital.departments if d.org_unit]
         entries += [("insurance plan", p.plan_code, p.clearinghouse_id or "") for p in hospital.payers]
-        if hospital.storeroom:
-            entries.append(("location", hospital.storeroom, inventory_location(hospital)))
+        entries += [("location", code, location) for code, location in stock_locations(hospital)]
         entries.append(("facility", hospital.code, business_office(hospital)))
         return entries
 
@@ -135,6 +145,20 @@ def business_office(hospital: Hospital) -> str:
 def inventory_location(hospital: Hospital) -> str:
     """The ERP inventory location (and cost center) of a hospital's OR storeroom."""
     return f"{_entity(hospital.code)}-{STOREROOM_CC}"
+
+
+def pharmacy_location(hospital: Hospital) -> str:
+    """The ERP inventory location of a hospital's pharmacy stock: the pharmacy's cost center."""
+    return next((code for ehr, code in stock_locations(hospital) if ehr != hospital.storeroom), "")
+
+
+def stock_locations(hospital: Hospital) -> list[tuple[str, str]]:
+    """(EHR code, ERP inventory location) of each place a hospital keeps stock the ERP issues from:
+    the central storeroom (OR supplies and the units' floor stock) and the pharmacy (drugs, held
+    at the pharmacy's cost center)."""
+    locations = [(hospital.storeroom, inventory_location(hospital))] if hospital.storeroom else []
+    pharmacy = [d for d in hospital.departments if d.kind == "pharmacy"]
+    return locations + [(d.ehr_code, d.cost_center) for d in pharmacy]
 
 
 def _entity(hospital_code: str) -> str:
@@ -230,7 +254,7 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
     departments.append(
         Department(
             ehr_code=ehr_code("storeroom") if legacy else f"{code}-ORSUP",
-            name="OR Supply Storeroom",
+            name="Central Supply Storeroom",
             cost_center=f"{entity}-{STOREROOM_CC}",
             kind="storeroom",
             org_unit=_org_unit(number, len(departments)),
@@ -266,31 +290,58 @@ def _build_hospital(number: int, scenario: Scenario, rng: random.Random, fake: F
 
 
 def stock_policies(network: Network, scenario: Scenario) -> dict[tuple[str, str], tuple[int, int]]:
-    """ERP reorder point and par per storeroom and item, sized from the expected OR usage.
+    """ERP reorder point and par per stock location and item, sized from the expected usage.
 
-    Materials management sets the reorder point to the demand over the replenishment time plus
-    safety stock for its randomness, and par three days of demand above that.
+    Materials management plans each item's daily demand - the OR's from its case mix, the floor
+    stock's and the pharmacy's from a census at ``PLANNED_OCCUPANCY`` (and the emergency visits'
+    drug orders) - and sets the reorder point to the demand over the replenishment time plus safety
+    stock for its randomness, and par three days of demand above that.
     """
-    per_room = scenario.workload.or_cases_per_room_per_day * 5 / 7  # weekday cases, per calendar day
-    shares = {kind: share for kind, _name, _suffix, share in SERVICE_LINES}
-    per_line = {kind: sum(1 for c in network.case_types if c.service_line == kind) for kind in shares}
     lead = {v.vendor_id: v.lead_time_days for v in network.vendors}
     items = {item.ehr_code: item for item in network.supply_items}
     policies: dict[tuple[str, str], tuple[int, int]] = {}
     for hospital in network.hospitals:
-        daily_cases = hospital.or_rooms * per_room
-        usage: dict[str, float] = {}
-        for case in network.case_types:
-            cases = daily_cases * shares[case.service_line] / per_line[case.service_line]
-            for use in case.supplies:
-                mean = (use.min_quantity + use.max_quantity) / 2 * use.probability
-                usage[use.item] = usage.get(use.item, 0.0) + cases * mean
-        for code, per_day in usage.items():
+        for (location, code), per_day in _planned_demand(network, scenario, hospital).items():
             item = items[code]
             days = lead[item.vendor]
             lead_demand = per_day * (days + 1)  # lead time plus transit and receiving
-            safety = 2.5 * math.sqrt(lead_demand)  # cases arrive at random: cover ~2.5 sigma of that demand
+            safety = 2.5 * math.sqrt(lead_demand)  # use comes at random: cover ~2.5 sigma of that demand
             reorder_point = max(2, math.ceil(lead_demand + safety))
             par = max(reorder_point + 2, math.ceil(reorder_point + per_day * 3))
-            policies[(inventory_location(hospital), item.erp_item)] = (reorder_point, par)
+            policies[(location, item.erp_item)] = (reorder_point, par)
     return policies
+
+
+PLANNED_OCCUPANCY = 0.8  # the census materials management plans floor stock and drugs for
+
+
+def _planned_demand(network: Network, scenario: Scenario, hospital: Hospital) -> dict[tuple[str, str], float]:
+    """Units a day per (ERP location, EHR item code) a hospital is expected to use."""
+    workload = scenario.workload
+    usage: dict[tuple[str, str], float] = {}
+
+    def add(location: str, code: str, per_day: float) -> None:
+        usage[(location, code)] = usage.get((location, code), 0.0) + per_day
+
+    storeroom = inventory_location(hospital)
+    per_room = workload.or_cases_per_room_per_day * 5 / 7  # weekday cases, per calendar day
+    shares = {kind: share for kind, _name, _suffix, share in SERVICE_LINES}
+    per_line = {kind: sum(1 for c in network.case_types if c.service_line == kind) for kind in shares}
+    for case in network.case_types:
+        cases = hospital.or_rooms * per_room * shares[case.service_line] / per_line[case.service_line]
+        for use in case.supplies:
+            add(storeroom, use.item, cases * (use.min_quantity + use.max_quantity) / 2 * use.probability)
+    census = hospital.beds * PLANNED_OCCUPANCY
+    for use in FLOOR_USE:
+        add(storeroom, use.item, census * (use.min_quantity + use.max_quantity) / 2 * use.probability)
+    pharmacy = [d.cost_center for d in hospital.departments if d.kind == "pharmacy"]
+    drugs = [item.ehr_code for item in network.supply_items if item.kind == "drug"]
+    if pharmacy and drugs:
+        emergency = hospital.beds * workload.admissions_per_bed_per_day * workload.encounters.emergency_per_admission
+        events = census * workload.services_per_patient_day * dict(SERVICE_MIX)["pharmacy"]
+        events += emergency * dict(EMERGENCY_ORDERS)["pharmacy"]
+        lines = events * min(len(drugs), sum(CODES_PER_SERVICE) / len(CODES_PER_SERVICE))
+        doses = sum(DOSES_PER_DRUG_LINE) / 2
+        for code in drugs:
+            add(pharmacy[0], code, lines / len(drugs) * doses)
+    return usage

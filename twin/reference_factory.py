@@ -34,7 +34,12 @@ def reference_integration(context: RunContext) -> Integration:
             labor_sync_minute_of_day=scenario.labor.sync_hour * 60,
             reporting=ReportingConfig(
                 tuple(h.code for h in reference.hospitals),
-                {h.inventory_location: h.code for h in reference.hospitals},
+                {
+                    location: h.code
+                    for h in reference.hospitals
+                    for location in (h.inventory_location, h.pharmacy_location)
+                    if location
+                },
                 scenario.reporting.publish_hour * 60,
             ),
             release_at=design_named(scenario.integration.design).release_at(context.timebase),

@@ -74,9 +74,9 @@ class EncounterMix(_Strict):
     (imaging, lab, therapy) with their own charges and claim; observation stays take a bed.
     """
 
-    emergency_per_admission: float = Field(default=3.29, ge=0, le=20)  # NHAMCS 2011 / HCUP 2012: calibration
+    emergency_per_admission: float = Field(default=3.4, ge=0, le=20)  # 3.29 (2011/12) - 3.45 (2018): calibration
     outpatient_per_admission: float = Field(default=1.0, ge=0, le=50)  # far below a real hospital's: see README
-    observation_per_admission: float = Field(default=0.14, ge=0, le=2)  # OIG 2013 / MedPAC 2014: calibration
+    observation_per_admission: float = Field(default=0.12, ge=0, le=2)  # 0.087 (2007) - 0.14 (2012): calibration
     emergency_hours: LogNormal = LogNormal(median=3.0, sigma=0.5)  # arrival to departure
     observation_hours: LogNormal = LogNormal(median=26, sigma=0.35)
     outpatient_minutes: LogNormal = LogNormal(median=75, sigma=0.5)
@@ -143,7 +143,7 @@ class RevenueCycleSpec(_Strict):
 
 
 class WorkloadSpec(_Strict):
-    admissions_per_bed_per_day: float = Field(default=0.16, gt=0, le=2)
+    admissions_per_bed_per_day: float = Field(default=0.15, gt=0, le=2)
     initial_occupancy: float = Field(default=0.7, ge=0, le=1)  # share of beds occupied when the run starts
     length_of_stay_days: LogNormal = LogNormal(median=4.8, sigma=0.7)
     transfer_share: float = Field(default=0.18, ge=0, le=1)
@@ -231,10 +231,14 @@ class AcquisitionSpec(_Strict):
 
 
 class FinanceSpec(_Strict):
-    """What the ERP's own accruals post: operating expense the twin does not model event by event
-    (physicians, administration, drugs, purchased services, depreciation), per staffed bed and day."""
+    """What the ERP's own accruals post: operating expense the twin does not model event by event,
+    per staffed bed and day - purchased services and professional fees (contract labor, physicians'
+    fees, outsourced services: labor as the AHA counts it) and everything else (administration,
+    utilities, insurance, depreciation). Supplies, drugs and salaries are not accrued: the ERP books
+    them from what the storeroom and the pharmacy issue and what the HCM paid."""
 
-    other_expense_per_bed_day: float = Field(default=400.0, ge=0)  # USD; see twin/observe/calibration.py
+    purchased_services_per_bed_day: float = Field(default=195.0, ge=0)  # USD; see twin/observe/calibration.py
+    other_expense_per_bed_day: float = Field(default=285.0, ge=0)  # USD
 
 
 class ReportingSpec(_Strict):

@@ -19,7 +19,9 @@ from mocks.hcm.hcm import Hcm, OrgUnit
 from mocks.saas.clearinghouse import Clearinghouse
 from mocks.saas.dashboard import Dashboard
 from mocks.saas.vendor import VendorPortal
+from twin.domain.accounts import DRUG_EXPENSE, SUPPLY_EXPENSE
 from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.model import SupplyItem
 from twin.domain.timebase import Timebase
 from twin.network import Network, stock_policies
 from twin.scenario import Scenario
@@ -75,7 +77,7 @@ def build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:
     """
     finance = ErpFinance(timebase, network.cost_centers)
     present = [i for i in network.supply_items if i.ehr_code not in network.missing_items]
-    items = tuple(ItemMaster(i.erp_item, i.description, i.vendor, i.unit_cost) for i in present)
+    items = tuple(item_master(i) for i in present)
     known = {i.erp_item for i in present}
     policies = {key: value for key, value in stock_policies(network, scenario).items() if key[1] in known}
     supply = ErpSupplyChain(
@@ -87,6 +89,12 @@ def build_erp(network: Network, scenario: Scenario, timebase: Timebase) -> Erp:
     return Erp(finance, supply)
 
 
+def item_master(item: SupplyItem) -> ItemMaster:
+    """The ERP's item master record of a supply: drugs cost to pharmaceutical expense."""
+    account = DRUG_EXPENSE if item.kind == "drug" else SUPPLY_EXPENSE
+    return ItemMaster(item.erp_item, item.description, item.vendor, item.unit_cost, account)
+
+
 def item_setup(
     network: Network, scenario: Scenario, ehr_code: str
 ) -> tuple[ItemMaster, dict[tuple[str, str], StockPolicy], dict[tuple[str, str], int]]:
@@ -94,7 +102,7 @@ def item_setup(
     item = next(i for i in network.supply_items if i.ehr_code == ehr_code)
     policies = {key: value for key, value in stock_policies(network, scenario).items() if key[1] == item.erp_item}
     return (
-        ItemMaster(item.erp_item, item.description, item.vendor, item.unit_cost),
+        item_master(item),
         {key: StockPolicy(*value) for key, value in policies.items()},
         {key: par for key, (_reorder, par) in policies.items()},
     )

@@ -36,7 +36,7 @@ from twin.domain.streams import RandomStreams
 from twin.domain.timebase import Timebase
 from twin.faults import FaultPlan
 from twin.governance import published_at_go_live
-from twin.network import Network, build_network, inventory_location
+from twin.network import Network, build_network
 from twin.observe.truth import TruthLedger
 from twin.observe.view import FaultsSeen, IntegrationSeen, RunView
 from twin.scenario import Scenario
@@ -147,6 +147,7 @@ class World:
                 adt_rng=streams.stream(hospital.code, "adt"),
                 visit_rng=streams.stream(hospital.code, "visits"),
                 him_rng=streams.stream(hospital.code, "him"),
+                floor_rng=streams.stream(hospital.code, "floor"),
             )
             for hospital in self.network.hospitals
         ]
@@ -175,7 +176,7 @@ class World:
             streams.stream("dock"),
             self.erp.supply.receive,
             self.witness,
-            {inventory_location(h): h.code for h in self.network.hospitals},
+            self.network.hospital_of_location(),
         )
         self.cycle_count = CycleCount(
             clock,

@@ -40,6 +40,7 @@ class ItemMaster:
     description: str
     vendor: str
     standard_cost: int  # cents per unit
+    expense_account: str = SUPPLY_EXPENSE  # what an issue costs to: supplies, or drugs (DRUG_EXPENSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +283,7 @@ class ErpSupplyChain:
             reference=str(body["reference"]),
             source=INVENTORY_ISSUE,
             now=now,
-            lines=((SUPPLY_EXPENSE, str(center), cost, 0), (SUPPLY_INVENTORY, str(location), 0, cost)),
+            lines=((item.expense_account, str(center), cost, 0), (SUPPLY_INVENTORY, str(location), 0, cost)),
         )
         self.on_hand[key] = self.on_hand.get(key, 0) - quantity
         self.sequence += 1

@@ -17,7 +17,9 @@ ACCRUED_EXPENSES = "2300"
 ROUTINE_REVENUE = "4000"  # inpatient room and board
 ANCILLARY_REVENUE = "4100"
 SUPPLY_EXPENSE = "5200"
+DRUG_EXPENSE = "5300"
 SALARIES = "6000"
+PURCHASED_SERVICES = "6500"  # contract labor, purchased services and professional fees
 OTHER_EXPENSE = "7000"
 
 ACCOUNTS: dict[str, str] = {
@@ -30,7 +32,9 @@ ACCOUNTS: dict[str, str] = {
     ACCRUED_SALARIES: "Accrued salaries and wages",
     ACCRUED_EXPENSES: "Accrued operating expenses",
     SUPPLY_EXPENSE: "Medical and surgical supply expense",
+    DRUG_EXPENSE: "Pharmaceutical expense",
     SALARIES: "Salaries and wages",
+    PURCHASED_SERVICES: "Purchased services and professional fees",
     OTHER_EXPENSE: "Other operating expense",
 }
 

@@ -114,8 +114,9 @@ class HospitalReference:
     hl7_version: str  # what its EHR interface speaks
     joins_at: SimTime  # minutes: 0 for the founding hospitals, later for one the network acquires
     business_office: str  # the ERP cost center that carries its patient receivables
-    inventory_location: str  # the ERP inventory location of its OR storeroom
+    inventory_location: str  # the ERP inventory location of its central storeroom
     storeroom: str  # the EHR's code for that storeroom (FT1-16 of supply lines)
+    pharmacy_location: str = ""  # the ERP inventory location of its pharmacy's stock (drugs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,12 +127,13 @@ class Vendor:
 @dataclass(frozen=True, slots=True)
 class SupplyItem:
     """A stocked supply: the EHR documents ``ehr_code`` (also its chargemaster code), the ERP stocks
-    ``erp_item``. Implants are charged to the patient; both kinds are costed to the service line."""
+    ``erp_item``. Every kind is charged to the patient and costed to the cost center that used it
+    (the case's service line, the pharmacy, the nursing unit)."""
 
     ehr_code: str
     erp_item: str
     description: str
-    kind: str  # "implant" | "consumable"
+    kind: str  # "implant" | "consumable" (the OR's) | "drug" (the pharmacy's) | "floor" (nursing units')
     unit_cost: Cents
     price: Cents
     vendor: str

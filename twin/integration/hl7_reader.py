@@ -320,9 +320,10 @@ class Hl7Reader:
         service_at = self._times.get(ft1[4])  # usually the posting time EVN-2 already gave
         if service_at is None:
             service_at = self._time(ft1[4], f"FT1^{number}^4")
-        if ft1[16] and ft1[16] != NULL:  # a supply line: FT1-16 is the storeroom, FT1-23 the surgical case
+        if ft1[16] and ft1[16] != NULL:  # a supply line: FT1-16 is the stock location, FT1-23 its order
             location = _required(ft1, 16, f"FT1^{number}^16", comp)
-            case = _required(ft1, 23, f"FT1^{number}^23", comp)
+            order = _required(ft1, 23, f"FT1^{number}^23", comp)
+            case = "" if order == txn_id else order  # its own order: floor stock or a dispense, in no case
             return ChargeLine(txn_id, code, department, quantity, amount, service_at, reverses, location, case)
         return ChargeLine(txn_id, code, department, quantity, amount, service_at, reverses)
 

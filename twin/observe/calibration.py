@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from twin.domain.accounts import OTHER_EXPENSE, SALARIES, SUPPLY_EXPENSE
+from twin.domain.accounts import DRUG_EXPENSE, OTHER_EXPENSE, PURCHASED_SERVICES, SALARIES, SUPPLY_EXPENSE
 from twin.domain.events import BEDDED, CaseCompleted, ChargesPosted, PatientAdmitted, PatientDischarged
 from twin.observe.calibration_sources import REFERENCES, Reference
 from twin.observe.view import RunView
@@ -186,8 +186,11 @@ def _dnfb_days(view: RunView, window: tuple[float, float], dnfb: Dnfb) -> tuple[
 
 
 def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
-    """Shares of the ERP's operating expense accounts: supplies (5200), labor (6000), other (7000)."""
-    totals = {SUPPLY_EXPENSE: 0, SALARIES: 0, OTHER_EXPENSE: 0}
+    """Shares of the ERP's operating expense: supplies (5200) and drugs (5300) as the storeroom and
+    the pharmacy issued them, labor as the AHA counts it (salaries paid through the HCM, 6000, and
+    the accrued purchased services and professional fees, 6500), everything else accrued (7000)."""
+    accounts = (SUPPLY_EXPENSE, DRUG_EXPENSE, SALARIES, PURCHASED_SERVICES, OTHER_EXPENSE)
+    totals = dict.fromkeys(accounts, 0)
     for journal in view.erp.finance.journals:
         for line in journal.lines:
             if line.account in totals:
@@ -195,13 +198,21 @@ def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
     expense = sum(totals.values())
     if expense <= 0:
         return {}
-    note = "of the ERP's operating expense (supplies, labor, the daily accrual of everything else)"
-    supply_note = (
-        note + "; the twin draws only OR supplies (implants, consumables) through the ERP - floor, lab and "
-        "pharmacy supplies sit in the accrual - so this share lands at or just below the range's low end"
-    )
-    labor_note = note + "; labor is direct care (nursing units, ancillaries) paid hours x rates from the HCM"
+    note = "of the ERP's operating expense"
+    issued = note + ": every unit the ERP issued, at standard cost ({})"
+    labor = totals[SALARIES] + totals[PURCHASED_SERVICES]
     return {
-        "supply share of operating expense": (100 * totals[SUPPLY_EXPENSE] / expense, supply_note),
-        "labor share of operating expense": (100 * totals[SALARIES] / expense, labor_note),
+        "supply share of operating expense": (
+            100 * totals[SUPPLY_EXPENSE] / expense,
+            issued.format("OR cases' supplies and implants, the nursing units' floor stock"),
+        ),
+        "drug share of operating expense": (
+            100 * totals[DRUG_EXPENSE] / expense,
+            issued.format("the pharmacy's dispenses to inpatients and emergency visits"),
+        ),
+        "labor share of operating expense": (
+            100 * labor / expense,
+            f"{note}: salaries paid through the HCM ({100 * totals[SALARIES] / expense:.1f}%) and purchased "
+            f"services and professional fees accrued ({100 * totals[PURCHASED_SERVICES] / expense:.1f}%)",
+        ),
     }

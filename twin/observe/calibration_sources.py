@@ -80,19 +80,23 @@ REFERENCES: tuple[Reference, ...] = (
         "emergency visits per inpatient admission",
         "visits",
         3.29,
-        3.29,
-        "CDC NHAMCS 2011 (FastStats): 136.3 million ED visits, 16.2 million admitted (120.1 million treated and "
-        "released); AHRQ HCUP Statistical Brief #180: 36.5 million stays, 2012 - US; ratio derived here",
-        "figure",
+        3.45,
+        "treat-and-release ED visits per inpatient stay, US, ratios derived here: 3.29 for 2011-12 (CDC NHAMCS "
+        "2011, FastStats: 136.3 million ED visits, 120.1 million treated and released; AHRQ HCUP Statistical Brief "
+        "#180: 36.5 million stays, 2012); 3.45 for 2018 (HCUP Statistical Brief #286, Dec 2021: 143.5 million ED "
+        "visits, 86% treated and released; HCUP Fast Stats: 35.8 million stays, 2017)",
+        "sources",
     ),
     Reference(
         "observation stays per inpatient admission",
         "stays",
+        0.087,
         0.14,
-        0.14,
-        "HHS OIG OEI-02-12-00040 (Jul 2013): 1.5 million observation stays not followed by admission; MedPAC "
-        "March 2014 report: 10.4 million inpatient admissions - Medicare fee-for-service, 2012; ratio derived here",
-        "figure",
+        "Medicare fee-for-service: 0.087 in 2007 (86.9 observation stays per 1,000 inpatient admissions a month, "
+        "enrollees 65+; Health Affairs 31(6), Jun 2012, as reported by Becker's Hospital Review); 0.14 in 2012 "
+        "(HHS OIG OEI-02-12-00040, Jul 2013: 1.5 million observation stays not followed by admission; MedPAC "
+        "March 2014: 10.4 million inpatient admissions; ratio derived here)",
+        "sources",
     ),
     Reference(
         "days from discharge to final bill",
@@ -118,7 +122,9 @@ REFERENCES: tuple[Reference, ...] = (
         None,
         None,
         "HFMA MAP Key CL-1 defines it (claims passing all edits with no manual intervention); no published range "
-        "with a traceable source was found (the 75-85% often quoted has none)",
+        "with a traceable source was found (the 75-85% often quoted has none); the nearest traceable figure, an "
+        "initial denial rate of 11.1% of claims (Change Healthcare Denials Index 2020, via HFMA), counts payer "
+        "denials, not front-end edits, so it is no clean-claim rate",
         "none",
     ),
     Reference(
@@ -132,12 +138,23 @@ REFERENCES: tuple[Reference, ...] = (
         "sources",
     ),
     Reference(
+        "drug share of operating expense",
+        "%",
+        4.4,
+        8.0,
+        "Strata Decision Technology report as reported by DOTmed News (May 2025): drugs 4.4% of total hospital "
+        "expenses, Q1 2025 (4.1% in Q1 2023; US hospitals in Strata's benchmark data); AHA, Costs of Caring (May "
+        "2024): drugs 8% of US hospital expenses (Strata median 2023) - the two count drug expense differently",
+        "sources",
+    ),
+    Reference(
         "labor share of operating expense",
         "%",
+        56.0,
         60.0,
-        60.0,
-        "AHA, Costs of Caring (May 2024): labor 60% of US hospital expenses, including purchased services and "
-        "professional fees (Strata Decision Technology, median 2023)",
-        "figure",
+        "AHA, The Cost of Caring (Apr 2025): total compensation and related expenses 56% of US hospital costs, "
+        "2024; AHA, Costs of Caring (May 2024): labor 60%, including purchased services and professional fees, "
+        "2023 (both Strata Decision Technology benchmark data)",
+        "sources",
     ),
 )

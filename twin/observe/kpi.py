@@ -38,7 +38,7 @@ from twin.domain.events import (
     StockCounted,
 )
 from twin.domain.kpis import kpi_key
-from twin.network import inventory_location, stock_policies
+from twin.network import stock_policies
 from twin.observe.expectations import CLAIM, RECEIVABLE, billing_expectations
 from twin.observe.fault_truth import shift_for_outages
 from twin.observe.labor_expectations import LABOR_JOURNAL, PATIENT_DAYS, labor_expectations
@@ -222,7 +222,7 @@ class KpiTruth:
         self.values: dict[str, TruthKpi] = {}
         self.known: dict[str, set[str]] = {kind: set() for kind in set(ID_KIND.values())}
         self.hospitals = tuple(h.code for h in view.network.hospitals)
-        self.hospital_of = {inventory_location(h): h.code for h in view.network.hospitals}
+        self.hospital_of = view.network.hospital_of_location()
 
     @property
     def view(self) -> RunView:
@@ -350,6 +350,8 @@ class KpiTruth:
                     required = certain and high_level < 0
                     self._member("stock_outs", self.hospital_of[key[0]], index, issue.key, 1, 1, required=required)
         for (center, index, case), (known, racing) in cases.items():
+            if not case:  # floor stock and dispensed drugs are used in no surgical case
+                continue
             # A case reported for a day had at least one issue there: its cheapest racing one, if no certain one.
             low = known if known or not racing else min(racing)
             self._member("supply_cost_per_case", center, index, case, low, known + sum(racing), required=known > 0)

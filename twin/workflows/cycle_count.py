@@ -1,13 +1,15 @@
-"""Cycle counting: every night at 03:00 storeroom staff count a few item-locations.
+"""Cycle counting: every night at 03:00 storeroom and pharmacy staff count a few item-locations.
 
 Counting a rotating handful of items every night, instead of a yearly wall-to-wall count, is how
 hospital storerooms keep their records honest. The staff count what is on the shelf and enter it
 in the ERP's own screens (``ErpSupplyChain.record_count``; no integration involved); the ERP
 keeps the count and its variance for review and leaves on-hand alone. 03:00 is a quiet point: no
-surgery runs, so nothing is taken from the shelf while it is counted.
+surgery runs and the units drew their floor stock at midnight; only an emergency visit's drug may
+leave the pharmacy's shelf while it is counted.
 
 What is on the shelf is the truth, not the ERP: opening stock at par, plus every delivery counted
-in, less every item used in a case. The workflow keeps that physical ledger by reading each new
+in, less every item used (in a case, at a bedside, dispensed). The workflow keeps that physical
+ledger by reading each new
 fact of the truth ledger once. Each count is a fact too (``StockCounted``), naming the ERP's
 count document. Items the ERP does not know yet (missing from its item master) cannot be entered,
 so they are skipped until materials management has set them up.
@@ -21,7 +23,7 @@ import simpy
 
 from mocks.erp.supply_chain import ErpSupplyChain
 from twin.domain.events import ChargesPosted, Fact, GoodsReceived, StockCounted
-from twin.network import Network, inventory_location, stock_policies
+from twin.network import Network, stock_policies
 from twin.scenario import Scenario
 
 COUNT_TIME = 3 * 60.0  # 03:00, minutes after midnight
@@ -29,7 +31,7 @@ MINUTES_PER_DAY = 1440.0
 
 
 class CycleCount:
-    """The nightly cycle counts of every OR storeroom of the network."""
+    """The nightly cycle counts of every stock location of the network."""
 
     def __init__(
         self,
@@ -50,8 +52,8 @@ class CycleCount:
         self.physical: dict[tuple[str, str], int] = {
             key: par for key, (_reorder, par) in stock_policies(network, scenario).items()
         }
-        self.hospital_of = {inventory_location(h): h.code for h in network.hospitals}
-        self.storeroom = {h.storeroom: inventory_location(h) for h in network.hospitals if h.storeroom}
+        self.hospital_of = network.hospital_of_location()
+        self.storeroom = network.location_crosswalk()
         self.erp_item = {item.ehr_code: item.erp_item for item in network.supply_items}
         self.rotation: dict[str, list[str]] = {}
         for location, item in sorted(self.physical):

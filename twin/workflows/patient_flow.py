@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import simpy
 from faker import Faker
 
-from twin.catalog import OBSERVATION_CHARGE
+from twin.catalog import CODES_PER_SERVICE, DOSES_PER_DRUG_LINE, FLOOR_USE, OBSERVATION_CHARGE, SERVICE_MIX
 from twin.domain.events import (
     ChargeLine,
     ChargesPosted,
@@ -73,7 +73,6 @@ UNIT_SHARE_OF_ADMISSIONS = {"icu": 0.07, "telemetry": 0.18, "medsurg": 0.60, "ma
 LOS_FACTOR = {"icu": 1.4, "telemetry": 1.0, "medsurg": 1.0, "maternity": 0.6}
 TRANSFER_TO = {"icu": ("telemetry", "medsurg"), "telemetry": ("medsurg",), "medsurg": ("telemetry",), "maternity": ()}
 ICU_STEP_DOWN_SHARE = 0.8
-SERVICE_MIX = (("lab", 0.45), ("pharmacy", 0.25), ("imaging", 0.12), ("therapy", 0.10), ("respiratory", 0.08))
 DISPOSITIONS = (("01", 0.78), ("06", 0.11), ("03", 0.08), ("20", 0.03))  # home, home health, SNF, expired
 FINANCIAL_CLASSES = ("MCR", "MCD", "COM", "SP")  # in the order of the scenario's payer mix
 # Charges the coder finds missing while abstracting the chart (a therapy session, an imaging study)
@@ -169,6 +168,7 @@ class PatientFlow:
         adt_rng: random.Random | None = None,
         visit_rng: random.Random | None = None,
         him_rng: random.Random | None = None,
+        floor_rng: random.Random | None = None,
     ) -> None:
         self.env = env
         self.hospital = hospital
@@ -181,6 +181,7 @@ class PatientFlow:
         # of the other encounter types leave the inpatient workload's draws as they were
         self.adt_rng = adt_rng or random.Random(f"{hospital.code}/adt")
         self.visit_rng = visit_rng or random.Random(f"{hospital.code}/visits")
+        self.floor_rng = floor_rng or random.Random(f"{hospital.code}/floor")  # the units' floor stock use
         self.revenue = scenario.revenue_cycle
         self.office_hours = OfficeHours(
             start_minute_of_day,
@@ -212,6 +213,8 @@ class PatientFlow:
             self.beds[unit.code] = store
         self.units_by_kind = {unit.kind: unit for unit in hospital.units}
         self.department_codes = {dept.kind: dept.ehr_code for dept in hospital.departments}
+        self.storeroom = hospital.storeroom
+        self.floor_prices = {code.code: code.price for code in self.services.get("floor", ())}
         self.service_kinds = [kind for kind, _ in SERVICE_MIX]
         self.service_weights = list(itertools.accumulate(weight for _, weight in SERVICE_MIX))
         # Cumulative weights of the per-patient draws, summed once: ``random.choices`` with
@@ -380,8 +383,8 @@ class PatientFlow:
         del self.in_house[visit]
         if observation:
             self._post_observation_hours(stay, env.now - admitted)
-        elif stay.room_days == 0:  # discharged before the first midnight: one day of room and board
-            self._post_room_and_board(stay)
+        elif stay.room_days == 0:  # discharged before the first midnight: one day in a bed
+            self._post_census_day(stay)
         disposition = rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
         self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
         discharged = env.now
@@ -455,19 +458,25 @@ class PatientFlow:
     def post_service(self, stay: Stay, kind: str, rng: random.Random | None = None, *, credits: bool = True) -> None:
         """Charge one service event of ``kind`` (one to three codes); some are credited later."""
         rng = rng or stay.rng or self.rng
-        codes = rng.sample(self.services[kind], k=min(len(self.services[kind]), rng.choice((1, 1, 2, 3))))
+        codes = rng.sample(self.services[kind], k=min(len(self.services[kind]), rng.choice(CODES_PER_SERVICE)))
         self.post_codes(stay, kind, codes, rng, credits=credits)
 
     def post_codes(
         self, stay: Stay, kind: str, codes: list[ChargeCode], rng: random.Random, *, credits: bool = False
     ) -> None:
-        """Charge ``codes`` performed by the department of ``kind`` now; some are credited later."""
+        """Charge ``codes`` performed by the department of ``kind`` now; some are credited later. The
+        pharmacy dispenses drugs from its own stock (FT1-16): the ERP issues them as it charges them."""
         now = self.env.now
         department = self.department_codes[kind]
+        stock = department if kind == "pharmacy" else ""
         lines = []
         for code in codes:
-            quantity = 1 if kind != "pharmacy" else rng.randint(1, 4)
-            lines.append(ChargeLine(self.next_txn(stay), code.code, department, quantity, code.price * quantity, now))
+            quantity = 1 if kind != "pharmacy" else rng.randint(*DOSES_PER_DRUG_LINE)
+            lines.append(
+                ChargeLine(
+                    self.next_txn(stay), code.code, department, quantity, code.price * quantity, now, None, stock
+                )
+            )
         self.happen(ChargesPosted(now, self.hospital.code, stay.visit, tuple(lines)))
         for line in lines if credits else ():
             if rng.random() < self.spec.credit_share:
@@ -489,11 +498,25 @@ class PatientFlow:
         )
         self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (credit,)))
 
-    def _post_room_and_board(self, stay: Stay) -> None:
-        code = self.services[stay.unit.kind][0]
-        stay.room_days += 1
-        line = ChargeLine(self.next_txn(stay), code.code, stay.unit.department.ehr_code, 1, code.price, self.env.now)
-        self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
+    def _post_census_day(self, stay: Stay) -> None:
+        """A patient's day in a bed: room and board (not for observation, billed by the hour) and the
+        floor stock the nursing unit used at the bedside, issued from the central storeroom."""
+        now, department = self.env.now, stay.unit.department.ehr_code
+        lines = []
+        if not stay.observation:
+            code = self.services[stay.unit.kind][0]
+            stay.room_days += 1
+            lines.append(ChargeLine(self.next_txn(stay), code.code, department, 1, code.price, now))
+        rng = self.floor_rng
+        for use in FLOOR_USE:
+            if use.probability < 1.0 and rng.random() >= use.probability:
+                continue
+            quantity = rng.randint(use.min_quantity, use.max_quantity)
+            price = self.floor_prices[use.item]
+            txn = self.next_txn(stay)
+            lines.append(ChargeLine(txn, use.item, department, quantity, price * quantity, now, None, self.storeroom))
+        if lines:
+            self.happen(ChargesPosted(now, self.hospital.code, stay.visit, tuple(lines)))
 
     def _post_observation_hours(self, stay: Stay, minutes: float) -> None:
         """Observation is an outpatient service billed per hour (HCPCS G0378, revenue code 0762)."""
@@ -505,13 +528,13 @@ class PatientFlow:
         self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
 
     def midnight_census(self) -> Generator[simpy.Event, None, None]:
-        """Room and board for every patient in a bed at midnight, on the unit they are on."""
+        """Room and board and the day's floor stock for every patient in a bed at midnight, on the unit
+        they are on."""
         first = MINUTES_PER_DAY - (self.env.now + self.offset) % MINUTES_PER_DAY  # a hospital may join mid-run
         yield self.env.timeout(first)
         while True:
             for stay in list(self.in_house.values()):
-                if not stay.observation:  # observation is billed by the hour (``_post_observation_hours``)
-                    self._post_room_and_board(stay)
+                self._post_census_day(stay)
             if not self.in_house and self.env.now >= self.days * MINUTES_PER_DAY:
                 return
             yield self.env.timeout(MINUTES_PER_DAY)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from twin.catalog import EMERGENCY_ORDERS
 from twin.domain.events import PatientDischarged
 from twin.domain.model import Unit
 from twin.workflows.coding import assign_visit_codes
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
 # Where outpatients are seen, and how often: (ancillary department kind, share of outpatient visits).
 OUTPATIENT_MIX = (("imaging", 0.45), ("lab", 0.35), ("therapy", 0.20))
-# Tests and treatments ordered during an emergency visit, each with the chance it is ordered.
-EMERGENCY_ORDERS = (("lab", 0.7), ("imaging", 0.45), ("pharmacy", 0.5))
 EMERGENCY_LEVELS = (0.35, 0.45, 0.20)  # levels 3, 4, 5 of the chargemaster's ED visit codes
 OBSERVATION_UNITS = (("medsurg", 0.7), ("telemetry", 0.3))
 OUTPATIENT_HOURS = (7 * 60, 18 * 60)  # outpatient departments register from 07:00 to 18:00, weekdays
