@@ -3,9 +3,10 @@
 A hospital's expense is mostly labor, supplies and drugs, which the twin derives from staffing and
 from what the storeroom and the pharmacy issue; the rest finance books as recurring accruals:
 purchased services and professional fees (contract labor, physicians' fees, outsourced services)
-and everything else (administration, utilities, insurance, depreciation). Posting it makes the ERP ledger complete enough for the
-expense shares a CFO reads (and ``twin run --calibration`` compares with published ranges).
-Finance posts it in the ERP itself at the end of each day: no integration is involved.
+and everything else (administration, utilities, insurance, depreciation). Posting them makes the
+ERP ledger complete enough for the expense shares a CFO reads (and ``twin run --calibration``
+compares with published ranges). Finance posts them in the ERP itself at the end of each day: no
+integration is involved.
 """
 
 from __future__ import annotations
