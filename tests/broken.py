@@ -188,6 +188,30 @@ class _NeverReplenishes(Wrapped):
         return request.path != "/purchasing/orders"
 
 
+class _IssuesCaseSuppliesOnly(Wrapped):
+    def outgoing(self, request: TargetRequest) -> bool:
+        return request.path != "/inventory/issues" or bool(request.body.get("case"))
+
+
+class _DrugsFromTheStoreroom(Wrapped):
+    def rewrite(self, request: TargetRequest) -> list[TargetRequest]:
+        if request.path != "/inventory/issues" or not str(request.body.get("item", "")).startswith("RX-"):
+            return [request]
+        storeroom = str(request.body["location"]).split("-")[0] + "-7510"
+        return [dataclasses.replace(request, body={**request.body, "location": storeroom})]
+
+
+def issues_case_supplies_only(context: RunContext) -> Integration:
+    """Issues what an OR case used and nothing else: the pharmacy's dispenses and the units' floor
+    stock never leave ERP inventory."""
+    return _IssuesCaseSuppliesOnly(context)
+
+
+def drugs_from_the_storeroom(context: RunContext) -> Integration:
+    """Issues every dispensed drug from the central storeroom instead of the pharmacy's stock."""
+    return _DrugsFromTheStoreroom(context)
+
+
 def publish_no_kpis(context: RunContext) -> Integration:
     """Does everything but publish the executive KPIs."""
     return _NoKpis(context)

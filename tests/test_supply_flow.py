@@ -11,14 +11,17 @@ import pytest
 from mocks.erp.finance import ErpFinance
 from mocks.erp.supply_chain import ErpSupplyChain, ItemMaster, StockPolicy
 from mocks.saas.vendor import VendorPortal
-from tests.conftest import run_small
+from tests.conftest import run_small, small_scenario
+from twin.domain.accounts import DRUG_EXPENSE, SUPPLY_EXPENSE
 from twin.domain.events import ChargeLine, ChargesPosted
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.timebase import Timebase
 from twin.integration.crosswalk import Crosswalk
 from twin.integration.supply import SupplyOrchestrator
+from twin.network import inventory_location
 from twin.observe.flows import check_all
-from twin.sim import RunResult
+from twin.sim import RunResult, Twin
+from twin.suts import load_sut
 
 LOC, ITEM = "101-7510", "IM-1"
 
@@ -240,3 +243,50 @@ def test_planted_missed_replenishment_is_lost(run: RunResult) -> None:
     supply.orders.pop(next(iter(supply.orders)))
     counts = _counts(run)
     assert counts["lost"] + counts["wrong_value"] >= 1
+
+
+def test_drugs_and_floor_stock_are_issued_from_their_own_locations(run: RunResult) -> None:
+    """The pharmacy dispenses from its own stock, the units' floor stock comes from the central
+    storeroom: each line is issued once, to the cost center that used it, in no surgical case."""
+    view = run.view
+    network = view.network
+    hospital = network.hospitals[0]
+    pharmacy, storeroom = hospital.department("pharmacy"), inventory_location(hospital)
+    kinds = {item.erp_item: item.kind for item in network.supply_items}
+    issues = view.erp.supply.issues
+    drugs = [i for i in issues if kinds[i.item] == "drug"]
+    floor = [i for i in issues if kinds[i.item] == "floor"]
+    assert drugs and floor
+    assert {(i.location, i.cost_center) for i in drugs} == {(pharmacy.cost_center, pharmacy.cost_center)}
+    units = {unit.department.cost_center for unit in hospital.units}
+    assert {i.location for i in floor} == {storeroom} and {i.cost_center for i in floor} <= units
+    assert not [i for i in drugs + floor if i.case]
+    journals = {j.journal_id: j for j in view.erp.finance.journals}
+    assert {journals[i.journal_id].lines[0].account for i in drugs} == {DRUG_EXPENSE}
+    assert {journals[i.journal_id].lines[0].account for i in floor} == {SUPPLY_EXPENSE}
+
+
+@pytest.mark.parametrize(
+    ("sut", "planted"), [("issues_case_supplies_only", {"drug", "floor"}), ("drugs_from_the_storeroom", {"drug"})]
+)
+def test_an_integration_that_skips_or_misplaces_drugs_and_floor_stock_is_caught(sut: str, planted: set[str]) -> None:
+    """Skipped lines never reach ERP inventory; drugs sent to the storeroom, which does not stock
+    them, are refused there: either way the judge names exactly those lines as lost issues."""
+    result = Twin(small_scenario(), load_sut(f"tests.broken:{sut}").factory).run()
+    network = result.view.network
+    kinds = {item.ehr_code: item.kind for item in network.supply_items}
+    lines = {
+        line.txn_id: kinds[line.code]
+        for fact in result.view.truth
+        if isinstance(fact, ChargesPosted)
+        for line in fact.lines
+        if line.location
+    }
+    lost = {
+        d.key
+        for f in result.flows
+        if f.flow == "usage_inventory"
+        for d in f.differences
+        if d.kind == "lost" and d.target == "erp.inventory_issue"
+    }
+    assert lost == {txn for txn, kind in lines.items() if kind in planted}
