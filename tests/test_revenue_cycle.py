@@ -13,9 +13,9 @@ import simpy
 
 from tests.conftest import small_scenario
 from twin.domain.events import PatientUpdated
+from twin.domain.office_hours import OfficeHours
 from twin.scenario import LogNormal, RevenueCycleSpec, Scenario
 from twin.workflows.him import CodingDesk
-from twin.workflows.office_hours import OfficeHours
 
 DAY = 1440.0
 MONDAY = OfficeHours(offset=0.0, weekday0=0, opens=8 * 60, closes=16.5 * 60)  # the run starts Monday 00:00

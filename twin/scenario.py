@@ -158,7 +158,17 @@ class WorkloadSpec(_Strict):
 class SupplySpec(_Strict):
     allowed_lag_minutes: float = Field(default=15, gt=0)  # usage documented -> issued in ERP inventory
     transit_hours: Range = Range(min=4, max=10)  # vendor ships -> arrives at the dock
-    receiving_minutes: Range = Range(min=30, max=120)  # arrives -> counted into the storeroom
+    receiving_minutes: Range = Range(min=30, max=120)  # arrives -> counted into the storeroom, in dock hours:
+    dock_opens_hour: float = Field(default=7, ge=0, lt=24)  # receiving staff count deliveries in on weekdays
+    dock_closes_hour: float = Field(default=15.5, gt=0, le=24)  # ... a truck after hours waits for the morning
+
+    @model_validator(mode="after")
+    def _dock_opens_before_it_closes(self) -> SupplySpec:
+        if self.dock_opens_hour >= self.dock_closes_hour:
+            raise ValueError(
+                f"dock_opens_hour {self.dock_opens_hour:g} must be before dock_closes_hour {self.dock_closes_hour:g}"
+            )
+        return self
 
 
 class BillingSpec(_Strict):

@@ -32,6 +32,7 @@ from twin.domain.contract import DeadLetter, IntegrationException, Outcome, RunC
 from twin.domain.events import DomainEvent, Fact, MappingPublished, PatientDischarged
 from twin.domain.exchange import MessageRecord, TargetRequest, TargetResponse
 from twin.domain.model import Patient, SimTime
+from twin.domain.office_hours import OfficeHours
 from twin.domain.streams import RandomStreams
 from twin.domain.timebase import Timebase
 from twin.faults import FaultPlan
@@ -177,6 +178,7 @@ class World:
             self.erp.supply.receive,
             self.witness,
             self.network.hospital_of_location(),
+            OfficeHours.of(self.timebase, scenario.supply.dock_opens_hour, scenario.supply.dock_closes_hour),
         )
         self.cycle_count = CycleCount(
             clock,

@@ -9,7 +9,7 @@ that restores par, and with it the order at the vendor; the position is then at 
 goods of link ``n`` arrive when the truth says they did (the ``n``-th receipt of the item-location,
 by PO number), or - when no receipt exists, because the order never reached the vendor - within
 the window a correct chain would have brought them in: the vendor's lead time plus the scenario's
-transit and receiving times. The ERP's on-hand at each quiet point is then opening + these
+transit time, then receiving in the dock's hours. The ERP's on-hand at each quiet point is then opening + these
 receipts - the usage the ERP could know by then.
 """
 
@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from twin.domain.events import GoodsReceived
+from twin.domain.office_hours import OfficeHours
+from twin.domain.timebase import Timebase
 from twin.network import Network
 from twin.observe.records import Expected
 from twin.scenario import Scenario
@@ -71,8 +73,8 @@ def replenishment_chain(
     vendors = {item.erp_item: item.vendor for item in network.supply_items}
     lead = {vendor.vendor_id: vendor.lead_time_days for vendor in network.vendors}
     supply = scenario.supply
-    earliest = supply.transit_hours.min * 60 + supply.receiving_minutes.min
-    latest = supply.allowed_lag_minutes + supply.transit_hours.max * 60 + supply.receiving_minutes.max
+    dock = OfficeHours.of(Timebase(scenario.start), supply.dock_opens_hour, supply.dock_closes_hour)
+    fastest, slowest = supply.transit_hours.min * 60, supply.allowed_lag_minutes + supply.transit_hours.max * 60
     arrived = _receipts_by_link(receipts)
     links: list[Link] = []
     for key, (reorder_point, par) in sorted(policies.items()):
@@ -90,8 +92,11 @@ def replenishment_chain(
             if receipt is not None:
                 window = (receipt, receipt)
             else:
-                shipped = known + lead[vendor] * DAY
-                window = (shipped + earliest, shipped + latest)
+                shipped = known + lead[vendor] * DAY  # on the dock after transit, counted in in dock hours
+                window = (
+                    dock.finish(shipped + fastest, supply.receiving_minutes.min),
+                    dock.finish(shipped + slowest, supply.receiving_minutes.max),
+                )
             links.append(Link(key[0], key[1], number, order, known, vendor, window))
             position = par
     return links

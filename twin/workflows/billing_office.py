@@ -22,8 +22,8 @@ import simpy
 
 from mocks.ehr.ehr import Ehr
 from twin.domain.events import DomainEvent, PatientUpdated
+from twin.domain.office_hours import OfficeHours
 from twin.scenario import RevenueCycleSpec
-from twin.workflows.office_hours import OfficeHours
 
 ELIGIBILITY = "subscriber id"  # how the payer's front end words a member id it does not know
 
@@ -68,7 +68,7 @@ class BillingOffice:
             yield turn
             spec = self.spec.biller_minutes
             minutes = spec.median * math.exp(self.rng.gauss(0.0, spec.sigma)) if spec.sigma else spec.median
-            yield from self.hours.work(self.env, minutes)
+            yield self.env.timeout(self.hours.finish(self.env.now, minutes) - self.env.now)
         encounter = self.ehr.encounters.get(visit)
         if encounter is None:
             return

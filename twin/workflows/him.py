@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import simpy
 
+from twin.domain.office_hours import OfficeHours
 from twin.scenario import LogNormal, RevenueCycleSpec
-from twin.workflows.office_hours import OfficeHours
 
 
 def _draw(spec: LogNormal, rng: random.Random) -> float:
@@ -65,12 +65,13 @@ class CodingDesk:
         self.queue.put(simpy.PriorityItem((chart.ready_at, next(self._order)), chart))
 
     def _coder(self) -> Generator[simpy.Event, object, None]:
-        minutes = self.spec.coding_minutes
+        spec_minutes = self.spec.coding_minutes
         while True:
             item = yield self.queue.get()
             chart = item.item  # type: ignore[attr-defined]
             assert isinstance(chart, Chart)
-            yield from self.hours.work(self.env, _draw(getattr(minutes, chart.encounter_type), self.rng))
+            minutes = _draw(getattr(spec_minutes, chart.encounter_type), self.rng)
+            yield self.env.timeout(self.hours.finish(self.env.now, minutes) - self.env.now)
             if chart.deficient and not chart.queried:  # the physician must answer before it can be coded
                 chart.queried = True
                 self.env.process(self._query(chart))

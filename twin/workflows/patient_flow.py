@@ -32,10 +32,10 @@ from twin.domain.events import (
     TransferCancelled,
 )
 from twin.domain.model import CaseType, ChargeCode, Hospital, Patient, Payer, Unit
+from twin.domain.office_hours import OfficeHours
 from twin.scenario import LogNormal, Scenario
 from twin.workflows.coding import assign_codes, assign_visit_codes
 from twin.workflows.him import CodingDesk
-from twin.workflows.office_hours import OfficeHours
 from twin.workflows.registration import Registration
 
 MINUTES_PER_DAY = 1440.0
@@ -349,8 +349,9 @@ class PatientFlow:
             if in_progress:
                 los *= rng.random()
             los = max(MIN_STAY_MINUTES, los)
-        registration.corrections(patient, visit, admitted, los)
         plan = self._plan(unit, los, rng, transfers=not observation)
+        # the patient leaves after the plan's last step: registration corrects itself before that
+        registration.corrections(patient, visit, admitted, plan[-1][0] if plan else 0.0)
         for offset, action, data in plan:
             wait = admitted + offset - env.now
             if wait > 0:

@@ -1,18 +1,17 @@
 """Business hours: when the people who move work through a back-office queue are at their desks.
 
-Coders, billers, materials staff and the data steward work weekdays in office hours; what reaches
+Coders, billers, the receiving dock and the data steward work weekdays in office hours; what reaches
 their queue at night or on a weekend waits for the next morning, and a task longer than what is
 left of the day carries over. That, not a delay typed into a scenario, is what makes work that
 waits for people slow - and what an integration design changes is whether work has to wait for
 them at all. Times are simulated minutes; the local clock is the run's (``offset``: the start's
-minute of the day, ``weekday0``: its weekday, Monday 0).
+minute of the day, ``weekday0``: its weekday, Monday 0). Sans-IO: the workflows wait with
+``finish``, and the judge asks the same hours when a person's work could at the latest be done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
-import simpy
+from twin.domain.timebase import Timebase
 
 MINUTES_PER_DAY = 1440.0
 
@@ -55,6 +54,7 @@ class OfficeHours:
             left -= closing - at
             at = self.next_open(closing)
 
-    def work(self, env: simpy.Environment, minutes: float) -> Generator[simpy.Event, None, None]:
-        """A SimPy step: ``minutes`` of work from now, in office hours."""
-        yield env.timeout(self.finish(env.now, minutes) - env.now)
+    @classmethod
+    def of(cls, timebase: Timebase, opens_hour: float, closes_hour: float) -> OfficeHours:
+        """Weekday hours from ``opens_hour`` to ``closes_hour`` on a run's local clock."""
+        return cls(timebase.start_clock, timebase.start_weekday, opens_hour * 60, closes_hour * 60)
