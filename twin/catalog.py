@@ -140,8 +140,8 @@ DRUG_ITEMS: tuple[SupplyItem, ...] = (
     SupplyItem("636-J1745", "RX-J1745", "Infliximab 10 mg", "drug", 4_300, 14_500, "V-RXWH"),
 )
 FLOOR_ITEMS: tuple[SupplyItem, ...] = (
-    SupplyItem("270-50001", "SU-8850001", "Bedside supply kit, daily", "floor", 5_000, 12_000, "V-MEDS"),
-    SupplyItem("270-50002", "SU-8850014", "IV administration set", "floor", 1_200, 4_500, "V-MEDS"),
+    SupplyItem("270-50001", "SU-8850001", "Bedside supply kit, daily", "floor", 6_600, 15_500, "V-MEDS"),
+    SupplyItem("270-50002", "SU-8850014", "IV administration set", "floor", 1_400, 4_500, "V-MEDS"),
 )
 # A bedded patient's floor stock per day (documented with the midnight census).
 FLOOR_USE: tuple[SupplyUse, ...] = (SupplyUse("270-50001", 1, 1), SupplyUse("270-50002", 1, 3, 0.5))

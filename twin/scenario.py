@@ -221,7 +221,10 @@ class RetirementSpec(_Strict):
 class GovernanceSpec(_Strict):
     """Master data as it really is: codes missing in a target, a retired cost center, a steward."""
 
-    steward_delay_hours: LogNormal = LogNormal(median=6, sigma=0.5)  # exception seen -> mapping published
+    steward_delay_hours: LogNormal = LogNormal(median=6, sigma=0.5)  # office time: exception taken -> fix published
+    # the steward works weekdays in the back office's hours (revenue_cycle.office_*); on call, around
+    # the clock (a network's 24/7 data team, or a short wall-clock run cut before the next morning)
+    steward_on_call: bool = False
     steward_rounds_minutes: float = Field(default=30, gt=0)  # how often the steward reviews the exception queue
     items_missing_in_erp: int = Field(default=0, ge=0, le=5)  # EHR supply items not yet in the ERP item master
     retire_cost_center: RetirementSpec | None = None

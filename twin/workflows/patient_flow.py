@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import simpy
 from faker import Faker
 
-from twin.catalog import CODES_PER_SERVICE, DOSES_PER_DRUG_LINE, FLOOR_USE, OBSERVATION_CHARGE, SERVICE_MIX
+from twin.catalog import CODES_PER_SERVICE, DOSES_PER_DRUG_LINE, OBSERVATION_CHARGE, SERVICE_MIX
 from twin.domain.events import (
     ChargeLine,
     ChargesPosted,
@@ -34,6 +34,7 @@ from twin.domain.events import (
 from twin.domain.model import CaseType, ChargeCode, Hospital, Patient, Payer, Unit
 from twin.domain.office_hours import OfficeHours
 from twin.scenario import LogNormal, Scenario
+from twin.workflows.bedside_supplies import BedsideSupplies
 from twin.workflows.coding import assign_codes, assign_visit_codes
 from twin.workflows.him import CodingDesk
 from twin.workflows.registration import Registration
@@ -181,7 +182,6 @@ class PatientFlow:
         # of the other encounter types leave the inpatient workload's draws as they were
         self.adt_rng = adt_rng or random.Random(f"{hospital.code}/adt")
         self.visit_rng = visit_rng or random.Random(f"{hospital.code}/visits")
-        self.floor_rng = floor_rng or random.Random(f"{hospital.code}/floor")  # the units' floor stock use
         self.revenue = scenario.revenue_cycle
         self.office_hours = OfficeHours(
             start_minute_of_day,
@@ -214,7 +214,7 @@ class PatientFlow:
         self.units_by_kind = {unit.kind: unit for unit in hospital.units}
         self.department_codes = {dept.kind: dept.ehr_code for dept in hospital.departments}
         self.storeroom = hospital.storeroom
-        self.floor_prices = {code.code: code.price for code in self.services.get("floor", ())}
+        self.bedside = BedsideSupplies(self, floor_rng or random.Random(f"{hospital.code}/floor"), happen)
         self.service_kinds = [kind for kind, _ in SERVICE_MIX]
         self.service_weights = list(itertools.accumulate(weight for _, weight in SERVICE_MIX))
         # Cumulative weights of the per-patient draws, summed once: ``random.choices`` with
@@ -385,7 +385,8 @@ class PatientFlow:
         if observation:
             self._post_observation_hours(stay, env.now - admitted)
         elif stay.room_days == 0:  # discharged before the first midnight: one day in a bed
-            self._post_census_day(stay)
+            self._post_room_and_board(stay)
+            self.bedside.post(stay)
         disposition = rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
         self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
         discharged = env.now
@@ -499,25 +500,11 @@ class PatientFlow:
         )
         self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (credit,)))
 
-    def _post_census_day(self, stay: Stay) -> None:
-        """A patient's day in a bed: room and board (not for observation, billed by the hour) and the
-        floor stock the nursing unit used at the bedside, issued from the central storeroom."""
-        now, department = self.env.now, stay.unit.department.ehr_code
-        lines = []
-        if not stay.observation:
-            code = self.services[stay.unit.kind][0]
-            stay.room_days += 1
-            lines.append(ChargeLine(self.next_txn(stay), code.code, department, 1, code.price, now))
-        rng = self.floor_rng
-        for use in FLOOR_USE:
-            if use.probability < 1.0 and rng.random() >= use.probability:
-                continue
-            quantity = rng.randint(use.min_quantity, use.max_quantity)
-            price = self.floor_prices[use.item]
-            txn = self.next_txn(stay)
-            lines.append(ChargeLine(txn, use.item, department, quantity, price * quantity, now, None, self.storeroom))
-        if lines:
-            self.happen(ChargesPosted(now, self.hospital.code, stay.visit, tuple(lines)))
+    def _post_room_and_board(self, stay: Stay) -> None:
+        code = self.services[stay.unit.kind][0]
+        stay.room_days += 1
+        line = ChargeLine(self.next_txn(stay), code.code, stay.unit.department.ehr_code, 1, code.price, self.env.now)
+        self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
 
     def _post_observation_hours(self, stay: Stay, minutes: float) -> None:
         """Observation is an outpatient service billed per hour (HCPCS G0378, revenue code 0762)."""
@@ -529,13 +516,15 @@ class PatientFlow:
         self.happen(ChargesPosted(self.env.now, self.hospital.code, stay.visit, (line,)))
 
     def midnight_census(self) -> Generator[simpy.Event, None, None]:
-        """Room and board and the day's floor stock for every patient in a bed at midnight, on the unit
-        they are on."""
+        """Room and board for every patient in a bed at midnight, on the unit they are on; the day's
+        floor stock, documented during the day (``BedsideSupplies``)."""
         first = MINUTES_PER_DAY - (self.env.now + self.offset) % MINUTES_PER_DAY  # a hospital may join mid-run
         yield self.env.timeout(first)
         while True:
             for stay in list(self.in_house.values()):
-                self._post_census_day(stay)
+                if not stay.observation:  # observation is billed by the hour (``_post_observation_hours``)
+                    self._post_room_and_board(stay)
+            self.bedside.day(list(self.in_house))
             if not self.in_house and self.env.now >= self.days * MINUTES_PER_DAY:
                 return
             yield self.env.timeout(MINUTES_PER_DAY)

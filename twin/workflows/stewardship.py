@@ -3,7 +3,8 @@ telling the integration, and a data steward works the integration's exception qu
 
 The steward reviews the queue on rounds (the driver calls ``review`` every few minutes of
 simulated time). Each open exception that names a code set and a code (``domain``/``code``) is a
-master-data problem; the steward takes each problem once, works on it for a lognormal while,
+master-data problem; the steward takes each problem once, works on it for a lognormal while - in
+office hours, on weekdays, so a problem that bites at night waits for the morning in every design -
 then fixes it where it must be fixed: sets a missing item up in the ERP (item master, stock
 policy, opening balance) and publishes the governed crosswalk entries. For a retired cost
 center that means every code that pointed at it, in every code set, at once. Publications are
@@ -25,6 +26,7 @@ from mocks.erp.erp import Erp
 from twin.domain.contract import IntegrationException
 from twin.domain.events import CostCenterRetired, Fact, MappingPublished
 from twin.domain.model import Hospital
+from twin.domain.office_hours import OfficeHours
 from twin.governance import Problem, governed_mappings, problem_of
 from twin.network import Network
 from twin.scenario import Scenario
@@ -47,6 +49,7 @@ class DataSteward:
         witness: Callable[[Fact], None],
         rng: random.Random,
         aliases: Mapping[str, str] | None = None,
+        hours: OfficeHours | None = None,
     ) -> None:
         self.env = env
         self.network = network
@@ -57,6 +60,7 @@ class DataSteward:
         self.witness = witness
         self.rng = rng
         self.aliases = aliases if aliases is not None else {}  # new EHR department codes -> the department
+        self.hours = hours  # when the steward works (None: around the clock)
         self.taken: dict[Problem, float] = {}  # problem -> when the steward took it
         self.fixed: dict[Problem, float] = {}  # problem -> when its fix was published
         self.unresolvable: set[Problem] = set()
@@ -100,7 +104,9 @@ class DataSteward:
 
     def _fix(self, problem: Problem) -> Generator[simpy.Event, None, None]:
         spec = self.scenario.governance.steward_delay_hours
-        yield self.env.timeout(spec.median * math.exp(self.rng.gauss(0.0, spec.sigma)) * 60)
+        minutes = spec.median * math.exp(self.rng.gauss(0.0, spec.sigma)) * 60
+        done = self.env.now + minutes if self.hours is None else self.hours.finish(self.env.now, minutes)
+        yield self.env.timeout(done - self.env.now)
         now = self.env.now
         entries = governed_mappings(self.network, problem, now, self.aliases)
         if not entries:
