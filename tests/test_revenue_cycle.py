@@ -1,8 +1,11 @@
-"""The revenue cycle's people: office hours, HIM's coding queue, the billers' worklist.
+"""The back office's people: office hours, HIM's coding queue, the billers' worklist, the receiving
+dock and the data steward.
 
 Office hours decide when work that waits for people moves: a task taken late on a Friday finishes on
 Monday. HIM's coders take the oldest chart first, a queried chart goes back to its place in line,
-and finite coders build a backlog. The billers correct a rejected member id by an A08.
+and finite coders build a backlog. The billers correct a rejected member id by an A08. A truck that
+reaches the dock after hours is counted in the next weekday morning (and the judge's replenishment
+window knows it); the data steward fixes master data in office hours unless on call.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ import random
 import simpy
 
 from tests.conftest import small_scenario
-from twin.domain.events import PatientUpdated
+from twin.domain.events import Fact, MappingPublished, PatientUpdated
 from twin.domain.office_hours import OfficeHours
-from twin.scenario import LogNormal, RevenueCycleSpec, Scenario
+from twin.domain.timebase import Timebase
+from twin.network import build_network, stock_policies
+from twin.observe.replenishment import replenishment_chain
+from twin.scenario import LogNormal, Range, RevenueCycleSpec, Scenario
+from twin.systems import build_erp
 from twin.workflows.him import CodingDesk
+from twin.workflows.receiving import ReceivingDock
+from twin.workflows.stewardship import DataSteward
 
 DAY = 1440.0
 MONDAY = OfficeHours(offset=0.0, weekday0=0, opens=8 * 60, closes=16.5 * 60)  # the run starts Monday 00:00
@@ -97,3 +106,70 @@ def test_billers_correct_every_rejected_member_id_by_an_a08() -> None:
         assert int(at // DAY) % 7 < 5 and 8 * 60 <= at % DAY <= 16.5 * 60
     updates = {f.visit for f in result.view.truth.of_type(PatientUpdated) if f.visit in rejected}  # type: ignore[attr-defined]
     assert updates == rejected and result.in_sync
+
+
+# -- materials staff and the data steward: the same hours in every design -------------------------------------
+def test_a_delivery_after_dock_hours_is_counted_in_the_next_weekday_morning() -> None:
+    env = simpy.Environment()
+    spec = small_scenario().supply.model_copy(
+        update={"transit_hours": Range(min=2, max=2), "receiving_minutes": Range(min=30, max=30)}
+    )
+    dock_hours = OfficeHours(0.0, 0, spec.dock_opens_hour * 60, spec.dock_closes_hour * 60)
+    received: list[tuple[str, float]] = []
+    facts: list[Fact] = []
+    dock = ReceivingDock(
+        env, spec, random.Random(1), lambda po, qty, at: received.append((po, at)), facts.append, {}, dock_hours
+    )
+
+    def ship(at: float, po: str) -> simpy.events.ProcessGenerator:
+        yield env.timeout(at)
+        dock.ship(po, "IM-1", "101-7510", 5)
+
+    env.process(ship(9 * 60, "PO-MORNING"))  # Monday 09:00: on the dock 11:00, counted in 11:30
+    env.process(ship(4 * DAY + 15 * 60, "PO-FRIDAY"))  # Friday 15:00: on the dock 17:00, after hours
+    env.run()
+    assert received == [("PO-MORNING", 11 * 60 + 30), ("PO-FRIDAY", 7 * DAY + 7 * 60 + 30)]  # Monday 07:30
+    assert [fact.at for fact in facts] == [at for _, at in received]
+
+
+def test_the_judges_replenishment_window_waits_for_the_dock_too() -> None:
+    scenario = small_scenario()  # starts on a Monday at 00:00
+    network = build_network(scenario)
+    policies = stock_policies(network, scenario)
+    key = next(k for k in sorted(policies) if k[1].startswith("SU-"))
+    reorder_point, par = policies[key]
+    lead = {v.vendor_id: v.lead_time_days for v in network.vendors}
+    vendor = next(i.vendor for i in network.supply_items if i.erp_item == key[1])
+    friday = 4 * DAY + 10 * 60 - lead[vendor] * DAY  # ships on Friday 10:00 + lead time, no receipt yet
+    usage = {key: [(friday, 0, "use", par - reorder_point)]}
+    [link] = replenishment_chain(network, scenario, policies, {}, usage, [])
+    supply = scenario.supply
+    shipped = friday + lead[vendor] * DAY
+    assert link.arrives[0] == shipped + supply.transit_hours.min * 60 + supply.receiving_minutes.min  # same day
+    # the slowest truck reaches the dock after 15:30: counted in on Monday
+    assert link.arrives[1] == 7 * DAY + supply.dock_opens_hour * 60 + supply.receiving_minutes.max
+
+
+def test_the_data_steward_fixes_in_office_hours_unless_on_call() -> None:
+    scenario = small_scenario(
+        governance={**small_scenario().governance.model_dump(), "steward_delay_hours": {"median": 2, "sigma": 0}}
+    )
+    network = build_network(scenario)
+    saturday = 5 * DAY + 10 * 60
+    for hours, fixed in ((MONDAY, 7 * DAY + 10 * 60), (None, saturday + 120)):
+        env = simpy.Environment()
+        published: list[MappingPublished] = []
+        erp = build_erp(network, scenario, Timebase(scenario.start))
+        steward = DataSteward(
+            env, network, scenario, erp, list, published.append, lambda fact: None, random.Random(1), hours=hours
+        )
+        problem = ("department", network.hospitals[0].departments[0].ehr_code)
+        steward.taken[problem] = saturday
+
+        def take(steward: DataSteward = steward, problem: tuple[str, str] = problem) -> simpy.events.ProcessGenerator:
+            yield steward.env.timeout(saturday)
+            yield steward.env.process(steward._fix(problem))
+
+        env.process(take())
+        env.run()
+        assert steward.fixed[problem] == fixed  # Saturday 10:00 + two hours: Monday 10:00 in office hours
