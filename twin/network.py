@@ -149,16 +149,16 @@ def inventory_location(hospital: Hospital) -> str:
 
 def pharmacy_location(hospital: Hospital) -> str:
     """The ERP inventory location of a hospital's pharmacy stock: the pharmacy's cost center."""
-    return next((code for ehr, code in stock_locations(hospital) if ehr != hospital.storeroom), "")
+    return next((d.cost_center for d in hospital.departments if d.kind == "pharmacy"), "")
 
 
 def stock_locations(hospital: Hospital) -> list[tuple[str, str]]:
     """(EHR code, ERP inventory location) of each place a hospital keeps stock the ERP issues from:
-    the central storeroom (OR supplies and the units' floor stock) and the pharmacy (drugs, held
-    at the pharmacy's cost center)."""
+    the central storeroom (OR supplies and the units' floor stock) and the pharmacy (drugs; the EHR
+    names it by the pharmacy's department code, the ERP by its cost center)."""
     locations = [(hospital.storeroom, inventory_location(hospital))] if hospital.storeroom else []
-    pharmacy = [d for d in hospital.departments if d.kind == "pharmacy"]
-    return locations + [(d.ehr_code, d.cost_center) for d in pharmacy]
+    pharmacy = next((d for d in hospital.departments if d.kind == "pharmacy"), None)
+    return locations + ([(pharmacy.ehr_code, pharmacy.cost_center)] if pharmacy else [])
 
 
 def _entity(hospital_code: str) -> str:

@@ -9,8 +9,8 @@ that restores par, and with it the order at the vendor; the position is then at 
 goods of link ``n`` arrive when the truth says they did (the ``n``-th receipt of the item-location,
 by PO number), or - when no receipt exists, because the order never reached the vendor - within
 the window a correct chain would have brought them in: the vendor's lead time plus the scenario's
-transit time, then receiving in the dock's hours. The ERP's on-hand at each quiet point is then opening + these
-receipts - the usage the ERP could know by then.
+transit time, then receiving in the dock's hours. The ERP's on-hand at each quiet point is then
+opening + these receipts - the usage the ERP could know by then.
 """
 
 from __future__ import annotations

@@ -4,13 +4,12 @@ Counting a rotating handful of items every night, instead of a yearly wall-to-wa
 hospital storerooms keep their records honest. The staff count what is on the shelf and enter it
 in the ERP's own screens (``ErpSupplyChain.record_count``; no integration involved); the ERP
 keeps the count and its variance for review and leaves on-hand alone. 03:00 is a quiet point: no
-surgery runs and the units drew their floor stock at midnight; only an emergency visit's drug may
-leave the pharmacy's shelf while it is counted.
+surgery runs and no bedside supplies are documented; only a drug for an emergency visit may leave
+the pharmacy's shelf while it is counted.
 
 What is on the shelf is the truth, not the ERP: opening stock at par, plus every delivery counted
 in, less every item used (in a case, at a bedside, dispensed). The workflow keeps that physical
-ledger by reading each new
-fact of the truth ledger once. Each count is a fact too (``StockCounted``), naming the ERP's
+ledger by reading each new fact of the truth ledger once. Each count is a fact too (``StockCounted``), naming the ERP's
 count document. Items the ERP does not know yet (missing from its item master) cannot be entered,
 so they are skipped until materials management has set them up.
 """
@@ -53,7 +52,7 @@ class CycleCount:
             key: par for key, (_reorder, par) in stock_policies(network, scenario).items()
         }
         self.hospital_of = network.hospital_of_location()
-        self.storeroom = network.location_crosswalk()
+        self.locations = network.location_crosswalk()  # EHR stock location -> ERP inventory location
         self.erp_item = {item.ehr_code: item.erp_item for item in network.supply_items}
         self.rotation: dict[str, list[str]] = {}
         for location, item in sorted(self.physical):
@@ -83,7 +82,7 @@ class CycleCount:
             if isinstance(fact, ChargesPosted):
                 for line in fact.lines:
                     if line.location:
-                        key = (self.storeroom[line.location], self.erp_item[line.code])
+                        key = (self.locations[line.location], self.erp_item[line.code])
                         self.physical[key] = self.physical.get(key, 0) - line.quantity
             elif isinstance(fact, GoodsReceived):
                 key = (fact.location, fact.item)
