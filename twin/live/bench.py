@@ -116,8 +116,13 @@ async def pipeline(seconds: float = 10.0, connections: int = 16, workdir: Path |
     numbers = itertools.count(1)
     sent: dict[str, float] = {}  # transaction id -> wall time sent
     acks: list[float] = []
-    # every stocked item: the integration keeps one request per item-location on the wire at a time
-    items = [item.ehr_code for item in world.network.supply_items if item.ehr_code not in world.network.missing_items]
+    # every item the storeroom stocks (drugs are the pharmacy's): the integration keeps one request
+    # per item-location on the wire at a time
+    items = [
+        item.ehr_code
+        for item in world.network.supply_items
+        if item.ehr_code not in world.network.missing_items and item.kind != "drug"
+    ]
     posted = _Posted(world)
 
     taken = itertools.count(1)

@@ -141,11 +141,14 @@ def on_hand_expectations(
     links: Sequence[Link],
     snapshots: Sequence[float],
     lag: float,
+    down: Sequence[tuple[float, float]] = (),
 ) -> list[Expected]:
     """ERP on-hand at each quiet point: opening (par, from when the ERP stocks it) + the chain's
     receipts - the usage the ERP could know by then. A receipt or usage racing the snapshot (it
     may land on either side) widens what the snapshot may show by its quantity; an item stocked just
-    before it makes the snapshot optional."""
+    before it makes the snapshot optional. ``down``: the ERP's outage windows - a snapshot inside
+    one is also raced by the usage known just before the outage began (its issue may have landed
+    before, or been refused and posted when the ERP came back)."""
     arrivals: dict[tuple[str, str], list[tuple[float, float, int, Link]]] = {}
     for link in links:
         arrivals.setdefault((link.location, link.item), []).append((*link.arrives, link.quantity, link))
@@ -163,6 +166,9 @@ def on_hand_expectations(
             # that much more (a usage not posted yet, a receipt already in)
             racing = sum(q for first, last, q, _link in arrivals.get(key, []) if first <= at < last)
             racing += sum(q for known, _o, _k, q in uses if at - lag < known <= at)
+            for start, end in down:
+                if start <= at < end:
+                    racing += sum(q for known, _o, _k, q in uses if start - lag < known <= min(start, at - lag))
             on_hand = par + received - used
             # goods no receipt brought in: the shelf lacks them because the order never reached the vendor
             missing = [link for _q, link in arrived if link.arrives[0] != link.arrives[1]]

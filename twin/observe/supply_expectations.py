@@ -144,5 +144,5 @@ def supply_expectations(
             )
     links = replenishment_chain(network, scenario, policies, stocked_from, usage, receipts)
     expected.extend(order_expectations(links))
-    expected.extend(on_hand_expectations(policies, stocked_from, usage, links, snapshots, lag))
+    expected.extend(on_hand_expectations(policies, stocked_from, usage, links, snapshots, lag, erp_down))
     return expected

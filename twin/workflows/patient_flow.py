@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import simpy
 from faker import Faker
+from stdnum import damm
 
 from twin.catalog import CODES_PER_SERVICE, DOSES_PER_DRUG_LINE, OBSERVATION_CHARGE, SERVICE_MIX
 from twin.domain.events import (
@@ -87,6 +88,14 @@ VISIT_MRN_BASE = 5_000_000
 
 Happen = Callable[[DomainEvent], None]
 Operate = Callable[["Stay", CaseType, str], Generator[simpy.Event, object, None]]
+
+
+def member_id(rng: random.Random) -> str:
+    """A payer's member id: eight digits and a Damm check digit. Payers' ids carry check digits so
+    that a mistyped id is not another member's: a transposition registration makes (``keyed_member_id``)
+    is then always "not found" at the payer's front end, never a claim billed to a stranger."""
+    base = f"{rng.randrange(10**8):08d}"
+    return base + damm.calc_check_digit(base)
 
 
 def lognormal(spec: LogNormal, rng: random.Random) -> float:
@@ -259,7 +268,7 @@ class PatientFlow:
             birth_date=f"{birth_year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
             sex="F" if female else "M",
             payer=payer,
-            member_id=f"{rng.randrange(10**9):09d}",
+            member_id=member_id(rng),
         )
         self.register(patient, self.hospital.code)
         return patient, kind
@@ -306,9 +315,8 @@ class PatientFlow:
             if in_progress:
                 los *= rng.random()
             los = max(MIN_STAY_MINUTES, los)
+        registration.corrections(patient, visit, admitted, los)
         plan = self._plan(unit, los, rng, transfers=not observation)
-        # the patient leaves after the plan's last step: registration corrects itself before that
-        registration.corrections(patient, visit, admitted, plan[-1][0] if plan else 0.0)
         for offset, action, data in plan:
             wait = admitted + offset - env.now
             if wait > 0:
@@ -331,6 +339,8 @@ class PatientFlow:
                     self.beds[prior.code].put(prior_bed)
             else:
                 self.post_service(stay, str(data))
+        if env.now < admitted + los:  # the stay lasts its length of stay, not until its last charge
+            yield env.timeout(admitted + los - env.now)
         if self.adt_rng.random() < adt.cancel_discharge_share:  # discharged in error: in house a while longer
             disposition = self.adt_rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
             self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))
