@@ -93,7 +93,7 @@ REFERENCES: tuple[Reference, ...] = (
         0.087,
         0.14,
         "Medicare fee-for-service: 0.087 in 2007 (86.9 observation stays per 1,000 inpatient admissions a month, "
-        "enrollees 65+; Health Affairs 31(6), Jun 2012, as reported by Becker's Hospital Review); 0.14 in 2012 "
+        "enrollees 65+; Health Affairs 31(6), Jun 2012, as reported by Provider Magazine, Jul 2012); 0.14 in 2012 "
         "(HHS OIG OEI-02-12-00040, Jul 2013: 1.5 million observation stays not followed by admission; MedPAC "
         "March 2014: 10.4 million inpatient admissions; ratio derived here)",
         "sources",
