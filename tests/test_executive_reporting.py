@@ -544,7 +544,9 @@ def test_cycle_counts_are_facts_and_leave_erp_stock_alone(run: RunResult) -> Non
     assert all(documents[c.count_id].counted == c.physical for c in counted)
     assert all(twin.timebase.at(c.at).hour == 3 for c in counted)
     per_night = run.scenario.reporting.counts_per_night
-    assert len(counted) == per_night * len({c.at for c in counted})
+    # each stock location (the central storeroom, the pharmacy) counts its own few every night
+    assert {c.location[-4:] for c in counted} == {"7510", "7030"}
+    assert len(counted) == per_night * len({(c.at, c.location) for c in counted})
 
 
 # -- the oracle is independent of the integration: a divergence planted in a source target ---------

@@ -74,7 +74,7 @@ class EncounterMix(_Strict):
     (imaging, lab, therapy) with their own charges and claim; observation stays take a bed.
     """
 
-    emergency_per_admission: float = Field(default=3.37, ge=0, le=20)  # 3.29 (2011/12) - 3.45 (2018): calibration
+    emergency_per_admission: float = Field(default=3.4, ge=0, le=20)  # 3.29 (2011/12) - 3.45 (2018): calibration
     outpatient_per_admission: float = Field(default=1.0, ge=0, le=50)  # far below a real hospital's: see README
     observation_per_admission: float = Field(default=0.12, ge=0, le=2)  # 0.087 (2007) - 0.14 (2012): calibration
     emergency_hours: LogNormal = LogNormal(median=3.0, sigma=0.5)  # arrival to departure
@@ -143,9 +143,9 @@ class RevenueCycleSpec(_Strict):
 
 
 class WorkloadSpec(_Strict):
-    admissions_per_bed_per_day: float = Field(default=0.115, gt=0, le=2)
+    admissions_per_bed_per_day: float = Field(default=0.15, gt=0, le=2)
     initial_occupancy: float = Field(default=0.7, ge=0, le=1)  # share of beds occupied when the run starts
-    length_of_stay_days: LogNormal = LogNormal(median=4.7, sigma=0.7)
+    length_of_stay_days: LogNormal = LogNormal(median=4.8, sigma=0.7)
     transfer_share: float = Field(default=0.18, ge=0, le=1)
     services_per_patient_day: float = Field(default=3.0, ge=0, le=50)
     credit_share: float = Field(default=0.02, ge=0, le=1)  # share of service charges later reversed

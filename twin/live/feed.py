@@ -9,7 +9,11 @@ channel keeps everything else a sender does: one message of a hospital at a time
 scenario's faults on the feed; an offer nobody answered within the ACK timeout is withdrawn and
 offered again (a resend). An offer no load user came for within the ACK timeout - and everything once
 the load is over and the feed closes - the channel sends itself, so the integration drains and
-nothing the world said waits on, or is dropped by, the load generator.
+nothing the world said waits on, or is dropped by, the load generator. So does the go-live census
+(what the EHR queued at the run's first instant: the registrations of the patients already in
+house): that is the conversion before an interface goes live, not load, and a few hundred
+registrations carried one lease at a time per hospital would hold up the first minutes' charges
+behind them.
 
 The vendor's webhooks are kept as they were pushed, so a load user can push them again: a
 webhook delivered twice is what at-least-once senders do, and the judge then checks that no invoice
@@ -30,6 +34,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from mocks.ehr.ehr import OutboundMessage
+from twin.faults import Hl7Fate
 from twin.live.mllp_sender import MllpSender, msa_control_id
 
 KEPT_DOCUMENTS = 500  # webhooks kept for replays: the latest ones
@@ -56,6 +62,7 @@ class Feed:
     documents: deque[tuple[str, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=KEPT_DOCUMENTS))
     counts: Counter[str] = field(default_factory=Counter)
     closed: bool = False
+    go_live: bool = True  # the world is still at its first instant (the live world clears it)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _waiting: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -131,9 +138,17 @@ class FeedSender(MllpSender):
     def __init__(self, *args: Any, feed: Feed, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.feed = feed
+        self._go_live: set[str] = set()  # control ids of the go-live census: the channel sends them itself
+
+    def send(self, message: OutboundMessage, fate: Hl7Fate | None = None) -> None:
+        if self.feed.go_live:
+            self._go_live.add(message.control_id)
+        super().send(message, fate)
 
     async def _exchange(self, payload: str, control_id: str) -> str | None:
-        if self.feed.closed:
+        if self.feed.closed or self.queue[0].message.control_id in self._go_live:
+            if not self.feed.closed:
+                self.feed.counts["go_live_by_world"] += 1
             return await super()._exchange(payload, control_id)
         head = self.queue[0].message
         offer = self.feed.offer(self.hospital, head.message_type, control_id, payload)

@@ -279,6 +279,8 @@ class LiveWorld(World):
                 with contextlib.suppress(TimeoutError):  # warping, look again soon: the integration may be done
                     await asyncio.wait_for(self._wake.wait(), min(wait, 0.02 if self.warp else 0.25))
                 continue
+            if self.feed is not None and self.feed.go_live and at > 0:
+                self.feed.go_live = False  # past the first instant: what the EHR sends now is load
             try:
                 clock.step()
             except StopSimulation:

@@ -315,8 +315,9 @@ class PatientFlow:
             if in_progress:
                 los *= rng.random()
             los = max(MIN_STAY_MINUTES, los)
-        registration.corrections(patient, visit, admitted, los)
         plan = self._plan(unit, los, rng, transfers=not observation)
+        # the patient leaves after the plan's last step: registration corrects itself before that
+        registration.corrections(patient, visit, admitted, plan[-1][0] if plan else 0.0)
         for offset, action, data in plan:
             wait = admitted + offset - env.now
             if wait > 0:
@@ -339,8 +340,6 @@ class PatientFlow:
                     self.beds[prior.code].put(prior_bed)
             else:
                 self.post_service(stay, str(data))
-        if env.now < admitted + los:  # the stay lasts its length of stay, not until its last charge
-            yield env.timeout(admitted + los - env.now)
         if self.adt_rng.random() < adt.cancel_discharge_share:  # discharged in error: in house a while longer
             disposition = self.adt_rng.choices(self.dispositions, cum_weights=self.disposition_weights)[0]
             self.happen(PatientDischarged(env.now, self.hospital.code, visit, stay.unit.code, disposition))

@@ -109,11 +109,11 @@ class Registration:
         """Decide the visit's corrections: its coverage corrected during the visit (A08), its
         registration under a duplicate MRN (merged before coding, ``merge_duplicate``)."""
         rng = self.adt_rng
-        if rng.random() < self.adt.insurance_update_share:
+        if rng.random() < self.adt.insurance_update_share and length >= 2.0:  # a visit with time to correct
             others = [p for p in self.payers if p.plan_code != patient.payer.plan_code and p.financial_class != "SP"]
             if others:
                 payer = rng.choice(others)
-                at = admitted + rng.uniform(0.05, 0.8) * length
+                at = admitted + max(1.0, rng.uniform(0.05, 0.8) * length)  # never in the admission's minute
                 self.env.process(self._update_insurance(patient, visit, payer, at))
         self.duplicates[visit] = rng.random() < self.adt.duplicate_mrn_share
 
