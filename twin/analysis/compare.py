@@ -354,9 +354,9 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
         title=f"Integration designs on scenario {comparison.scenario} (seed {comparison.seed}, "
         f"{comparison.days:g} days of workload)"
     )
-    table.add_column("figure", no_wrap=True)
+    table.add_column("figure", min_width=12, overflow="fold")  # a narrow terminal folds labels, never names
     for design in comparison.designs:
-        table.add_column(design, justify="right", no_wrap=True)
+        table.add_column(design, justify="right", no_wrap=True, min_width=len(design))
     metrics = [result.metrics for result in comparison.results]
     for group, rows in ((BUSINESS, _business_rows(comparison)), (HEALTH, _health_rows(comparison))):
         table.add_row(f"[bold]{group}[/bold]", *("" for _ in metrics))
