@@ -32,7 +32,7 @@ from twin.scenario import Scenario
 from twin.sim import RunResult, Twin
 from twin.suts import load_sut
 
-# Registration at its worst: every kind of correction dozens of times in two days of one hospital.
+# Registration at its worst: every kind of correction dozens of times in three days of one hospital.
 BUSY_ADT = {
     "insurance_update_share": 0.3,
     "cancel_admission_share": 0.1,
@@ -45,7 +45,7 @@ BUSY_ADT = {
 def _busy() -> Scenario:
     workload = small_scenario().workload.model_dump()
     workload["adt"] = BUSY_ADT
-    return small_scenario(workload=workload)
+    return small_scenario(days=3, workload=workload)
 
 
 @cache
