@@ -27,6 +27,7 @@ from tests.conftest import conform, small_scenario
 from twin.cli import main
 from twin.conformance.runner import ConformRun
 from twin.domain.pseudonym import pseudonym
+from twin.observe.expectations import TIED_SUBSETS, _billable_states
 from twin.observe.replenishment import PURCHASE_ORDER, VENDOR_ORDER
 from twin.observe.supply_expectations import supply_expectations
 from twin.scenario import Scenario
@@ -119,6 +120,25 @@ def test_the_two_policies_differ_where_a_dead_letter_held_the_bill() -> None:
         adjusted[spec] = sum(1 for journal in view.erp.finance.journals if journal.adjusts)
     # the reference holds a bill while a message of its encounter is dead-lettered; the other bills and adjusts
     assert adjusted["tests.broken:bills_at_once_and_adjusts"] > adjusted["reference"]
+
+
+def test_lines_repaired_in_one_round_may_reach_the_first_bill_in_any_order() -> None:
+    # a lab line repaired at 960, two therapy lines and a supply line at 1440: a bill that went out between
+    # two replays of the 1440 round holds any of those three; it never holds a 1440 line without the lab's
+    late = [
+        (960.0, "repaired", "lab", 100, 960.0),
+        (1440.0, "repaired", "ther", 20, 1440.0),
+        (1440.0, "repaired", "ther", 30, 1440.0),
+        (1440.0, "repaired", "sup", 7, 1440.0),
+    ]
+    states = _billable_states({"room": 1000, "lab": 100, "ther": 50, "sup": 7}, late)
+    totals = sorted({sum(state.values()) for state in states})
+    assert totals == [1000, 1100, 1107, 1120, 1127, 1130, 1137, 1150, 1157]
+    assert {"room": 1000, "lab": 0, "ther": 20, "sup": 0} not in states  # a later line without an earlier one
+    assert states[0] == {"room": 1000, "lab": 0, "ther": 0, "sup": 0} and states[-1]["ther"] == 50
+    # beyond TIED_SUBSETS lines at one moment, only their order is tried: the states stay few
+    many = [(960.0, "repaired", f"s{i}", 1, 960.0) for i in range(TIED_SUBSETS + 1)]
+    assert len(_billable_states({f"s{i}": 1 for i in range(TIED_SUBSETS + 1)}, many)) == TIED_SUBSETS + 2
 
 
 def test_an_amended_bill_is_judged_as_it_first_went_out_too(tmp_path: Path) -> None:

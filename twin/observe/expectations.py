@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import combinations
 from typing import Any
 
 from twin.domain import reasons
@@ -66,6 +67,42 @@ def _bill(
     receivable = {"customer": payer or SELF_PAY_CUSTOMER, "amount": amount}
     claim = {"payer": payer, "total": amount, "principal_dx": coding.principal_dx, "drg": coding.drg, **patient}
     return journal, receivable, claim
+
+
+# Late lines that became billable at one moment may reach a bill in any order (a support team replays
+# its dead letters one by one, and a bill may go out between two replays of the same round): up to this
+# many such lines, every subset of them is a state the bill may first hold; beyond it, their order.
+TIED_SUBSETS = 8
+
+
+def _billable_states(revenue: dict[str, int], late: list[tuple[float, str, str, int, float]]) -> list[dict[str, int]]:
+    """What a bill of ``revenue`` may hold as it first lands, when the ``late`` lines (known, why, slot,
+    amount, arrived) became billable after it was due: all but the late lines, then the lines known
+    by each later moment - with any subset of the lines that became known at that same moment."""
+    if not late:
+        return []
+    billable = dict(revenue)
+    for _known, _why, slot, amount, _arrived in late:
+        billable[slot] -= amount
+    states = [dict(billable)]
+    moments: dict[float, list[tuple[str, int]]] = {}
+    for known, _why, slot, amount, _arrived in late:
+        moments.setdefault(known, []).append((slot, amount))
+    for _known, lines in sorted(moments.items()):
+        if len(lines) <= TIED_SUBSETS:
+            partial = [subset for size in range(1, len(lines)) for subset in combinations(lines, size)]
+        else:  # too many to try every subset: in the order the truth lists them
+            partial = [tuple(lines[:size]) for size in range(1, len(lines))]
+        for subset in partial:
+            state = dict(billable)
+            for slot, amount in subset:
+                state[slot] += amount
+            if state not in states:
+                states.append(state)
+        for slot, amount in lines:
+            billable[slot] += amount
+        states.append(dict(billable))
+    return states
 
 
 @per_ledger  # the billing check and the KPI oracle both ask
@@ -217,15 +254,7 @@ def billing_expectations(
         journal, receivable, claim = _bill(revenue, office, payer, coding, patient)
         # What a bill that is amended later may first hold: what was billable at some moment from its
         # due time on - all but the late lines, then each late line added as it became known.
-        firsts: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
-        if late:
-            billable = dict(revenue)
-            for _known, _why, slot, amount, _arrived in late:
-                billable[slot] -= amount
-            firsts.append(_bill(billable, office, payer, coding, patient))
-            for _known, _why, slot, amount, _arrived in sorted(late):
-                billable[slot] += amount
-                firsts.append(_bill(billable, office, payer, coding, patient))
+        firsts = [_bill(billable, office, payer, coding, patient) for billable in _billable_states(revenue, late)]
         for target, value, seq, index in ((JOURNAL, journal, 0, 0), (RECEIVABLE, receivable, 0, 1)):
             expected.append(
                 Expected(BILLING, target, visit, value, due, seq, grace=grace, settles_at=settles, why=why,
