@@ -333,6 +333,18 @@ def test_a_window_opening_within_the_allowed_lag_lengthens_it_by_its_minutes_dow
     assert _kinds([journal, claim], [_obs(JOURNAL, 100.0 + LAG + 110.0), _obs(CLAIM, 100.0 + LAG + 115.0)]) == []
 
 
+def test_an_integration_window_opening_within_the_lag_is_grace_for_what_was_on_its_way() -> None:
+    # an issue ready at 100 whose message sat at the integration's door as it went down at 101, until 121
+    door = [OutageWindow("integration", "hang", 101.0, 121.0)]
+    [issue] = shift_for_outages([_exp(JOURNAL, 100.0)], door, allowed_lag=LAG)
+    assert (issue.ready_at, issue.grace) == (100.0, 20.0)  # it moves nothing: its message may have got in first
+    assert _kinds([issue], [_obs(JOURNAL, 121.0 + LAG - 2.0)]) == []  # resent after the window: in sync
+    assert _kinds([issue], [_obs(JOURNAL, 100.0 + LAG + 21.0)]) == ["stale"]  # later than the window explains
+    assert _kinds([_exp(JOURNAL, 100.0)], [_obs(JOURNAL, 121.0 + LAG - 2.0)]) == ["stale"]  # no window, no grace
+    [after] = shift_for_outages([_exp(JOURNAL, 100.0)], [OutageWindow("integration", "hang", 200.0, 220.0)], [], LAG)
+    assert after.grace == 0.0  # it opened after the deadline
+
+
 def test_an_integration_outage_delays_what_the_sources_send_and_nothing_else(clean: Twin) -> None:
     down = [OutageWindow("integration", "hang", 100.0, 130.0)]
     records = [_exp(JOURNAL, 110.0), _exp("integration.exception", 110.0)]

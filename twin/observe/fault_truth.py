@@ -141,7 +141,8 @@ def shift_for_outages(
     ``grace`` (it may land before the window or after it, and the minutes down are nobody's lag).
 
     The system is the target's prefix (``erp`` in ``erp.gl_journal``); ``integration`` windows
-    are the expectation functions' to apply (``arrival``). ``unshifted`` names targets no outage
+    are the expectation functions' to apply (``arrival``), and here only grant that grace (a message
+    at the integration's door as one opens waits for it to end). ``unshifted`` names targets no outage
     can delay: state read at fixed instants, records a system makes itself (an on-hand snapshot,
     the HCM's payroll register, an invoice the ERP pays when the goods are counted in).
     """
@@ -151,6 +152,10 @@ def shift_for_outages(
     for window in windows:
         spans.setdefault(window.system, []).append((window.start, window.end))
     skip = set(unshifted)
+    # The integration's own windows move no record (the expectation functions' ``arrival`` did), but one
+    # opening within a record's allowed lag is its grace: the message it comes from may have been queued
+    # or in flight to the integration's door as the window opened, and its sender resends after it.
+    door = spans.get(INTEGRATION, []) if allowed_lag > 0 else []
     shifted = []
     moved: set[str] = set()
     for record in expected:
@@ -159,14 +164,14 @@ def shift_for_outages(
             continue
         system = record.target.partition(".")[0]
         relevant = spans.get(system, []) if system != INTEGRATION else []
-        if not relevant:
+        if not relevant and not door:
             shifted.append(record)
             continue
-        ready = shift_ready(record.ready_at, relevant)
+        ready = shift_ready(record.ready_at, relevant) if relevant else record.ready_at
         # what the truth already lets it wait (a bill held for late charges) counts from the old moment
         grace = max(0.0, record.ready_at + record.grace - ready)
         if allowed_lag > 0:
-            grace += _downtime_within(ready, allowed_lag + grace, relevant)
+            grace += _downtime_within(ready, allowed_lag + grace, relevant + door)
         settles = record.settles_at
         if settles is not None and math.isfinite(settles):
             settles = shift_ready(settles, relevant)
