@@ -294,8 +294,9 @@ def stock_policies(network: Network, scenario: Scenario) -> dict[tuple[str, str]
 
     Materials management plans each item's daily demand - the OR's from its case mix, the floor
     stock's and the pharmacy's from a census at ``PLANNED_OCCUPANCY`` (and the emergency visits'
-    drug orders) - and sets the reorder point to the demand over the replenishment time plus safety
-    stock for its randomness, and par three days of demand above that.
+    drug orders) - and sets the reorder point to the demand over the replenishment time (the
+    vendor's lead time, the truck, and a weekend the dock is closed) plus safety stock for its
+    randomness, and par three days of demand above that.
     """
     lead = {v.vendor_id: v.lead_time_days for v in network.vendors}
     items = {item.ehr_code: item for item in network.supply_items}
@@ -304,7 +305,9 @@ def stock_policies(network: Network, scenario: Scenario) -> dict[tuple[str, str]
         for (location, code), per_day in _planned_demand(network, scenario, hospital).items():
             item = items[code]
             days = lead[item.vendor]
-            lead_demand = per_day * (days + 1)  # lead time plus transit and receiving
+            # lead time plus transit and receiving, plus the weekend: a truck that comes after Friday's
+            # dock hours is counted in on Monday, and materials management knows it
+            lead_demand = per_day * (days + 1 + DOCK_CLOSED_DAYS)
             safety = 2.5 * math.sqrt(lead_demand)  # use comes at random: cover ~2.5 sigma of that demand
             reorder_point = max(2, math.ceil(lead_demand + safety))
             par = max(reorder_point + 2, math.ceil(reorder_point + per_day * 3))
@@ -313,6 +316,7 @@ def stock_policies(network: Network, scenario: Scenario) -> dict[tuple[str, str]
 
 
 PLANNED_OCCUPANCY = 0.8  # the census materials management plans floor stock and drugs for
+DOCK_CLOSED_DAYS = 2  # receiving works weekdays (``SupplySpec.dock_*``): no delivery is counted in at weekends
 
 
 def _planned_demand(network: Network, scenario: Scenario, hospital: Hospital) -> dict[tuple[str, str], float]:
