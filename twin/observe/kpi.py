@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import accumulate
@@ -43,6 +43,7 @@ from twin.observe.expectations import CLAIM, RECEIVABLE, billing_expectations
 from twin.observe.fault_truth import shift_for_outages
 from twin.observe.labor_expectations import LABOR_JOURNAL, PATIENT_DAYS, labor_expectations
 from twin.observe.records import Expected
+from twin.observe.stock_levels import PostedIssue, Shelf
 from twin.observe.supply_expectations import ISSUE, supply_expectations
 from twin.observe.truth import TruthLedger
 from twin.observe.view import RunView
@@ -134,38 +135,6 @@ class Calendar:
     def spanned(self, at: float, margin: float) -> range:
         """The periods a record ideally at ``at`` may land in: it lands within ``margin`` after."""
         return range(self.index(at), self.index(at + margin) + 1)
-
-
-class _Stock:
-    """One item-location as the ERP should hold it: opening stock, receipts (exact: staff post them
-    as they count them in) and issues at their ideal times, in the order the ERP posts them."""
-
-    def __init__(self, opening: int, receipts: list[tuple[float, int]]) -> None:
-        self.opening = opening
-        self.receipt_times = [at for at, _ in receipts]
-        self.received = [0, *accumulate(quantity for _, quantity in receipts)]
-        self.issue_times: list[float] = []
-        self.issued = [0]  # running total of issued quantity
-
-    def issue(self, at: float, quantity: int) -> None:
-        self.issue_times.append(at)
-        self.issued.append(self.issued[-1] + quantity)
-
-    def level(self, at: float, margin: float) -> int:
-        """On-hand right after the latest issue, counting the receipts posted up to ``at + margin``."""
-        return self.opening + self.received[bisect_right(self.receipt_times, at + margin)] - self.issued[-1]
-
-    def zero_variance(self, at: float, physical: int, margin: float) -> tuple[float, float]:
-        """(low, high) of 'a count at ``at`` found no variance'. The ERP had posted every issue
-        ideally due before ``at - margin``; those since may still be in flight, and the ones it
-        has posted are a prefix of them (one item-location's issues post in order)."""
-        base = self.opening + self.received[bisect_left(self.receipt_times, at)]
-        posted = bisect_left(self.issue_times, at - margin)
-        flying = bisect_left(self.issue_times, at)
-        possible = {base - self.issued[n] for n in range(posted, flying + 1)}
-        if physical not in possible:
-            return 0.0, 0.0
-        return (1.0, 1.0) if len(possible) == 1 else (0.0, 1.0)
 
 
 class _Facts:
@@ -326,15 +295,17 @@ class KpiTruth:
         self.known["case"].update(self.facts.cases, case_of.values())
         self.known["count"].update(count.count_id for count in counts)
         opening = {key: par for key, (_reorder, par) in stock_policies(view.network, view.scenario).items()}
-        stock = {key: _Stock(opening.get(key, 0), sorted(received)) for key, received in receipts.items()}
+        stock = {key: Shelf(opening.get(key, 0), sorted(received)) for key, received in receipts.items()}
+        shelved: dict[tuple[str, str], list[Expected]] = {}
         cases: dict[tuple[str, int, str], tuple[float, list[float]]] = {}  # -> (certain cost, racing costs)
         for issue in sorted(issues, key=lambda e: e.ready_at):  # stable: same-time issues keep truth order
             value, at = issue.value, issue.ready_at
             if not math.isfinite(at):  # never due: the supply check reports it
                 continue
             key = (str(value["location"]), str(value["item"]))
-            shelf = stock.get(key) or stock.setdefault(key, _Stock(opening.get(key, 0), []))
+            shelf = stock.get(key) or stock.setdefault(key, Shelf(opening.get(key, 0), []))
             shelf.issue(at, int(value["quantity"]))
+            shelved.setdefault(key, []).append(issue)
             spanned = calendar.spanned(at, margin)
             certain = len(spanned) == 1
             periods = [index for index in spanned if index <= last]
@@ -343,12 +314,18 @@ class KpiTruth:
                 slot = (str(value["cost_center"]), index, case_of.get(issue.key, ""))
                 known, racing = cases.get(slot, (0.0, []))
                 cases[slot] = (known + cost, racing) if certain else (known, [*racing, cost])
-            low_level = shelf.level(at - 1e-9, margin=0.0)  # receipts counted in strictly before it
-            high_level = shelf.level(at, margin=margin)  # ... or while it was in flight
-            if low_level < 0:
-                for index in periods:
-                    required = certain and high_level < 0
-                    self._member("stock_outs", self.hospital_of[key[0]], index, issue.key, 1, 1, required=required)
+        for key, shelf_issues in shelved.items():
+            posted = [
+                PostedIssue(e.ready_at, e.ready_at + margin + e.grace, int(e.value["quantity"])) for e in shelf_issues
+            ]
+            for issue, (may, must) in zip(shelf_issues, stock[key].stock_outs(posted), strict=True):
+                if not may:
+                    continue
+                spanned = calendar.spanned(issue.ready_at, margin + issue.grace)
+                for index in spanned:
+                    if index <= last:
+                        required = must and len(spanned) == 1
+                        self._member("stock_outs", self.hospital_of[key[0]], index, issue.key, 1, 1, required=required)
         for (center, index, case), (known, racing) in cases.items():
             if not case:  # floor stock and dispensed drugs are used in no surgical case
                 continue
@@ -358,7 +335,7 @@ class KpiTruth:
         for count in counts:
             index = calendar.index(count.at)
             if index <= last:
-                shelf = stock.get((count.location, count.item)) or _Stock(
+                shelf = stock.get((count.location, count.item)) or Shelf(
                     opening.get((count.location, count.item), 0), []
                 )
                 low, high = shelf.zero_variance(count.at, count.physical, margin)
