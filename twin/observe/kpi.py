@@ -304,7 +304,7 @@ class KpiTruth:
                 continue
             key = (str(value["location"]), str(value["item"]))
             shelf = stock.get(key) or stock.setdefault(key, Shelf(opening.get(key, 0), []))
-            shelf.issue(at, int(value["quantity"]))
+            shelf.issue(PostedIssue(at, at + margin + issue.grace, int(value["quantity"])))
             shelved.setdefault(key, []).append(issue)
             spanned = calendar.spanned(at, margin)
             certain = len(spanned) == 1
@@ -315,10 +315,7 @@ class KpiTruth:
                 known, racing = cases.get(slot, (0.0, []))
                 cases[slot] = (known + cost, racing) if certain else (known, [*racing, cost])
         for key, shelf_issues in shelved.items():
-            posted = [
-                PostedIssue(e.ready_at, e.ready_at + margin + e.grace, int(e.value["quantity"])) for e in shelf_issues
-            ]
-            for issue, (may, must) in zip(shelf_issues, stock[key].stock_outs(posted), strict=True):
+            for issue, (may, must) in zip(shelf_issues, stock[key].stock_outs(), strict=True):
                 if not may:
                     continue
                 spanned = calendar.spanned(issue.ready_at, margin + issue.grace)
@@ -338,7 +335,7 @@ class KpiTruth:
                 shelf = stock.get((count.location, count.item)) or Shelf(
                     opening.get((count.location, count.item), 0), []
                 )
-                low, high = shelf.zero_variance(count.at, count.physical, margin)
+                low, high = shelf.zero_variance(count.at, count.physical)
                 self._member("stock_accuracy", count.hospital, index, count.count_id, low, high, required=True)
 
     # -- labor cost per patient day ------------------------------------------------------------

@@ -25,45 +25,63 @@ class PostedIssue:
     quantity: int
 
 
+class _Index:
+    """A shelf's issues by the moment each was ready and by the latest it may have posted."""
+
+    def __init__(self, issues: list[PostedIssue]) -> None:
+        self.count = len(issues)
+        self.ready = [issue.ready for issue in issues]
+        self.issued = [0, *accumulate(issue.quantity for issue in issues)]
+        by_latest = sorted((issue.latest, issue.quantity) for issue in issues)
+        self.latest = [at for at, _ in by_latest]
+        self.issued_by_latest = [0, *accumulate(quantity for _, quantity in by_latest)]
+        self.longest = max((issue.latest - issue.ready for issue in issues), default=0.0)
+
+
 class Shelf:
     """One item-location as the ERP should hold it: opening stock, receipts (exact: staff post them
-    as they count them in) and issues at their ideal times, in the order they were ready."""
+    as they count them in) and issues, in the order they were ready."""
 
     def __init__(self, opening: int, receipts: list[tuple[float, int]]) -> None:
         self.opening = opening
         self.receipt_times = [at for at, _ in receipts]
         self.received = [0, *accumulate(quantity for _, quantity in receipts)]
-        self.issue_times: list[float] = []
-        self.issued = [0]  # running total of issued quantity
+        self.issues: list[PostedIssue] = []
+        self._indexed: _Index | None = None
 
-    def issue(self, at: float, quantity: int) -> None:
-        self.issue_times.append(at)
-        self.issued.append(self.issued[-1] + quantity)
+    def issue(self, issue: PostedIssue) -> None:
+        """One more issue, ready no earlier than the last one."""
+        self.issues.append(issue)
 
-    def zero_variance(self, at: float, physical: int, margin: float) -> tuple[float, float]:
+    def zero_variance(self, at: float, physical: int) -> tuple[float, float]:
         """(low, high) of 'a count at ``at`` found no variance'. The ERP had posted every issue
-        ideally due before ``at - margin``; those since may still be in flight, and the ones it
-        has posted are a prefix of them (one item-location's issues post in order)."""
+        whose latest moment was before ``at``, none ready after it, and any of those in flight."""
+        index = self._index()
         base = self.opening + self.received[bisect_left(self.receipt_times, at)]
-        posted = bisect_left(self.issue_times, at - margin)
-        flying = bisect_left(self.issue_times, at)
-        possible = {base - self.issued[n] for n in range(posted, flying + 1)}
-        if physical not in possible:
+        posted = index.issued_by_latest[bisect_left(index.latest, at)]
+        possible = {0}  # what the issues in flight may have taken off the ERP's on-hand
+        first = bisect_left(index.ready, at - index.longest)
+        for issue in self.issues[first : bisect_left(index.ready, at)]:
+            if at <= issue.latest:
+                possible |= {taken + issue.quantity for taken in possible}
+        if base - posted - physical not in possible:
             return 0.0, 0.0
         return (1.0, 1.0) if len(possible) == 1 else (0.0, 1.0)
 
-    def stock_outs(self, issues: list[PostedIssue]) -> list[tuple[bool, bool]]:
-        """Per issue (``issues`` sorted by ``ready``): (it may have left the shelf below zero, it
+    def _index(self) -> _Index:
+        if self._indexed is None or self._indexed.count != len(self.issues):
+            self._indexed = _Index(self.issues)
+        return self._indexed
+
+    def stock_outs(self) -> list[tuple[bool, bool]]:
+        """Per issue, in order: (it may have left the shelf below zero, it
         must have). At its worst it posted after every issue ready before its latest moment and
         before any receipt counted in since it was ready; at its best after the receipts counted in
         by its latest moment and only the issues that must have posted before it was ready."""
-        ready = [issue.ready for issue in issues]
-        issued = [0, *accumulate(issue.quantity for issue in issues)]
-        by_latest = sorted((issue.latest, issue.quantity) for issue in issues)
-        latest = [at for at, _ in by_latest]
-        issued_by_latest = [0, *accumulate(quantity for _, quantity in by_latest)]
+        index = self._index()
+        ready, latest, issued, issued_by_latest = index.ready, index.latest, index.issued, index.issued_by_latest
         verdicts = []
-        for issue in issues:
+        for issue in self.issues:
             before = self.received[bisect_left(self.receipt_times, issue.ready)]
             worst = self.opening + before - issued[bisect_right(ready, issue.latest)]
             received = self.received[bisect_right(self.receipt_times, issue.latest)]
