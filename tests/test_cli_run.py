@@ -34,6 +34,12 @@ def test_run_prints_summary_writes_files_and_exits_0(tmp_path: Path, capsys: pyt
         "in sync",
     ):
         assert label in printed
+    # where the wall time went: the run's phases, then the summary and the files, and their total
+    [timed] = [line for line in printed.splitlines() if line.startswith("wall time ")]
+    phases = dict(part.rsplit(" ", 2)[:2] for part in timed.split(": ", 1)[1].split(", "))
+    assert list(phases) == ["simulate", "settle", "judge", "summary", "write"]
+    total = float(timed.split()[2])
+    assert abs(sum(float(seconds) for seconds in phases.values()) - total) < 0.1 * len(phases)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["in_sync"] is True
     for flow in ("discharge_billing", "usage_inventory"):

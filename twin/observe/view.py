@@ -21,7 +21,7 @@ The mock systems are the judge's to read, not to change: nothing here calls a ha
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mocks.ehr.ehr import Ehr
@@ -114,6 +114,8 @@ class RunResult:
     flows: list[FlowResult]
     wall_seconds: float = 0.0
     sim_events: int = 0
+    # wall seconds per phase of the run ("simulate", "settle", "judge"): where the time went
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def scenario(self) -> Scenario:

@@ -78,18 +78,21 @@ class Twin(World):
         gc.disable()
         try:
             clock.run(until=workload)
+            simulated = time.perf_counter()
             clock.run()  # settle: stays end, coding completes, the integration catches up
+            settled = time.perf_counter()
             horizon = clock.horizon()
             self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
             view = self.view_at(horizon)
             flows = check_all(view)
-            wall = time.perf_counter() - started
+            judged = time.perf_counter()
         finally:
             if collecting:
                 gc.enable()
         if progress is not None:
             progress(workload, workload)
-        return RunResult(view, flows, wall, len(self.transport.records))
+        phases = {"simulate": simulated - started, "settle": settled - simulated, "judge": judged - settled}
+        return RunResult(view, flows, judged - started, len(self.transport.records), phases)
 
     def view_at(self, horizon: float) -> RunView:
         """The finished run as the judge reads it (``twin.observe.view``)."""
