@@ -1,4 +1,5 @@
-"""``twin run`` end to end: table, exit code, files; ``twin bench`` prints its three figures."""
+"""``twin run`` end to end: table, exit code, files; ``twin bench`` measures its figures and prints them
+beside the committed baseline."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 
 from tests.conftest import small_scenario
 from twin.bench import run_bench, simpy_store_rate
+from twin.bench_baseline import BASELINE_FILE, FIGURES, figures, load_baseline, rows, save_baseline
 from twin.cli import main
 
 
@@ -76,3 +78,33 @@ def test_bench_measures_baseline_and_twin() -> None:
     assert result.twin_messages > 100
     assert result.baseline_rate > 0 and result.twin_rate > 0
     assert result.ratio == pytest.approx(result.twin_rate / result.baseline_rate)
+    assert set(result.phases) == {"simulate", "settle", "judge"} and result.peak_rss_bytes > 10 * 1024**2
+
+
+def test_bench_figures_are_printed_beside_the_committed_baseline(tmp_path: Path) -> None:
+    result = run_bench(small_scenario(days=1))
+    measured = figures(result)
+    assert measured["ratio twin / SimPy"] == pytest.approx(result.ratio)
+    assert "ratio reader / hl7apy" not in measured  # not measured in this run: not printed as zero
+    path = tmp_path / "baseline.json"
+    save_baseline(measured, path, release="v-test")
+    baseline = load_baseline(path)
+    assert baseline is not None and baseline["release"] == "v-test"
+    assert {name: change for name, _now, _was, change in rows(measured, baseline)}["ratio twin / SimPy"] == "same"
+    # a planted regression: half the throughput, twice the memory - each named worse, by how much
+    slower = measured | {"ratio twin / SimPy": measured["ratio twin / SimPy"] / 2}
+    slower["peak resident memory"] = measured["peak resident memory"] * 2
+    changes = {name: change for name, _now, _was, change in rows(slower, baseline)}
+    assert changes["ratio twin / SimPy"] == "x0.50 worse" and changes["peak resident memory"] == "x2.00 worse"
+    faster = measured | {"judge": measured["judge"] / 4}
+    assert {n: c for n, _, _, c in rows(faster, baseline)}["judge"] == "x0.25 better"
+    assert rows(measured, None)[0][2:] == ("-", "-")  # no baseline file: nothing to compare with
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a bench baseline"):
+        load_baseline(path)
+
+
+def test_the_committed_baseline_names_every_figure() -> None:
+    baseline = load_baseline(BASELINE_FILE)
+    assert baseline is not None, f"{BASELINE_FILE} is missing: twin bench --save-baseline writes it"
+    assert set(baseline["figures"]) == {figure.name for figure in FIGURES}

@@ -8,9 +8,11 @@ through a ``Store`` with nothing else to do.
 from __future__ import annotations
 
 import gc
+import resource
+import sys
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import simpy
@@ -34,6 +36,8 @@ class BenchResult:
     twin_seconds: float
     simulated_days: float
     hospitals: int
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds: simulate, settle, judge
+    peak_rss_bytes: int = 0  # the process's peak resident memory once the month was judged
 
     @property
     def twin_rate(self) -> float:
@@ -70,7 +74,21 @@ def run_bench(scenario: Scenario | None = None) -> BenchResult:
     result = run(scenario, keep_traffic=False)
     view = result.view
     delivered = sum(n for (kind, _), n in view.counts.items() if kind == "hl7")
-    return BenchResult(baseline, delivered, result.wall_seconds, scenario.days, len(view.network.hospitals))
+    return BenchResult(
+        baseline,
+        delivered,
+        result.wall_seconds,
+        scenario.days,
+        len(view.network.hospitals),
+        dict(result.phases),
+        peak_rss_bytes(),
+    )
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size so far (Linux reports kilobytes, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 @dataclass(frozen=True, slots=True)

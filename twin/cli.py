@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +23,9 @@ from twin.analysis.cli import AnalysisUsageError
 from twin.domain.designs import UnknownDesign, check_design, known_designs
 from twin.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 from twin.suts import SutError
+
+if TYPE_CHECKING:
+    from twin.bench import ReaderBench
 
 EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -110,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
         "--sweep",
         action="store_true",
         help="measure a sweep's parallel efficiency instead: the same replications on 1 and on 2 local workers",
+    )
+    bench.add_argument(
+        "--save-baseline",
+        action="store_true",
+        help="write this run's figures to benchmarks/baseline.json: the release the next runs are printed beside",
     )
     bench.add_argument(
         "--live",
@@ -236,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             return bench_sweep(console)
         if args.live:
             return _bench_live(console)
-        return _bench(console)
+        return _bench(console, args.save_baseline)
     except (ScenarioError, UnknownDesign, SutError, UsageError, AnalysisUsageError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
@@ -340,21 +349,35 @@ def _compare(args: argparse.Namespace, console: Console) -> int:
     return 0  # a comparison is not a verdict
 
 
-def _bench(console: Console) -> int:
+def _bench(console: Console, save: bool = False) -> int:
+    from rich.table import Table
+
     from twin.bench import run_bench
+    from twin.bench_baseline import BASELINE_FILE, figures, load_baseline, rows, save_baseline
 
     console.print("measuring bare SimPy Store message passing, then the twin on scenarios/bench.yaml ...")
     result = run_bench()
-    console.print(f"bare SimPy Store:       {result.baseline_rate:>12,.0f} messages/s")
     console.print(
-        f"twin end to end:        {result.twin_rate:>12,.0f} messages/s "
-        f"({result.twin_messages:,} HL7 messages, {result.hospitals} hospitals, "
-        f"{result.simulated_days:g} simulated days in {result.twin_seconds:.1f} s)"
+        f"twin end to end: {result.twin_messages:,} HL7 messages, {result.hospitals} hospitals, "
+        f"{result.simulated_days:g} simulated days in {result.twin_seconds:.1f} s (simulated, settled and judged)"
     )
-    console.print(f"ratio twin / SimPy:     {result.ratio:>12.3f}  (target >= 0.10, goal >= 0.15)")
-    month = result.twin_seconds * 30 / result.simulated_days * 10 / result.hospitals
-    console.print(f"a simulated month of 10 hospitals: {month:.1f} s  (goal <= 60 s)")
-    _bench_reader(console)
+    reader = _bench_reader(console)
+    measured = figures(result, reader)
+    baseline = load_baseline()
+    title = "twin bench"
+    if baseline is not None:
+        title += f" beside release {baseline.get('release', '?')} (measured {baseline.get('measured', '?')})"
+    table = Table(title=title)
+    for column in ("figure", "now", "baseline", "change"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for row in rows(measured, baseline):
+        table.add_row(*row)
+    console.print(table)
+    console.print("targets: ratio twin / SimPy >= 0.10 (goal 0.15); peak resident memory <= 0.9 GiB;")
+    console.print("a month of 10 hospitals <= 60 s; ratio reader / hl7apy >= 100")
+    if save:
+        save_baseline(measured)
+        console.print(f"wrote {BASELINE_FILE}")
     return 0
 
 
@@ -382,7 +405,7 @@ def _bench_live(console: Console) -> int:
     return 0
 
 
-def _bench_reader(console: Console) -> None:
+def _bench_reader(console: Console) -> ReaderBench:
     from twin.bench import READER_GOAL, run_reader_bench
 
     console.print("measuring the integration's HL7 reader, then hl7apy, on the same sample of the EHR's messages ...")
@@ -393,6 +416,7 @@ def _bench_reader(console: Console) -> None:
     )
     console.print(f"hl7apy parse (strict):  {reader.hl7apy_rate:>12,.0f} messages/s")
     console.print(f"ratio reader / hl7apy:  {reader.ratio:>12,.0f}  (goal >= {READER_GOAL:.0f})")
+    return reader
 
 
 def _inspect(args: argparse.Namespace, console: Console, errors: Console) -> int:
