@@ -200,6 +200,7 @@ class World:
             streams.stream("steward"),
             aliases=None if self.fault_plan is None else self.fault_plan.aliases,
             hours=None if scenario.governance.steward_on_call else self.patient_flows[0].office_hours,
+            queues=getattr(desk, "exception_queues", None),
         )
         revenue = scenario.revenue_cycle
         beds = sum(h.beds for h in self.network.hospitals)

@@ -138,6 +138,9 @@ class ErpSupplyChain:
         self.opening = dict(opening)
         self.issues: list[Issue] = []
         self.orders: dict[str, PurchaseOrder] = {}
+        # What is still to come per (location, item), kept as orders are placed and received: the
+        # replenishment screen asks for it at every issue, and a month holds thousands of orders.
+        self._open: dict[tuple[str, str], int] = {}
         self.receipts: list[Receipt] = []
         self.invoices: list[Invoice] = []
         self.stock_outs: list[StockOut] = []  # issues that left on-hand negative
@@ -157,11 +160,8 @@ class ErpSupplyChain:
         self.sequence += 1
 
     def on_order(self, location: str, item: str) -> int:
-        return sum(
-            o.quantity - o.received
-            for o in self.orders.values()
-            if o.location == location and o.item == item and o.received < o.quantity
-        )
+        """Quantity ordered and not yet received at ``location`` (an over-delivery counts as none)."""
+        return self._open.get((location, item), 0)
 
     def stocks(self, location: str, item: str) -> bool:
         """Whether the ERP keeps ``item`` at ``location`` (it has an item master and a stock policy)."""
@@ -321,6 +321,8 @@ class ErpSupplyChain:
         self.orders[po] = PurchaseOrder(
             po, item.vendor, item.item, str(location), quantity, item.standard_cost, now, str(body.get("reference", ""))
         )
+        key = (str(location), item.item)
+        self._open[key] = self._open.get(key, 0) + quantity
         self.sequence += 1
         return TargetResponse(
             201, {"po": po, "vendor": item.vendor, "unit_price": item.standard_cost, "seq": self.sequence}
@@ -329,8 +331,10 @@ class ErpSupplyChain:
     def receive(self, po: str, quantity: int, now: float) -> Receipt:
         """Receiving staff count a delivery in: on-hand rises, GRNI accrues, held invoices re-match."""
         order = self.orders[po]
+        outstanding = max(0, order.quantity - order.received)
         order.received += quantity
         key = (order.location, order.item)
+        self._open[key] -= outstanding - max(0, order.quantity - order.received)
         self.on_hand[key] = self.on_hand.get(key, 0) + quantity
         self.sequence += 1
         receipt = Receipt(f"GR{len(self.receipts) + 1:08d}", po, order.item, order.location, quantity, now)

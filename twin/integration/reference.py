@@ -274,6 +274,12 @@ class ReferenceIntegration:
     def exceptions(self) -> list[IntegrationException]:
         return [*self.billing.raised, *self.supply.raised, *self.labor.raised, *self.reporting.raised]
 
+    def exception_queues(self) -> tuple[list[IntegrationException], ...]:
+        """The flows' exception lists themselves, in the order ``exceptions`` joins them. Each only
+        grows (an exception is resolved in place, never removed), so a reader that remembers how far
+        it read each one (the data steward's rounds) reads only what is new."""
+        return (self.billing.raised, self.supply.raised, self.labor.raised, self.reporting.raised)
+
     def dead_letters(self) -> list[DeadLetter]:
         return [*self._dead, *self.outbox.dead_letters()]
 

@@ -82,6 +82,7 @@ class CircuitBreaker:
     opened_at: SimTime = 0.0
     trips: int = 0
     _outcomes: deque[tuple[SimTime, bool]] = field(default_factory=deque)
+    _failures: int = 0  # failures among ``_outcomes``, kept as they come and go (a busy window holds hundreds)
     _probing: int = 0  # probes sent and not yet answered
     _probe_successes: int = 0
     transitions: list[tuple[SimTime, str]] = field(default_factory=list)
@@ -113,20 +114,23 @@ class CircuitBreaker:
             if self._probe_successes >= self.probes:
                 self._move("closed", now)
                 self._outcomes.clear()
+                self._failures = 0
             return
         if self.state == "open":
             return  # an answer to a request sent before the breaker opened
-        self._outcomes.append((now, success))
-        while self._outcomes and self._outcomes[0][0] < now - self.window:
-            self._outcomes.popleft()
-        failures = sum(1 for _, ok in self._outcomes if not ok)
-        if len(self._outcomes) >= self.min_calls and failures / len(self._outcomes) >= self.failure_rate:
+        outcomes = self._outcomes
+        outcomes.append((now, success))
+        self._failures += not success
+        while outcomes and outcomes[0][0] < now - self.window:
+            self._failures -= not outcomes.popleft()[1]
+        if len(outcomes) >= self.min_calls and self._failures / len(outcomes) >= self.failure_rate:
             self._open(now)
 
     def _open(self, now: SimTime) -> None:
         self.opened_at = now
         self.trips += 1
         self._outcomes.clear()
+        self._failures = 0
         self._move("open", now)
 
     def _move(self, state: str, now: SimTime) -> None:

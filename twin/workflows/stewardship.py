@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 
 import simpy
 
@@ -50,6 +50,7 @@ class DataSteward:
         rng: random.Random,
         aliases: Mapping[str, str] | None = None,
         hours: OfficeHours | None = None,
+        queues: Callable[[], Sequence[Sequence[IntegrationException]]] | None = None,
     ) -> None:
         self.env = env
         self.network = network
@@ -61,6 +62,12 @@ class DataSteward:
         self.rng = rng
         self.aliases = aliases if aliases is not None else {}  # new EHR department codes -> the department
         self.hours = hours  # when the steward works (None: around the clock)
+        # An integration whose exception lists only grow (the reference's) lets a round read only
+        # what was raised since the last one: an exception read once never matters again (its
+        # problem is taken, or it is resolved, or it is no master-data problem), and rereading a
+        # month's queue every round made the rounds quadratic. Others are read whole.
+        self.queues = queues
+        self._read: list[int] = []  # per queue: how many exceptions earlier rounds read
         self.taken: dict[Problem, float] = {}  # problem -> when the steward took it
         self.fixed: dict[Problem, float] = {}  # problem -> when its fix was published
         self.unresolvable: set[Problem] = set()
@@ -93,7 +100,7 @@ class DataSteward:
 
     def review(self) -> None:
         """One round: take every new master-data problem in the open exceptions."""
-        for exception in self.exceptions():
+        for exception in self._unread():
             if exception.resolved_at is not None or not exception.domain:
                 continue
             problem = problem_of(self.network, exception.domain, exception.code)
@@ -101,6 +108,19 @@ class DataSteward:
                 continue
             self.taken[problem] = self.env.now
             self.env.process(self._fix(problem))
+
+    def _unread(self) -> Sequence[IntegrationException]:
+        """The exceptions this round has to look at, in the order the integration lists them."""
+        if self.queues is None:
+            return self.exceptions()
+        queues = self.queues()
+        if len(self._read) != len(queues):
+            self._read = [0] * len(queues)
+        unread: list[IntegrationException] = []
+        for index, queue in enumerate(queues):
+            unread.extend(queue[self._read[index] :])
+            self._read[index] = len(queue)
+        return unread
 
     def _fix(self, problem: Problem) -> Generator[simpy.Event, None, None]:
         spec = self.scenario.governance.steward_delay_hours
