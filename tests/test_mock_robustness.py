@@ -263,6 +263,20 @@ def test_an_accepted_claim_with_an_odd_provider_leaves_the_claims_report_answeri
     assert report.status == 200 and report.body["claims"][0]["provider"] == ""
 
 
+def test_the_clearinghouse_keeps_the_claim_as_it_came_and_refuses_a_body_that_is_no_json() -> None:
+    house = Clearinghouse(("CMS-A01",))
+    sent = claim(
+        total={"value": 15.0}, item=[{"sequence": 1, "net": {"value": 10.5}}, {"sequence": 2, "net": {"value": 4.5}}]
+    )
+    assert call(house, "POST", "/claims", sent).status == 201
+    kept = house.submissions[-1].claim
+    assert kept == sent and list(kept) == list(sent)  # every element, in the order sent
+    assert kept is not house.submissions[-1].claim  # read back whole each time: nobody edits the record
+    answer = call(house, "POST", "/claims", claim(item={1, 2}))
+    assert answer.status == 400 and "not JSON" in answer.body["errors"][0]
+    assert len(house.submissions) == 1
+
+
 # -- EHR reporting extract --------------------------------------------------------------------------
 def test_the_discharge_window_reads_numeric_text_as_its_query_string_carries_it(world: World) -> None:
     reporting = world.systems.targets["ehr"]

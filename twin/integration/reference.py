@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from twin.domain.contract import DeadLetter, FhirOutcome, IntegrationException, Outcome
@@ -301,7 +302,7 @@ class ReferenceIntegration:
     # -- inside --------------------------------------------------------------------------------
     def _process(self, header: Header, event: DomainEvent, now: SimTime, outcome: Outcome) -> None:
         """One readable message, in order: once per control id, through the orchestrators."""
-        key = (header.sending_facility, header.control_id)
+        key = (intern(header.sending_facility), header.control_id)  # one string per facility, not per message
         if key in self._seen and self.config.resilience.idempotency:
             self.duplicates_ignored += 1
             return

@@ -19,6 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from sys import intern
 from typing import Any
 
 import simpy
@@ -172,7 +173,7 @@ class Transport:
 
     def responded(self, request: TargetRequest, response: TargetResponse, sent_at: float, delivered_at: float) -> None:
         """The answer reached the integration: recorded, then handed over."""
-        operation = f"{request.method} {request.path}"
+        operation = intern(f"{request.method} {request.path}")  # a record per request: one string per operation
         self.counts[("request", operation)] += 1
         self.records.append(
             MessageRecord(
@@ -186,7 +187,7 @@ class Transport:
                 operation,
                 request.idempotency_key,
                 request.correlation,
-                str(response.status),
+                status_text(response.status),
                 0,
             )
         )
@@ -221,6 +222,12 @@ def delay_until(now: float, moment: float) -> float:
 
 
 def ack_code(ack: str) -> str:
-    """MSA-1 of an ACK's text ("none" for no ACK at all)."""
+    """MSA-1 of an ACK's text ("none" for no ACK at all), one string per code however many
+    records carry it."""
     start = ack.find("MSA|")
-    return ack[start + 4 : start + 6] if start >= 0 else "none"
+    return intern(ack[start + 4 : start + 6]) if start >= 0 else "none"
+
+
+def status_text(status: int) -> str:
+    """An HTTP status as a record's outcome, one string per status however many records carry it."""
+    return intern(str(status))
