@@ -20,7 +20,7 @@ on the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import simpy
@@ -349,7 +349,7 @@ class World:
         self,
         horizon: float,
         integration: IntegrationSeen,
-        records: list[MessageRecord],
+        records: Sequence[MessageRecord],
         traffic: dict[str, list[str]],
         counts: Mapping[tuple[str, str], int],
         transport_stats: Mapping[str, int] | None = None,

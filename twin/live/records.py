@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from twin.domain.exchange import MessageRecord
+from twin.domain.record_log import RecordLog
 
 
 @dataclass(slots=True)
@@ -20,7 +20,7 @@ class WireLog:
     """The records, counts and (optionally) HL7 traffic of one live run."""
 
     keep_traffic: bool = False
-    records: list[MessageRecord] = field(default_factory=list)
+    records: RecordLog = field(default_factory=RecordLog)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     traffic: dict[str, list[str]] = field(default_factory=dict)
 
@@ -28,10 +28,8 @@ class WireLog:
             control_id: str, key: str, outcome: str, payload: str, ack: str) -> None:  # fmt: skip
         """An HL7 message delivered and acknowledged (``outcome``: MSA-1 of the ACK)."""
         self.counts[("hl7", message_type)] += 1
-        self.records.append(
-            MessageRecord(len(self.records) + 1, "hl7", sent_at, delivered_at, answered_at, source, "integration",
-                          message_type, control_id, key, outcome, len(payload))
-        )  # fmt: skip
+        self.records.add("hl7", sent_at, delivered_at, answered_at, source, "integration", message_type, control_id,
+                         key, outcome, len(payload))  # fmt: skip
         if self.keep_traffic:
             self.traffic.setdefault(message_type, []).append(payload)
             if ack:
@@ -41,10 +39,8 @@ class WireLog:
                 correlation: str, status: int, size: int) -> None:  # fmt: skip
         """A request that reached a target's door, and what the door answered (0: no answer)."""
         self.counts[("request", operation)] += 1
-        self.records.append(
-            MessageRecord(len(self.records) + 1, "request", arrived_at, arrived_at, answered_at, "integration",
-                          system, operation, key, correlation, str(status), size)
-        )  # fmt: skip
+        self.records.add("request", arrived_at, arrived_at, answered_at, "integration", system, operation, key,
+                         correlation, str(status), size)  # fmt: skip
 
     def document(self, source: str, kind: str) -> None:
         self.counts[("webhook", f"{source} {kind}")] += 1

@@ -27,7 +27,8 @@ import simpy
 from mocks.ehr.ehr import OutboundMessage
 from twin.domain.contract import Integration, Outcome
 from twin.domain.events import MappingPublished
-from twin.domain.exchange import MessageRecord, TargetRequest, TargetResponse
+from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.record_log import RecordLog
 from twin.workflows.clock import SimClock
 
 Handler = Callable[[TargetRequest, float], TargetResponse]
@@ -69,7 +70,7 @@ class Transport:
         self.targets = targets
         self.keep_traffic = keep_traffic
         self.traffic: dict[str, list[str]] = {}
-        self.records: list[MessageRecord] = []
+        self.records = RecordLog()
         self.counts: Counter[tuple[str, str]] = Counter()
         self.channels = {code: Channel(code) for code in hospitals}
         self._rng = rng
@@ -110,21 +111,18 @@ class Transport:
         ack = outcome.ack or ""
         acked_at = now + self.hop()
         self.counts[("hl7", message.message_type)] += 1
-        self.records.append(
-            MessageRecord(
-                len(self.records) + 1,
-                "hl7",
-                queued_at,
-                now,
-                acked_at,
-                channel.source,
-                "integration",
-                message.message_type,
-                message.control_id,
-                message.visit,
-                ack_code(ack),
-                len(payload),
-            )
+        self.records.add(
+            "hl7",
+            queued_at,
+            now,
+            acked_at,
+            channel.source,
+            "integration",
+            message.message_type,
+            message.control_id,
+            message.visit,
+            ack_code(ack),
+            len(payload),
         )
         if self.keep_traffic:
             self.traffic.setdefault(message.message_type, []).append(payload)
@@ -175,21 +173,18 @@ class Transport:
         """The answer reached the integration: recorded, then handed over."""
         operation = intern(f"{request.method} {request.path}")  # a record per request: one string per operation
         self.counts[("request", operation)] += 1
-        self.records.append(
-            MessageRecord(
-                len(self.records) + 1,
-                "request",
-                sent_at,
-                delivered_at,
-                self.clock.now,
-                "integration",
-                request.system,
-                operation,
-                request.idempotency_key,
-                request.correlation,
-                status_text(response.status),
-                0,
-            )
+        self.records.add(
+            "request",
+            sent_at,
+            delivered_at,
+            self.clock.now,
+            "integration",
+            request.system,
+            operation,
+            request.idempotency_key,
+            request.correlation,
+            status_text(response.status),
+            0,
         )
         self.apply(self.integration.receive_response(request, response, self.clock.now))
 
