@@ -8,6 +8,7 @@ file, a wrong flag) with a one-paragraph explanation and no traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -284,6 +285,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         result = run(
             scenario, progress=progress, keep_traffic=args.out is not None, integration=sut.factory, name=sut.name
         )
+    # The run's millions of objects live until this command exits and make no cyclic garbage:
+    # frozen, the cyclic collector stops rescanning them all through the summary and the writers
+    # (a 3-day stress cut: summary 3.5 s -> 1.0 s, outputs 22 s -> 17 s).
+    gc.freeze()
     phases = dict(result.phases)
     started = time.perf_counter()
     summary = build_summary(result)

@@ -43,7 +43,8 @@ class ClaimSubmission:
     received_at: float
     accepted: bool
     reasons: tuple[str, ...]
-    # The claim as it came in, as compact FHIR JSON text. A month's run keeps tens of thousands of
+    # The claim as it came in, as canonical FHIR JSON text (compact, keys sorted: what a run's
+    # fhir/Claim.submitted.ndjson holds, written as it is). A month's run keeps tens of thousands of
     # claims, and as nested dicts they were the largest thing in memory (a line item is six dicts);
     # the text is a quarter of that, and ``claim`` reads it back whole when somebody asks.
     document: str
@@ -108,7 +109,7 @@ class Clearinghouse:
             return self._replies[request.idempotency_key]
         claim = request.body
         try:  # what a clearinghouse receives is JSON text: a body that has none is no claim at all
-            document = json.dumps(claim, separators=(",", ":"))
+            document = canonical_json(claim)
         except (TypeError, ValueError) as error:
             return TargetResponse(400, {"errors": [f"the claim is not JSON: {error}"]})
         reasons = scrub(claim, self.payer_ids)
@@ -158,6 +159,12 @@ class Clearinghouse:
         if prior_id in self.replaced_by:
             return [f"replaces {prior_id!r}, which was replaced already by {self.replaced_by[prior_id]}"]
         return []
+
+
+def canonical_json(resource: Any) -> str:
+    """``resource`` as one line of compact JSON with its keys sorted: the same resource always
+    gives the same text (the run's NDJSON files are written this way, so they compare byte for byte)."""
+    return json.dumps(resource, sort_keys=True, separators=(",", ":"))
 
 
 def _prior(claim: dict[str, Any]) -> str:

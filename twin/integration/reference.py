@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
-from sys import intern
 from typing import Any
 
 from twin.domain.contract import DeadLetter, FhirOutcome, IntegrationException, Outcome
@@ -125,6 +124,7 @@ class ReferenceIntegration:
         )
         self.sequencer: Resequencer[tuple[Header, DomainEvent]] = Resequencer(resilience.gap_wait)
         self._seen: set[tuple[str, str]] = set()
+        self._facilities: dict[str, str] = {}  # each sending facility's name, kept once for the keys of _seen
         self._dead: list[DeadLetter] = []
         self.duplicates_ignored = 0
 
@@ -302,7 +302,8 @@ class ReferenceIntegration:
     # -- inside --------------------------------------------------------------------------------
     def _process(self, header: Header, event: DomainEvent, now: SimTime, outcome: Outcome) -> None:
         """One readable message, in order: once per control id, through the orchestrators."""
-        key = (intern(header.sending_facility), header.control_id)  # one string per facility, not per message
+        facility = self._facilities.setdefault(header.sending_facility, header.sending_facility)
+        key = (facility, header.control_id)  # one string per facility kept, not one per message
         if key in self._seen and self.config.resilience.idempotency:
             self.duplicates_ignored += 1
             return

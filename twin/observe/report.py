@@ -327,6 +327,7 @@ def format_minutes(minutes: float | None) -> str:
 def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None:
     """summary.json, messages/*.hl7 (ER7 per type), fhir/*.ndjson and records/messages.csv."""
     from mocks.ehr.fhir_view import ehr_resources
+    from mocks.saas.clearinghouse import canonical_json
 
     view = result.view
     out.mkdir(parents=True, exist_ok=True)
@@ -340,12 +341,13 @@ def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None
                 handle.write(payload + "\n")
     fhir_dir = out / "fhir"
     fhir_dir.mkdir(exist_ok=True)
-    resources = ehr_resources(view.ehr, view.network.hospitals, view.network.payers)
-    resources["Claim.submitted"] = [s.claim for s in view.clearinghouse.submissions]
+    resources: dict[str, list[Any]] = dict(ehr_resources(view.ehr, view.network.hospitals, view.network.payers))
+    # The clearinghouse keeps each claim as canonical JSON text already: written as it is.
+    resources["Claim.submitted"] = [s.document for s in view.clearinghouse.submissions]
     for name, items in sorted(resources.items()):
         with open(fhir_dir / f"{name}.ndjson", "w", encoding="utf-8") as handle:
             for item in items:
-                handle.write(json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n")
+                handle.write((item if isinstance(item, str) else canonical_json(item)) + "\n")
     records_dir = out / "records"
     records_dir.mkdir(exist_ok=True)
     with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
