@@ -216,7 +216,9 @@ class KpiTruth:
             bill_hold=view.scenario.billing.bill_hold_hours * 60,
             timebase=view.timebase,
         )
-        supply = supply_expectations(view.truth, view.network, view.scenario, (), view.outages)
+        # the supply check's own question (quiet points included), so both are answered by one pass
+        quiet_points = [at for at, _levels in view.snapshots]
+        supply = supply_expectations(view.truth, view.network, view.scenario, quiet_points, view.outages)
         if view.outages:  # outages hold what a system could not receive, as in the flows' own checks
             billing = shift_for_outages(billing, view.outages)
             supply = shift_for_outages(supply, view.outages)

@@ -34,7 +34,7 @@ from twin.observe.replenishment import (
     order_expectations,
     replenishment_chain,
 )
-from twin.observe.truth import TruthLedger
+from twin.observe.truth import TruthLedger, per_ledger
 from twin.scenario import Scenario
 
 ISSUE = "erp.inventory_issue"
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 
+@per_ledger  # the supply check and the KPI oracle both ask (with the same quiet points)
 def supply_expectations(
     truth: TruthLedger,
     network: Network,
