@@ -93,7 +93,7 @@ class Clearinghouse:
                 "provider": s.provider,
                 "payer": s.payer_id,
                 "total": s.total,
-                "billable_period_end": str(_dict(s.claim.get("billablePeriod")).get("end", "")),
+                "billable_period_end": s.period_end,
                 "received_at": s.received_at,
             }
             for s in self.accepted_between(start, end)

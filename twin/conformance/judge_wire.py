@@ -245,9 +245,10 @@ def judge_fhir_claims(ctx: ScenarioUnderTest) -> Evidence:
     problems: list[tuple[str, ...]] = []
     for submission in chosen:
         try:
-            if not isinstance(submission.claim, dict) or submission.claim.get("resourceType") != "Claim":
+            claim = submission.claim  # parsed from the text the clearinghouse kept
+            if not isinstance(claim, dict) or claim.get("resourceType") != "Claim":
                 raise ValueError("resourceType is not Claim")
-            model.model_validate(submission.claim)
+            model.model_validate(claim)
         except Exception as exc:  # pydantic's ValidationError, or a body that is no resource at all
             problems.append((submission.submission_id, mask(submission.claim_number), mask(str(exc))[:200]))
     title = "claims are valid FHIR R4"

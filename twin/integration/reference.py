@@ -278,7 +278,8 @@ class ReferenceIntegration:
     def exception_queues(self) -> tuple[list[IntegrationException], ...]:
         """The flows' exception lists themselves, in the order ``exceptions`` joins them. Each only
         grows (an exception is resolved in place, never removed), so a reader that remembers how far
-        it read each one (the data steward's rounds) reads only what is new."""
+        it read each one (the data steward's rounds) reads only what is new. A subclass that changes
+        what ``exceptions`` shows must change this too."""
         return (self.billing.raised, self.supply.raised, self.labor.raised, self.reporting.raised)
 
     def dead_letters(self) -> list[DeadLetter]:
