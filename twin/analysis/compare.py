@@ -225,7 +225,7 @@ def _billing(result: RunResult) -> dict[str, Any]:
     from twin.observe.calibration import Dnfb, calibrate
 
     view = result.view
-    dnfb = Dnfb(view)
+    dnfb = Dnfb.of(view)
     discharged = dnfb.discharged
     received: dict[str, float] = {}
     for claim in view.clearinghouse.accepted:  # in the order received: the first acceptance counts

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from twin.domain.accounts import DRUG_EXPENSE, OTHER_EXPENSE, PURCHASED_SERVICES, SALARIES, SUPPLY_EXPENSE
 from twin.domain.events import BEDDED, CaseCompleted, ChargesPosted, PatientAdmitted, PatientDischarged
@@ -53,7 +54,15 @@ class Calibrated:
 
 
 def calibrate(view: RunView) -> list[Calibrated]:
-    """Every statistic of ``REFERENCES`` measured on a finished run."""
+    """Every statistic of ``REFERENCES`` measured on a finished run (measured once per run: the
+    summary and the design comparison both ask)."""
+    known = _CALIBRATED.get(view)
+    if known is None or known[0] != len(view.truth):
+        known = _CALIBRATED[view] = (len(view.truth), _calibrate(view))
+    return list(known[1])
+
+
+def _calibrate(view: RunView) -> list[Calibrated]:
     workload = view.scenario.days * DAY
     window = _steady_window(workload)
     admitted: dict[str, float] = {}
@@ -65,7 +74,7 @@ def calibrate(view: RunView) -> list[Calibrated]:
             types[fact.visit] = fact.encounter_type
         elif isinstance(fact, CaseCompleted):
             cases += 1
-    dnfb = Dnfb(view)
+    dnfb = Dnfb.of(view)
     discharged = dnfb.discharged
     stays = [(admitted[v], discharged[v]) for v in discharged if v in admitted and types[v] in BEDDED]
     inpatient = [
@@ -146,6 +155,14 @@ class Dnfb:
     by a moment whose receivable the ERP had not posted by then. The one definition the calibration
     (DNFB days) and the design comparison (DNFB at the end of the workload) both measure with."""
 
+    @classmethod
+    def of(cls, view: RunView) -> Dnfb:
+        """The ledger of ``view``, gathered once per run (and again if the run went on)."""
+        known = _DNFB.get(view)
+        if known is None or known[0] != len(view.truth):
+            known = _DNFB[view] = (len(view.truth), cls(view))
+        return known[1]
+
     def __init__(self, view: RunView) -> None:
         self.discharged: dict[str, float] = {}
         self.charges: dict[str, list[tuple[float, int]]] = {}
@@ -216,3 +233,8 @@ def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
             f"services and professional fees accrued ({100 * totals[PURCHASED_SERVICES] / expense:.1f}%)",
         ),
     }
+
+
+# Per run view (views compare by identity), with the truth's length to tell a run that went on.
+_CALIBRATED: WeakKeyDictionary[RunView, tuple[int, list[Calibrated]]] = WeakKeyDictionary()
+_DNFB: WeakKeyDictionary[RunView, tuple[int, Dnfb]] = WeakKeyDictionary()
