@@ -61,8 +61,8 @@ class RecordLog(Sequence[MessageRecord]):
         self._kinds.append(index)
         self._times.extend((sent_at, delivered_at, answered_at))
         self._sizes.append(size)
-        self._ids.append(message_id)
         self._keys.append(key)
+        self._ids.append(message_id)  # last: the length a reader sees (len) counts only whole records
 
     def append(self, record: MessageRecord) -> None:
         """Write ``record``, which must be numbered as the next one."""
