@@ -125,3 +125,17 @@ def test_encounter_mix_days_to_bill_and_clean_claims_follow_the_planted_facts(ru
     assert values["observation stays per inpatient admission"] == pytest.approx(1 / 4)
     assert values["days from discharge to final bill"] == pytest.approx(((3 - 1) + (5 - 1)) / 2)
     assert values["clean-claim rate"] == pytest.approx(50.0)
+
+
+def test_a_run_measured_once_is_measured_again_when_it_goes_on() -> None:
+    """The calibration and the DNFB ledger are remembered per run view; a view whose truth grew
+    since (a run stepped on) must not get the old answer."""
+    from twin.observe.calibration import Dnfb
+
+    view = run_small(days=1).view
+    first, rows = Dnfb.of(view), calibrate(view)
+    assert Dnfb.of(view) is first and calibrate(view)[0] is rows[0]  # remembered
+    view.truth.append(PatientDischarged(10.0, "H01", "H01V-PLANTED", "MED", "01"))
+    again = Dnfb.of(view)
+    assert again is not first and "H01V-PLANTED" in again.discharged and "H01V-PLANTED" not in first.discharged
+    assert calibrate(view)[0] is not rows[0]  # measured again

@@ -57,8 +57,8 @@ def calibrate(view: RunView) -> list[Calibrated]:
     """Every statistic of ``REFERENCES`` measured on a finished run (measured once per run: the
     summary and the design comparison both ask)."""
     known = _CALIBRATED.get(view)
-    if known is None or known[0] != len(view.truth):
-        known = _CALIBRATED[view] = (len(view.truth), _calibrate(view))
+    if known is None or known[0] != _stamp(view):
+        known = _CALIBRATED[view] = (_stamp(view), _calibrate(view))
     return list(known[1])
 
 
@@ -159,8 +159,8 @@ class Dnfb:
     def of(cls, view: RunView) -> Dnfb:
         """The ledger of ``view``, gathered once per run (and again if the run went on)."""
         known = _DNFB.get(view)
-        if known is None or known[0] != len(view.truth):
-            known = _DNFB[view] = (len(view.truth), cls(view))
+        if known is None or known[0] != _stamp(view):
+            known = _DNFB[view] = (_stamp(view), cls(view))
         return known[1]
 
     def __init__(self, view: RunView) -> None:
@@ -235,6 +235,12 @@ def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
     }
 
 
-# Per run view (views compare by identity), with the truth's length to tell a run that went on.
-_CALIBRATED: WeakKeyDictionary[RunView, tuple[int, list[Calibrated]]] = WeakKeyDictionary()
-_DNFB: WeakKeyDictionary[RunView, tuple[int, Dnfb]] = WeakKeyDictionary()
+def _stamp(view: RunView) -> tuple[int, int, int]:
+    """What tells a run that went on since a measure was taken: the truth and the ledger only grow."""
+    finance = view.erp.finance
+    return len(view.truth), len(finance.journals), len(finance.ar_items)
+
+
+# Per run view (views compare by identity), stamped to tell a run that went on.
+_CALIBRATED: WeakKeyDictionary[RunView, tuple[tuple[int, int, int], list[Calibrated]]] = WeakKeyDictionary()
+_DNFB: WeakKeyDictionary[RunView, tuple[tuple[int, int, int], Dnfb]] = WeakKeyDictionary()
