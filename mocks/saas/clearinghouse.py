@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mocks.queries import answer_query, window_bounds
-from twin.domain.exchange import TargetRequest, TargetResponse
+from twin.domain.exchange import TargetRequest, TargetResponse, canonical_json
 
 CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
 SUBMISSION_SYSTEM = "urn:twin:clearinghouse-submission"  # how a replacement names the claim it replaces
@@ -159,12 +159,6 @@ class Clearinghouse:
         if prior_id in self.replaced_by:
             return [f"replaces {prior_id!r}, which was replaced already by {self.replaced_by[prior_id]}"]
         return []
-
-
-def canonical_json(resource: Any) -> str:
-    """``resource`` as one line of compact JSON with its keys sorted: the same resource always
-    gives the same text (the run's NDJSON files are written this way, so they compare byte for byte)."""
-    return json.dumps(resource, sort_keys=True, separators=(",", ":"))
 
 
 def _prior(claim: dict[str, Any]) -> str:

@@ -9,10 +9,17 @@ HTTP client raises a timeout: the integration cannot tell whether the target com
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 JSON = dict[str, Any]
+
+
+def canonical_json(resource: Any) -> str:
+    """``resource`` as one line of compact JSON with its keys sorted: the same resource always
+    gives the same text (the run's NDJSON files are written this way, so they compare byte for byte)."""
+    return json.dumps(resource, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

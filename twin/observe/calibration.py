@@ -14,8 +14,9 @@ test: a batch design shows more days of revenue waiting to be billed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from twin.domain.accounts import DRUG_EXPENSE, OTHER_EXPENSE, PURCHASED_SERVICES, SALARIES, SUPPLY_EXPENSE
@@ -56,10 +57,8 @@ class Calibrated:
 def calibrate(view: RunView) -> list[Calibrated]:
     """Every statistic of ``REFERENCES`` measured on a finished run (measured once per run: the
     summary and the design comparison both ask)."""
-    known = _CALIBRATED.get(view)
-    if known is None or known[0] != _stamp(view):
-        known = _CALIBRATED[view] = (_stamp(view), _calibrate(view))
-    return list(known[1])
+    rows: list[Calibrated] = _per_view(_CALIBRATED, view, _calibrate)
+    return list(rows)
 
 
 def _calibrate(view: RunView) -> list[Calibrated]:
@@ -158,10 +157,7 @@ class Dnfb:
     @classmethod
     def of(cls, view: RunView) -> Dnfb:
         """The ledger of ``view``, gathered once per run (and again if the run went on)."""
-        known = _DNFB.get(view)
-        if known is None or known[0] != _stamp(view):
-            known = _DNFB[view] = (_stamp(view), cls(view))
-        return known[1]
+        return _per_view(_DNFB, view, cls)
 
     def __init__(self, view: RunView) -> None:
         self.discharged: dict[str, float] = {}
@@ -235,12 +231,24 @@ def _expense_shares(view: RunView) -> dict[str, tuple[float | None, str]]:
     }
 
 
-def _stamp(view: RunView) -> tuple[int, int, int]:
-    """What tells a run that went on since a measure was taken: the truth and the ledger only grow."""
+_Stamp = tuple[int, int, int]
+_Measured = TypeVar("_Measured")
+
+
+def _per_view(
+    cache: WeakKeyDictionary[RunView, tuple[_Stamp, _Measured]],
+    view: RunView,
+    measure: Callable[[RunView], _Measured],
+) -> _Measured:
+    """``measure(view)``, taken once per run view (views compare by identity) and again only if the
+    run went on since: its truth and its ledger only grow, so their lengths tell."""
     finance = view.erp.finance
-    return len(view.truth), len(finance.journals), len(finance.ar_items)
+    stamp = (len(view.truth), len(finance.journals), len(finance.ar_items))
+    known = cache.get(view)
+    if known is None or known[0] != stamp:
+        known = cache[view] = (stamp, measure(view))
+    return known[1]
 
 
-# Per run view (views compare by identity), stamped to tell a run that went on.
-_CALIBRATED: WeakKeyDictionary[RunView, tuple[tuple[int, int, int], list[Calibrated]]] = WeakKeyDictionary()
-_DNFB: WeakKeyDictionary[RunView, tuple[tuple[int, int, int], Dnfb]] = WeakKeyDictionary()
+_CALIBRATED: WeakKeyDictionary[RunView, tuple[_Stamp, list[Calibrated]]] = WeakKeyDictionary()
+_DNFB: WeakKeyDictionary[RunView, tuple[_Stamp, Dnfb]] = WeakKeyDictionary()

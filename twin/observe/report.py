@@ -28,6 +28,7 @@ from twin.domain.events import (
     PatientUpdated,
     TransferCancelled,
 )
+from twin.domain.exchange import canonical_json
 from twin.domain.pseudonym import mask, pseudonym
 from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
@@ -327,7 +328,6 @@ def format_minutes(minutes: float | None) -> str:
 def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None:
     """summary.json, messages/*.hl7 (ER7 per type), fhir/*.ndjson and records/messages.csv."""
     from mocks.ehr.fhir_view import ehr_resources
-    from mocks.saas.clearinghouse import canonical_json
 
     view = result.view
     out.mkdir(parents=True, exist_ok=True)
