@@ -152,7 +152,7 @@ class FaultTransport(Transport):
                 fate = self._fates.get(id(message)) or self._decide(message, now, can_reorder=False)
         if fate.delay > 0:  # latency on the way in: it arrives later, the channel waits
             delay, fate.delay = fate.delay, 0.0
-            clock.timeout(delay).callbacks.append(arrive)
+            clock.after(delay, arrive)
             return
         hospital = channel.hospital
         self.plan.outages.tried(INTEGRATION, message.control_id)
@@ -161,7 +161,7 @@ class FaultTransport(Transport):
             sent = self._attempts[hospital] = self._attempts.get(hospital, 0) + 1
             if sent <= self.max_resends:
                 self.stats["sender_resends"] += 1
-                clock.timeout(self.ack_timeout).callbacks.append(arrive)
+                clock.after(self.ack_timeout, arrive)
                 return
             self.stats["sender_gave_up"] += 1
             queue.popleft()

@@ -22,8 +22,6 @@ from functools import partial
 from sys import intern
 from typing import Any
 
-import simpy
-
 from mocks.ehr.ehr import OutboundMessage
 from twin.domain.contract import Integration, Outcome
 from twin.domain.events import MappingPublished
@@ -43,9 +41,9 @@ class Channel:
     busy: bool = False  # a delivery is scheduled
     free_at: float = 0.0  # when the last ACK reaches the EHR: the next send waits for it
     source: str = ""  # "ehr/H01", as the channel's records name their source
-    # The SimPy callback that delivers the head of this channel: made once, on the first send, and
-    # reused for every delivery (one closure per channel, not one per message).
-    arrive: Callable[[simpy.Event], None] | None = None
+    # The call that delivers the head of this channel: made once, on the first send, and reused
+    # for every delivery (one callable per channel, not one per message).
+    arrive: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.source = f"ehr/{self.hospital}"
@@ -95,8 +93,8 @@ class Transport:
         if not channel.busy:
             channel.busy = True
             if channel.arrive is None:  # bound to this channel now: the loop moves on to others
-                channel.arrive = lambda _event, channel=channel, deliver=self.deliver: deliver(channel)
-            self.clock.timeout(max(now, channel.free_at) - now + self.hop()).callbacks.append(channel.arrive)
+                channel.arrive = partial(self.deliver, channel)
+            self.clock.after(max(now, channel.free_at) - now + self.hop(), channel.arrive)
 
     def deliver(self, channel: Channel) -> None:
         """The head of the channel reaches the integration; its ACK travels back one hop later."""
@@ -137,7 +135,7 @@ class Transport:
         for the ACK itself, only for the next delivery."""
         if channel.queue:
             assert channel.arrive is not None  # made with the channel's first send
-            self.clock.timeout(acked_at - self.clock.now + self.hop()).callbacks.append(channel.arrive)
+            self.clock.after(acked_at - self.clock.now + self.hop(), channel.arrive)
         else:
             channel.busy = False
             channel.free_at = acked_at
@@ -161,7 +159,7 @@ class Transport:
     def _at_target(self, request: TargetRequest, sent_at: float) -> None:
         response = self.handle(request)
         delivered_at = self.clock.now
-        self.clock.after(self.hop(), lambda: self.responded(request, response, sent_at, delivered_at))
+        self.clock.after(self.hop(), partial(self.responded, request, response, sent_at, delivered_at))
 
     def handle(self, request: TargetRequest) -> TargetResponse:
         """The target handles a request that reached it (it commits, whatever becomes of its answer)."""

@@ -14,16 +14,26 @@ SimPy cannot say what is scheduled without its private queue, so the clock count
 scheduled (``schedule``) and every event processed (``step``), both public methods of
 ``simpy.Environment``; housekeeping timeouts are counted apart as they are made and fire. When
 the two differ by exactly the housekeeping still scheduled, the world is done.
+
+Most of what a run schedules is not a process but a plain call some minutes on: a message's
+delivery, a request's hop to its target and back (``after``). A SimPy ``Timeout`` for each - an
+event object, a callback list, a closure to drop the event argument - cost about half the run's
+scheduling time, so ``after`` puts the call itself on SimPy's queue, keyed exactly as a timeout
+made at the same moment would be (time, normal priority, the next event id), and ``step`` calls
+it when it comes up. The order of everything is the order SimPy gave: a run is the same run.
+This reads SimPy's queue and clock attributes (``_queue``, ``_now``, ``_eid``), so SimPy is
+pinned; ``tests/test_clock.py`` holds the order to a run made of timeouts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, EventPriority
+from simpy.events import NORMAL, Event, EventPriority
 
 SETTLE_GRACE = 26 * 60  # minutes housekeeping keeps firing once the world is done: each daily schedule runs again
 
@@ -45,12 +55,27 @@ class SimClock(simpy.Environment):
         super().schedule(event, priority, delay)
 
     def step(self) -> None:
-        self._processed += 1  # before the callbacks run: a firing event is no longer scheduled
+        """SimPy's ``Environment.step``, which also calls what ``after`` queued (plain callables)."""
         try:
-            super().step()
-        except EmptySchedule:
-            self._processed -= 1
+            self._now, _, _, event = heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
+        self._processed += 1  # before the callbacks run: a firing event is no longer scheduled
+        if not isinstance(event, Event):
+            event()  # type: ignore[operator]  # a call queued by ``after``
+            return
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        try:
+            for callback in callbacks:  # type: ignore[union-attr]
+                callback(event)
+        except StopSimulation:
+            # as SimPy: the callbacks not yet called fire first when the run resumes
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]  # type: ignore[union-attr]
+            self.schedule(event, EventPriority(-1))
             raise
+        if not event._ok and not hasattr(event, "_defused"):
+            failure = event._value  # a failed event nobody handled crashes the run, as in SimPy
+            raise type(failure)(*failure.args) from failure
 
     @property
     def events_processed(self) -> int:
@@ -58,8 +83,12 @@ class SimClock(simpy.Environment):
 
     # -- what the driver schedules -----------------------------------------------------------------
     def after(self, delay: float, action: Callable[[], Any]) -> None:
-        """Call ``action`` ``delay`` minutes from now: work of the world (a hop, a delivery)."""
-        self.timeout(delay).callbacks.append(lambda _event: action())
+        """Call ``action`` ``delay`` minutes from now: work of the world (a hop, a delivery). Queued
+        where a ``timeout(delay)`` made now would be, without the event (module docstring)."""
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")
+        self._scheduled += 1
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), action))  # type: ignore[misc]
 
     def housekeeping(self, delay: float) -> simpy.Event:
         """A timeout that is housekeeping: a process that repeats for ever (an outage window
