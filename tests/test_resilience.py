@@ -3,6 +3,7 @@ reference integration's handling of reordered feeds and drifted documents."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -335,3 +336,19 @@ def test_the_naive_delay_can_fire_a_float_step_early() -> None:
         if now + (moment - now) < moment
     )
     assert early[0] + delay_until(*early) >= early[1]
+
+
+def test_the_request_sent_carries_every_field_of_the_one_submitted() -> None:
+    """The outbox copies a request field by field to send it: a field added to ``TargetRequest``
+    and left out of the copy would be lost on the wire; every field here has a value of its own."""
+    values: dict[str, object] = {}
+    for spec in dataclasses.fields(TargetRequest):
+        kind = str(spec.type)
+        values[spec.name] = 7.5 if "float" in kind else {spec.name: "set"} if "dict" in kind else f"{spec.name}-set"
+    values["body"] = {"amount": 1}
+    submitted = TargetRequest(**values)  # type: ignore[arg-type]
+    sent = Outcome()
+    _outbox().submit([submitted], 0.0, sent)
+    (wire,) = sent.requests
+    assert wire is not submitted
+    assert {f.name: getattr(wire, f.name) for f in dataclasses.fields(wire)} == values

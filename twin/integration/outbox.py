@@ -258,11 +258,15 @@ class Outbox:
         token = self._tokens.get(request.system)
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        wire = dataclasses.replace(
-            request,
-            headers=headers,
-            timeout=request.timeout or policy.timeout,
-            idempotency_key=request.idempotency_key if self.idempotency else "",
+        wire = TargetRequest(  # the request as sent, its own copy per attempt: ``replace`` spelled out (hot)
+            request.system,
+            request.method,
+            request.path,
+            request.body,
+            request.idempotency_key if self.idempotency else "",
+            request.correlation,
+            headers,
+            request.timeout or policy.timeout,
         )
         envelope.attempts += 1
         envelope.probe = self._breaker(request.system).state == "half_open"
