@@ -17,11 +17,12 @@ import simpy
 from mocks.erp.supply_chain import ErpSupplyChain
 from tests.conftest import small_scenario
 from twin.domain.contract import IntegrationException
-from twin.domain.events import MappingPublished
+from twin.domain.events import CaseCompleted, MappingPublished
 from twin.domain.exchange import TargetRequest
 from twin.domain.timebase import Timebase
 from twin.integration.resilience import CircuitBreaker
 from twin.network import build_network
+from twin.observe.truth import TruthLedger
 from twin.systems import build_erp
 from twin.workflows.stewardship import DataSteward
 
@@ -128,3 +129,25 @@ def test_the_breaker_counts_failures_in_its_window_as_a_recount_would() -> None:
             window.clear()
         assert breaker._failures == sum(1 for _, ok in window if not ok)
     assert breaker.trips >= 5, "the run must open the breaker several times for the check to mean anything"
+
+
+def test_a_pass_over_the_truth_reads_the_facts_there_were_when_it_began() -> None:
+    """The ledger is iterated without a copy: a fact appended during a pass is not read by it (a
+    reader that appends, as a workflow may while the judge reads mid-run, never loops), the next
+    pass reads it, and two passes can run side by side."""
+    truth = TruthLedger()
+    first, second, late = (
+        CaseCompleted(float(n), "H01", f"V{n}", f"C{n}", "hip", "ortho", "OR1", 0.0) for n in range(3)
+    )
+    truth.append(first)
+    truth.append(second)
+    seen = []
+    for fact in truth:
+        seen.append(fact)
+        truth.append(late)
+        if len(seen) > 4:  # a pass that reads what is appended would never end
+            break
+    assert seen == [first, second]
+    assert list(truth) == [first, second, late, late]  # the next pass reads them
+    one, other = iter(truth), iter(truth)
+    assert (next(one), next(one), next(other)) == (first, second, first)

@@ -26,6 +26,7 @@ What the ADT vocabulary beyond admit/transfer/discharge does to the resources:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from mocks.ehr.ehr import Ehr, Encounter
@@ -51,28 +52,37 @@ SELF_PAY_CLASS = "SP"  # the financial class of self-pay plans (no payer to bill
 JSON = dict[str, Any]
 
 
+RESOURCE_TYPES = ("Organization", "Patient", "Coverage", "Encounter", "ChargeItem", "Claim")  # what the EHR holds
+
+
 def ehr_resources(ehr: Ehr, hospitals: tuple[Hospital, ...], payers: tuple[Payer, ...]) -> dict[str, list[JSON]]:
     """Every resource the EHR holds, grouped by resource type, in a stable order."""
-    organizations = [organization(h.code, h.name) for h in hospitals]
-    organizations += [organization(f"payer-{p.plan_code}", p.name, payer=True) for p in payers if not p.self_pay]
-    resources: dict[str, list[JSON]] = {
-        "Organization": organizations,
-        "Patient": [],
-        "Coverage": [],
-        "Encounter": [],
-        "ChargeItem": [],
-        "Claim": [],
-    }
+    resources: dict[str, list[JSON]] = {kind: [] for kind in RESOURCE_TYPES}
+    for kind, resource in ehr_resource_stream(ehr, hospitals, payers):
+        resources[kind].append(resource)
+    return resources
+
+
+def ehr_resource_stream(
+    ehr: Ehr, hospitals: tuple[Hospital, ...], payers: tuple[Payer, ...]
+) -> Iterator[tuple[str, JSON]]:
+    """``ehr_resources`` one (type, resource) at a time, each type's in the same order: a writer
+    that writes them as they come never holds a month's charge items at once."""
+    for h in hospitals:
+        yield "Organization", organization(h.code, h.name)
+    for p in payers:
+        if not p.self_pay:
+            yield "Organization", organization(f"payer-{p.plan_code}", p.name, payer=True)
     replaced_by = {merged: enc.mrn for enc in ehr.encounters.values() for merged in enc.merged_mrns}
     for mrn in ehr.patients:
-        resources["Patient"].append(patient(ehr, mrn, replaced_by.get(mrn)))
+        yield "Patient", patient(ehr, mrn, replaced_by.get(mrn))
     for enc in ehr.encounters.values():
-        resources["Coverage"].append(coverage(ehr, enc))
-        resources["Encounter"].append(encounter(ehr, enc))
-        resources["ChargeItem"].extend(charge_items(ehr, enc))
+        yield "Coverage", coverage(ehr, enc)
+        yield "Encounter", encounter(ehr, enc)
+        for item in charge_items(ehr, enc):
+            yield "ChargeItem", item
         if _billable(ehr, enc):
-            resources["Claim"].append(claim(ehr, enc))
-    return resources
+            yield "Claim", claim(ehr, enc)
 
 
 def chart_resources(ehr: Ehr, visit: str) -> list[JSON]:

@@ -6,6 +6,7 @@ figures, so the same seed gives a byte-identical file. Identifiers appear only a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections import Counter
@@ -327,7 +328,7 @@ def format_minutes(minutes: float | None) -> str:
 
 def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None:
     """summary.json, messages/*.hl7 (ER7 per type), fhir/*.ndjson and records/messages.csv."""
-    from mocks.ehr.fhir_view import ehr_resources
+    from mocks.ehr.fhir_view import RESOURCE_TYPES, ehr_resource_stream
 
     view = result.view
     out.mkdir(parents=True, exist_ok=True)
@@ -341,13 +342,19 @@ def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None
                 handle.write(payload + "\n")
     fhir_dir = out / "fhir"
     fhir_dir.mkdir(exist_ok=True)
-    resources: dict[str, list[Any]] = dict(ehr_resources(view.ehr, view.network.hospitals, view.network.payers))
-    # The clearinghouse keeps each claim as canonical JSON text already: written as it is.
-    resources["Claim.submitted"] = [s.document for s in view.clearinghouse.submissions]
-    for name, items in sorted(resources.items()):
-        with open(fhir_dir / f"{name}.ndjson", "w", encoding="utf-8") as handle:
-            for item in items:
-                handle.write((item if isinstance(item, str) else canonical_json(item)) + "\n")
+    # Written as they are rendered, one resource at a time: a month's charge items as dicts at
+    # once were gigabytes, and the collector rescanned them as the lists grew.
+    with contextlib.ExitStack() as files:
+        handles = {
+            kind: files.enter_context(open(fhir_dir / f"{kind}.ndjson", "w", encoding="utf-8"))
+            for kind in RESOURCE_TYPES
+        }
+        for kind, resource in ehr_resource_stream(view.ehr, view.network.hospitals, view.network.payers):
+            handles[kind].write(canonical_json(resource) + "\n")
+    # The clearinghouse keeps each claim as canonical JSON text already (packed): written as it is.
+    with open(fhir_dir / "Claim.submitted.ndjson", "w", encoding="utf-8") as handle:
+        for submission in view.clearinghouse.submissions:
+            handle.write(submission.document + "\n")
     records_dir = out / "records"
     records_dir.mkdir(exist_ok=True)
     with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
