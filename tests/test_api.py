@@ -168,3 +168,14 @@ def test_a_judged_run_leaves_nothing_behind() -> None:
     del result
     gc.collect()
     assert gone() is None
+
+
+def test_the_records_table_read_off_the_record_log_is_the_one_read_row_by_row() -> None:
+    """The table of exchanges is built column by column from the run's ``RecordLog``; a run whose
+    records are a plain list (another driver's) is read row by row: both give the same frame."""
+    view = Twin(small_scenario(days=1)).run().view
+    columnar = frames.records(view)
+    by_rows = frames.records(dataclasses.replace(view, records=list(view.records)))
+    pd.testing.assert_frame_equal(columnar, by_rows)
+    assert len(columnar) == len(view.records) > 100
+    assert columnar["key"].str.contains("V0").sum() == 0  # keys are pseudonyms, never visit numbers

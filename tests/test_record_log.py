@@ -51,3 +51,14 @@ def test_logs_that_differ_in_one_field_are_not_equal() -> None:
     one.add(*row)
     other.add(*row[:-2], "AE", 120)
     assert one != other and list(one) != list(other)
+
+
+@given(st.lists(_fields, max_size=40))
+def test_the_columns_are_the_records_read_across(rows: list[tuple]) -> None:  # type: ignore[type-arg]
+    log = RecordLog()
+    for row in rows:
+        log.add(*row)
+    columns = log.columns()
+    assert list(columns) == list(MessageRecord._fields)
+    for position, name in enumerate(MessageRecord._fields):
+        assert list(columns[name]) == [record[position] for record in log], name

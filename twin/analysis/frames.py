@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from twin.domain.pseudonym import mask
 from twin.observe.kpi_check import beside_truth, kpi_truth, observe_dashboard
 from twin.observe.replenishment import ON_HAND
-from twin.observe.report import MESSAGE_COLUMNS, difference_row, message_rows
+from twin.observe.report import MESSAGE_COLUMNS, difference_row, message_columns
 
 if TYPE_CHECKING:
     from twin.observe.view import RunResult, RunView
@@ -35,7 +36,13 @@ STEP_MINUTES = 60.0  # the backlog's time step: hourly, fine enough for days and
 
 def records(view: RunView) -> pd.DataFrame:
     """One row per exchange: when it was sent, delivered and answered (simulated minutes), who to, outcome."""
-    frame = pd.DataFrame.from_records(list(message_rows(view)), columns=list(MESSAGE_COLUMNS))
+    columns = message_columns(view)
+    numeric = {"seq": "int64", "sent_minute": "float64", "delivered_minute": "float64", "answered_minute": "float64"}
+    numeric["bytes"] = "int64"
+    frame = pd.DataFrame(
+        {name: np.asarray(column, dtype=numeric.get(name, object)) for name, column in columns.items()},
+        columns=list(MESSAGE_COLUMNS),
+    )
     for column in ("record_type", "source", "destination", "message_type", "outcome"):
         frame[column] = frame[column].astype("category")
     return frame

@@ -100,6 +100,20 @@ class RecordLog(Sequence[MessageRecord]):
     def __iter__(self) -> Iterator[MessageRecord]:
         return map(self._record, range(len(self)))
 
+    def columns(self) -> dict[str, Sequence[Any]]:
+        """The records column by column, under ``MessageRecord``'s field names, no record built:
+        what a table of a month's exchanges is made from (``twin.analysis.frames.records``)."""
+        count = len(self)
+        kinds = self._kinds[:count]
+        columns: dict[str, Sequence[Any]] = {"seq": range(1, count + 1)}
+        for position, name in enumerate(("record_type", "source", "destination", "message_type", "outcome")):
+            of_kind = [kind[position] for kind in self._table]
+            columns[name] = [of_kind[index] for index in kinds]
+        times = self._times[: 3 * count]
+        columns |= {"sent_at": times[0::3], "delivered_at": times[1::3], "answered_at": times[2::3]}
+        columns |= {"message_id": self._ids[:count], "key": self._keys[:count], "size": self._sizes[:count]}
+        return {name: columns[name] for name in MessageRecord._fields}
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RecordLog):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))

@@ -10,7 +10,7 @@ import contextlib
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,9 @@ from twin.domain.events import (
     PatientUpdated,
     TransferCancelled,
 )
-from twin.domain.exchange import canonical_json
+from twin.domain.exchange import MessageRecord, canonical_json
 from twin.domain.pseudonym import mask, pseudonym
+from twin.domain.record_log import RecordLog
 from twin.observe.calibration import calibrate
 from twin.observe.checker import FlowResult
 from twin.observe.fault_report import print_resilience, resilience_summary
@@ -398,6 +399,22 @@ def message_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
             r.outcome,
             r.size,
         )
+
+
+def message_columns(view: RunView) -> dict[str, Sequence[Any]]:
+    """``message_rows`` column by column, under ``MESSAGE_COLUMNS``: read straight off the run's
+    ``RecordLog`` when it keeps one (no row built per record), else off the rows."""
+    records = view.records
+    if not isinstance(records, RecordLog):
+        rows = list(message_rows(view))
+        return {name: [row[i] for row in rows] for i, name in enumerate(MESSAGE_COLUMNS)}
+    raw = records.columns()
+    masked = {
+        "message_id": [_masked_id(message_id) for message_id in raw["message_id"]],
+        "key": [pseudonym(key) if key else "" for key in raw["key"]],
+    }
+    fields = dict(zip(MESSAGE_COLUMNS, MessageRecord._fields, strict=True))
+    return {column: masked.get(column, raw[fields[column]]) for column in MESSAGE_COLUMNS}
 
 
 def _masked_id(message_id: str) -> str:
