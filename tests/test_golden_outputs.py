@@ -1,8 +1,8 @@
 """The same scenario and seed write the same outputs, byte for byte, release after release.
 
 ``tests/golden/`` holds a short run's scenario (every fault kind, two hospitals, one day), its
-``summary.json`` as written, and the SHA-256 of every file under ``messages/`` and ``fhir/`` (the
-files themselves are 12 MB). A change meant to alter no output - the speed and memory work - must
+``summary.json`` as written, and the SHA-256 of every file under ``messages/`` and ``fhir/`` and of
+``records/messages.csv`` (the files themselves are 12 MB). A change meant to alter no output - the speed and memory work - must
 leave all of them as they are; a change that alters an output on purpose regenerates them with
 ``TWIN_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_golden_outputs.py`` and says why in its commit.
 """
@@ -19,16 +19,14 @@ from twin.cli import main
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 COMPARED = ("messages", "fhir")  # besides summary.json; records/ holds Parquet, whose metadata may vary
+COMPARED_FILES = ("records/messages.csv",)  # ... and the exchanges as CSV
 
 
 def digests(out: Path) -> dict[str, str]:
-    """Relative path -> SHA-256 of every file of ``COMPARED`` under ``out``."""
-    return {
-        path.relative_to(out).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in COMPARED
-        for path in sorted((out / folder).rglob("*"))
-        if path.is_file()
-    }
+    """Relative path -> SHA-256 of every file of ``COMPARED`` and ``COMPARED_FILES`` under ``out``."""
+    paths = [path for folder in COMPARED for path in sorted((out / folder).rglob("*")) if path.is_file()]
+    paths += [out / name for name in COMPARED_FILES if (out / name).is_file()]
+    return {path.relative_to(out).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 
 
 def golden_differences(out: Path, golden: Path = GOLDEN) -> list[str]:

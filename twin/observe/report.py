@@ -361,8 +361,10 @@ def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None
     with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(MESSAGE_COLUMNS)
-        for row in message_rows(view):
-            writer.writerow([*row[:2], *(f"{minute:.4f}" for minute in row[2:5]), *row[5:]])
+        columns = message_columns(view)  # read across, no record built per row
+        for name in ("sent_minute", "delivered_minute", "answered_minute"):
+            columns[name] = [f"{minute:.4f}" for minute in columns[name]]
+        writer.writerows(zip(*columns.values(), strict=True))
 
 
 MESSAGE_COLUMNS = (
