@@ -3,8 +3,9 @@
 ``tests/golden/`` holds a short run's scenario (every fault kind, two hospitals, one day), its
 ``summary.json`` as written, and the SHA-256 of every file under ``messages/`` and ``fhir/`` and of
 ``records/messages.csv`` (the files themselves are 12 MB). A change meant to alter no output - the
-speed and memory work - must leave all of them as they are; a change that alters an output on purpose regenerates them with
-``TWIN_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_golden_outputs.py`` and says why in its commit.
+speed and memory work - must leave all of them as they are; a change that alters an output on
+purpose regenerates them with ``TWIN_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_golden_outputs.py``
+and says why in its commit.
 """
 
 from __future__ import annotations
