@@ -31,7 +31,7 @@ CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
 SUBMISSION_SYSTEM = "urn:twin:clearinghouse-submission"  # how a replacement names the claim it replaces
 RELATED_CLAIM_SYSTEM = "http://terminology.hl7.org/CodeSystem/related-claim-relationship"
 # What a claim's text repeats - its keys, code systems and the shape of a line - as zlib's preset
-# dictionary: a kept claim then compresses to about a tenth of its text (any JSON still round-trips;
+# dictionary: a kept claim then compresses to about an eighth of its text (any JSON still round-trips;
 # the dictionary only makes it smaller). Changing it changes nothing but the sizes.
 CLAIM_DICTIONARY = (
     b'{"billablePeriod":{"end":"","start":""},"created":"","diagnosis":[{"diagnosisCodeableConcept":{"coding":'
@@ -80,7 +80,7 @@ class ClaimSubmission:
     # The claim as it came in, as canonical FHIR JSON text (compact, keys sorted: what a run's
     # fhir/Claim.submitted.ndjson holds, written as it is), kept compressed (``pack``). A month's
     # run keeps a hundred thousand claims: as nested dicts they were the largest thing in memory (a
-    # line item is six dicts); as text, 3 kB each, still the largest single thing; packed, 0.3 kB.
+    # line item is six dicts); as text, 3 kB each, still the largest single thing; packed, about 0.36 kB.
     packed: bytes
     replaces: str = ""  # the submission this one replaces ("" for an original claim)
     patient: str = ""  # the MRN of Claim.patient (Patient/<mrn>)

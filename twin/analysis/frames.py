@@ -32,15 +32,20 @@ if TYPE_CHECKING:
 
 DAY = 1440.0
 STEP_MINUTES = 60.0  # the backlog's time step: hourly, fine enough for days and months
+NUMERIC_COLUMNS = {  # the records table's number columns; the rest are text
+    "seq": "int64",
+    "sent_minute": "float64",
+    "delivered_minute": "float64",
+    "answered_minute": "float64",
+    "bytes": "int64",
+}
 
 
 def records(view: RunView) -> pd.DataFrame:
     """One row per exchange: when it was sent, delivered and answered (simulated minutes), who to, outcome."""
-    columns = message_columns(view)
-    numeric = {"seq": "int64", "sent_minute": "float64", "delivered_minute": "float64", "answered_minute": "float64"}
-    numeric["bytes"] = "int64"
+    columns = message_columns(view)  # read off the run's record log, no row built per exchange
     frame = pd.DataFrame(
-        {name: np.asarray(column, dtype=numeric.get(name, object)) for name, column in columns.items()},
+        {name: np.asarray(column, dtype=NUMERIC_COLUMNS.get(name, object)) for name, column in columns.items()},
         columns=list(MESSAGE_COLUMNS),
     )
     for column in ("record_type", "source", "destination", "message_type", "outcome"):

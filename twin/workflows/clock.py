@@ -17,12 +17,13 @@ the two differ by exactly the housekeeping still scheduled, the world is done.
 
 Most of what a run schedules is not a process but a plain call some minutes on: a message's
 delivery, a request's hop to its target and back (``after``). A SimPy ``Timeout`` for each - an
-event object, a callback list, a closure to drop the event argument - cost about half the run's
-scheduling time, so ``after`` puts the call itself on SimPy's queue, keyed exactly as a timeout
-made at the same moment would be (time, normal priority, the next event id), and ``step`` calls
-it when it comes up. The order of everything is the order SimPy gave: a run is the same run.
-This reads SimPy's queue and clock attributes (``_queue``, ``_now``, ``_eid``), so SimPy is
-pinned; ``tests/test_clock.py`` holds the order to a run made of timeouts.
+event object, a callback list, a closure to drop the event argument - made an event cost twice
+what the heap itself does (5.8 against 2.8 microseconds), so ``after`` puts the call itself on
+SimPy's queue, keyed exactly as a timeout made at the same moment would be (time, normal
+priority, the next event id), and ``step`` calls it when it comes up. The order of everything is
+the order SimPy gave: a run is the same run. This reads SimPy's queue and clock attributes
+(``_queue``, ``_now``, ``_eid``), so SimPy is pinned; ``tests/test_clock.py`` holds the order to a
+run made of timeouts.
 """
 
 from __future__ import annotations
