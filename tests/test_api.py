@@ -179,3 +179,15 @@ def test_the_records_table_read_off_the_record_log_is_the_one_read_row_by_row() 
     pd.testing.assert_frame_equal(columnar, by_rows)
     assert len(columnar) == len(view.records) > 100
     assert columnar["key"].str.contains("V0").sum() == 0  # keys are pseudonyms, never visit numbers
+
+
+def test_the_columns_twin_run_hands_to_both_writers_are_left_as_they_were(tmp_path: Path) -> None:
+    """``twin run --out`` works out the records' columns once, for the CSV and then the Parquet table:
+    the CSV writer formats its minutes as text on its own copy, never in the columns it was handed."""
+    from twin.observe.report import build_summary, message_columns, write_outputs
+
+    result = Twin(small_scenario(days=1)).run()
+    columns = message_columns(result.view)
+    write_outputs(result, build_summary(result), tmp_path, columns)
+    pd.testing.assert_frame_equal(frames.records(result.view, columns), frames.records(result.view))
+    assert isinstance(columns["sent_minute"][0], float)

@@ -256,7 +256,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from twin.analysis.cli import parse_assignments
     from twin.analysis.overrides import apply_overrides
     from twin.analysis.result import Run
-    from twin.observe.report import build_summary, print_calibration, print_summary, write_outputs
+    from twin.observe.report import build_summary, message_columns, print_calibration, print_summary, write_outputs
     from twin.sim import run
     from twin.suts import load_sut
 
@@ -298,10 +298,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         print_calibration(summary["calibration"], console)
     if args.out is not None:
         started = time.perf_counter()
-        write_outputs(result, summary, args.out)
+        columns = message_columns(result.view)  # the CSV and the Parquet table: pseudonyms worked out once
+        write_outputs(result, summary, args.out, columns)
         label = {"scenario": scenario.name, "seed": scenario.seed, "days": scenario.days}
         label |= {"design": scenario.integration.design, "integration": sut.name, "overrides": overrides}
-        Run.of(result, label, result.wall_seconds, summary).save(args.out)  # the tables as Parquet: twin report, pandas
+        tables = Run.of(result, label, result.wall_seconds, summary, columns)
+        del columns
+        tables.save(args.out)  # the tables as Parquet: twin report, pandas
         phases["write"] = time.perf_counter() - started
         console.print(f"wrote {args.out}/summary.json, messages/, fhir/, records/ (CSV and Parquet)")
     console.print(wall_time_line(phases), soft_wrap=True)

@@ -17,6 +17,7 @@ every report: visit numbers and MRNs never leave a run in clear.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,9 +42,11 @@ NUMERIC_COLUMNS = {  # the records table's number columns; the rest are text
 }
 
 
-def records(view: RunView) -> pd.DataFrame:
-    """One row per exchange: when it was sent, delivered and answered (simulated minutes), who to, outcome."""
-    columns = message_columns(view)  # read off the run's record log, no row built per exchange
+def records(view: RunView, columns: dict[str, Sequence[Any]] | None = None) -> pd.DataFrame:
+    """One row per exchange: when it was sent, delivered and answered (simulated minutes), who to, outcome.
+    ``columns``: the view's ``message_columns``, when the caller has them already."""
+    if columns is None:
+        columns = message_columns(view)  # read off the run's record log, no row built per exchange
     frame = pd.DataFrame(
         {name: np.asarray(column, dtype=NUMERIC_COLUMNS.get(name, object)) for name, column in columns.items()},
         columns=list(MESSAGE_COLUMNS),

@@ -10,6 +10,7 @@ as ``summary.json``, ``metrics.json`` and Parquet tables under ``records/`` (the
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,16 +43,22 @@ class Run:
 
     @classmethod
     def of(
-        cls, result: RunResult, label: dict[str, Any], wall_seconds: float = 0.0, summary: dict[str, Any] | None = None
+        cls,
+        result: RunResult,
+        label: dict[str, Any],
+        wall_seconds: float = 0.0,
+        summary: dict[str, Any] | None = None,
+        columns: dict[str, Sequence[Any]] | None = None,
     ) -> Run:
-        """``summary``: the run's ``build_summary``, when the caller has built it already."""
+        """``summary``: the run's ``build_summary``, and ``columns`` its ``message_columns``, when the
+        caller has built them already."""
         from twin.analysis.compare import measure
         from twin.observe.report import build_summary
 
         view = result.view
         consistent = frames.consistency(result)
         tables = {
-            "records": frames.records(view),
+            "records": frames.records(view, columns),
             "differences": frames.differences(result),
             "exceptions": frames.exceptions(view),
             "dead_letters": frames.dead_letters(view),

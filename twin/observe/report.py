@@ -10,7 +10,7 @@ import contextlib
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -327,8 +327,12 @@ def format_minutes(minutes: float | None) -> str:
     return f"{minutes * 60:.1f} s" if minutes < 1 else f"{minutes:.1f} min"
 
 
-def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None:
-    """summary.json, messages/*.hl7 (ER7 per type), fhir/*.ndjson and records/messages.csv."""
+def write_outputs(
+    result: RunResult, summary: dict[str, Any], out: Path, columns: dict[str, Sequence[Any]] | None = None
+) -> None:
+    """summary.json, messages/*.hl7 (ER7 per type), fhir/*.ndjson and records/messages.csv.
+    ``columns``: the run's ``message_columns``, when the caller has them already (``twin run --out``
+    hands the same ones to the Parquet tables: a month's pseudonyms worked out once)."""
     from mocks.ehr.fhir_view import RESOURCE_TYPES, ehr_resource_stream
 
     view = result.view
@@ -361,10 +365,10 @@ def write_outputs(result: RunResult, summary: dict[str, Any], out: Path) -> None
     with open(records_dir / "messages.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(MESSAGE_COLUMNS)
-        columns = message_columns(view)  # read across, no record built per row
+        rows = dict(columns if columns is not None else message_columns(view))  # read across, no row kept
         for name in ("sent_minute", "delivered_minute", "answered_minute"):
-            columns[name] = [f"{minute:.4f}" for minute in columns[name]]
-        writer.writerows(zip(*columns.values(), strict=True))
+            rows[name] = [f"{minute:.4f}" for minute in rows[name]]
+        writer.writerows(zip(*rows.values(), strict=True))
 
 
 MESSAGE_COLUMNS = (
@@ -383,34 +387,15 @@ MESSAGE_COLUMNS = (
 )
 
 
-def message_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
-    """One row per exchange, as ``MESSAGE_COLUMNS`` names them: ids masked, keys as pseudonyms
-    (``records/messages.csv`` and the Parquet tables of ``twin.analysis`` read the same rows)."""
-    for r in view.records:
-        yield (
-            r.seq,
-            r.record_type,
-            r.sent_at,
-            r.delivered_at,
-            r.answered_at,
-            r.source,
-            r.destination,
-            r.message_type,
-            _masked_id(r.message_id),
-            pseudonym(r.key) if r.key else "",
-            r.outcome,
-            r.size,
-        )
-
-
 def message_columns(view: RunView) -> dict[str, Sequence[Any]]:
-    """``message_rows`` column by column, under ``MESSAGE_COLUMNS``: read straight off the run's
-    ``RecordLog`` when it keeps one (no row built per record), else off the rows."""
+    """One column per ``MESSAGE_COLUMNS`` name, a row per exchange: ids masked, keys as pseudonyms
+    (``records/messages.csv`` and the Parquet tables of ``twin.analysis`` read the same columns).
+    Read straight off the run's ``RecordLog`` when it keeps one: no record or row built per exchange."""
     records = view.records
-    if not isinstance(records, RecordLog):
-        rows = list(message_rows(view))
-        return {name: [row[i] for row in rows] for i, name in enumerate(MESSAGE_COLUMNS)}
-    raw = records.columns()
+    if isinstance(records, RecordLog):
+        raw = records.columns()
+    else:  # a live run's wire log, a list of records
+        raw = {name: [getattr(r, name) for r in records] for name in MessageRecord._fields}
     masked = {
         "message_id": [_masked_id(message_id) for message_id in raw["message_id"]],
         "key": [pseudonym(key) if key else "" for key in raw["key"]],
