@@ -191,3 +191,15 @@ def test_the_columns_twin_run_hands_to_both_writers_are_left_as_they_were(tmp_pa
     write_outputs(result, build_summary(result), tmp_path, columns)
     pd.testing.assert_frame_equal(frames.records(result.view, columns), frames.records(result.view))
     assert isinstance(columns["sent_minute"][0], float)
+
+
+def test_every_number_column_of_the_records_table_is_typed_as_a_number() -> None:
+    """``frames.NUMERIC_COLUMNS`` names the table's number columns apart from ``MESSAGE_COLUMNS``:
+    a number column added to one and not the other would come out as text, which this catches."""
+    from twin.observe.report import message_columns
+
+    view = Twin(small_scenario(days=1)).run().view
+    table = frames.records(view)
+    for name, column in message_columns(view).items():
+        numbers = all(isinstance(value, int | float) for value in column)
+        assert numbers == pd.api.types.is_numeric_dtype(table[name]), name
