@@ -197,3 +197,26 @@ def test_a_retired_service_line_parks_supply_issues_and_replays_them_to_the_repl
     supply = twin.integration.supply  # type: ignore[attr-defined]
     assert any(e.reason_code == "retired_cost_center" for e in supply.raised)
     assert not supply._parked.get(("department", "H01-ORTH"))
+
+
+def test_the_steward_reads_a_subclass_that_changes_exceptions_through_exceptions() -> None:
+    """The steward reads only what grew in the integration's ``exception_queues``; a design that
+    subclasses ours and adds to ``exceptions`` without changing the queues would hide its own
+    exceptions from the steward, so it is read through ``exceptions`` instead."""
+    from twin.integration.reference import ReferenceIntegration
+    from twin.world import exception_queues
+
+    class AddsItsOwn(ReferenceIntegration):
+        def exceptions(self) -> list[IntegrationException]:
+            return [*super().exceptions(), *self.own]
+
+    class AddsItsOwnQueueToo(AddsItsOwn):
+        def exception_queues(self) -> tuple[list[IntegrationException], ...]:
+            return (*super().exception_queues(), self.own)
+
+    ours, forgot, kept = (object.__new__(cls) for cls in (ReferenceIntegration, AddsItsOwn, AddsItsOwnQueueToo))
+    assert exception_queues(ours) == ours.exception_queues
+    assert exception_queues(forgot) is None
+    assert exception_queues(kept) == kept.exception_queues
+    ours.exceptions = lambda: []  # type: ignore[method-assign]  # changed on the instance: read through it
+    assert exception_queues(ours) is None

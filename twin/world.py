@@ -90,6 +90,22 @@ def run_context(scenario: Scenario, network: Network | None = None, streams: Ran
     return RunContext(published_at_go_live(network), scenario, Timebase(scenario.start), streams)
 
 
+def exception_queues(desk: object) -> Callable[[], Sequence[Sequence[IntegrationException]]] | None:
+    """The desk's ``exception_queues`` (the lists ``exceptions`` joins, read only where they grew),
+    unless its class changes ``exceptions`` further down than it defines ``exception_queues``: a
+    subclass that adds to what ``exceptions`` shows and forgot the queues is read through
+    ``exceptions``, every exception seen, rather than through lists that miss its own."""
+    queues = getattr(desk, "exception_queues", None)
+    if queues is None or "exceptions" in getattr(desk, "__dict__", {}):
+        return None
+    mro = type(desk).__mro__
+
+    def defined_at(name: str) -> int:
+        return next((depth for depth, cls in enumerate(mro) if name in vars(cls)), len(mro))
+
+    return queues if defined_at("exception_queues") <= defined_at("exceptions") else None  # type: ignore[no-any-return]
+
+
 def settle_grace(scenario: Scenario) -> float:
     """Minutes housekeeping keeps firing once the world is done: every daily schedule runs once more,
     and the support team comes round once more after the last message it may have to repair. (The
@@ -200,7 +216,7 @@ class World:
             streams.stream("steward"),
             aliases=None if self.fault_plan is None else self.fault_plan.aliases,
             hours=None if scenario.governance.steward_on_call else self.patient_flows[0].office_hours,
-            queues=getattr(desk, "exception_queues", None),
+            queues=exception_queues(desk),
         )
         revenue = scenario.revenue_cycle
         beds = sum(h.beds for h in self.network.hospitals)

@@ -279,7 +279,8 @@ class ReferenceIntegration:
         """The flows' exception lists themselves, in the order ``exceptions`` joins them. Each only
         grows (an exception is resolved in place, never removed), so a reader that remembers how far
         it read each one (the data steward's rounds) reads only what is new. A subclass that changes
-        what ``exceptions`` shows must change this too."""
+        what ``exceptions`` shows should change this too; if it does not, the world reads it through
+        ``exceptions`` (``twin.world.exception_queues``)."""
         return (self.billing.raised, self.supply.raised, self.labor.raised, self.reporting.raised)
 
     def dead_letters(self) -> list[DeadLetter]:
