@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.live.census import half_census_scenario
 from twin.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +48,7 @@ def test_live_flags_that_cannot_work_are_bad_input(argv: list[str], capsys: pyte
 
 def test_serve_prints_its_urls_answers_twin_check_and_judges_on_ctrl_c(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-    # half the starting census: its opening burst is a throughput test at 1440x (tests/live/test_live_runs.py)
-    default = (ROOT / "scenarios" / "default.yaml").read_text(encoding="utf-8")
-    assert "initial_occupancy: 0.7 " in default
-    scenario = tmp_path / "half-census.yaml"
-    scenario.write_text(default.replace("initial_occupancy: 0.7 ", "initial_occupancy: 0.35"), encoding="utf-8")
+    scenario = half_census_scenario(tmp_path)  # its opening burst is a throughput test at 1440x
     serve = subprocess.Popen(
         [sys.executable, "-m", "twin.cli", "serve", "--scenario", str(scenario), "--days", "1", "--speed", "1440",
          "--workdir", str(tmp_path)],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tests.live.census import HALF_CENSUS
 from twin.live.stack import LiveOptions, run_live
 from twin.observe.view import RunResult
 from twin.scenario import Scenario, load_scenario
@@ -26,14 +27,8 @@ def _live(path: str, days: float, tmp_path: Path, speed: float = 1440, *, stewar
     # no bill hold: a bill falls due when coding completes, inside the half day the run lasts
     data = load_scenario(ROOT / path).with_overrides(days=days).model_dump()
     data["billing"]["bill_hold_hours"] = 0
-    # Half the usual census in house at the start. Every patient of the starting census is admitted at
-    # minute 0 and documents supplies at minute 5: hundreds of messages at one instant, which the
-    # integration drains at its real pace. At 1440x a wall second is 24 simulated minutes, so on a slow
-    # shared CI machine (1.9 s to drain them, measured) the last issues landed 45 min after they were
-    # ready against 39 allowed. These tests are about ending in sync, not throughput at 1440x (the
-    # load tests measure that): with half the burst the slowest issue lands in 18 min with a CPU hog
-    # on one of the two cores, against 38 with the usual census.
-    data["workload"]["initial_occupancy"] = 0.35
+    # half the usual census: its opening burst is a throughput test at 1440x (tests/live/census.py)
+    data["workload"]["initial_occupancy"] = HALF_CENSUS
     if steward_on_call:
         data["governance"].update(steward_on_call=True, steward_delay_hours={"median": 0.5, "sigma": 0.3})
     scenario = Scenario.model_validate(data)

@@ -146,7 +146,7 @@ def test_a_stack_twin_serve_runs_is_loaded_and_judged_through_its_control_url(tm
         assert verdict["target"] == control and verdict["feed"]["answered"] > 20
         assert code == 0, verdict["failed"]
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-        assert summary["judged"] and summary["in_sync"]
+        assert summary["judged"] and summary["in_sync"], summary["differences"][:5]
         assert summary.get("cut_at_minute", 1e9) > 0.25 * 1440  # the run's final verdict, past its workload
         assert serve.wait(timeout=120) == 0  # the stack ended its run itself, in sync
     finally:
