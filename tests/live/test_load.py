@@ -146,11 +146,11 @@ def test_a_stack_twin_serve_runs_is_loaded_and_judged_through_its_control_url(tm
         assert verdict["target"] == control and verdict["feed"]["answered"] > 20
         assert code == 0, verdict["failed"]
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-        # The stack's final verdict, judged: nothing lost, posted twice or invented. Not its timeliness:
-        # at 720x on a slow shared machine the opening census's usage landed stale (CI, stop 22's
-        # note), and a discharge cancelled after midnight trips the KPI oracle in a cut run (same note)
+        # The stack's final verdict, judged: nothing lost, wrong, posted twice or invented. Not its
+        # timeliness: at 720x on a slow shared machine the opening census's usage landed stale in CI
+        # (tests/live/census.py); the verdict on it is the exit code's, below
         broken = {(name, kind): n for name, flow in summary["flows"].items() for kind, n in flow["differences"].items()
-                  if kind in ("lost", "duplicated", "unexpected") and n}  # fmt: skip
+                  if kind != "stale" and n}  # fmt: skip
         assert summary["judged"] and not broken, (broken, summary["differences"][:5])
         assert summary.get("cut_at_minute", 1e9) > 0.25 * 1440  # the run's final verdict, past its workload
         assert serve.wait(timeout=120) == (0 if summary["in_sync"] else 1)  # the stack ended its run itself

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import weakref
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import accumulate
@@ -32,6 +33,7 @@ from itertools import accumulate
 from twin.domain.events import (
     CaseCompleted,
     ChargesPosted,
+    DischargeCancelled,
     GoodsReceived,
     PatientAdmitted,
     PatientDischarged,
@@ -142,7 +144,8 @@ class _Facts:
 
     def __init__(self, truth: TruthLedger) -> None:
         self.hospital: dict[str, str] = {}  # visit -> hospital
-        self.discharged: dict[str, float] = {}
+        self.discharged: dict[str, float] = {}  # visit -> its discharge, unless cancelled since
+        self.withdrawn: dict[str, list[tuple[float, float]]] = {}  # visit -> (discharged, cancelled) (A13)
         self.charges: dict[str, list[tuple[float, int]]] = {}  # visit -> (service time, amount)
         self.case_of: dict[str, str] = {}  # supply line -> case
         self.cases: set[str] = set()
@@ -166,6 +169,10 @@ class _Facts:
                 self.counts.append(fact)
             elif isinstance(fact, CaseCompleted):
                 self.cases.add(fact.case)
+            elif isinstance(fact, DischargeCancelled):
+                left = self.discharged.pop(fact.visit, None)
+                if left is not None:
+                    self.withdrawn.setdefault(fact.visit, []).append((left, fact.at))
             if fact.at > self.last:
                 self.last = fact.at
 
@@ -263,20 +270,21 @@ class KpiTruth:
         def margin_of(ready: float, grace: float) -> float:
             return self.billing_margin + min(grace, max(0.0, beyond - ready))
 
-        for visit, left in discharged.items():
+        withdrawn = self.facts.withdrawn
+        for visit in [*discharged, *(visit for visit in withdrawn if visit not in discharged)]:
             bill, grace = billed.get(visit, (math.inf, 0.0))
             margin = margin_of(bill, grace) if math.isfinite(bill) else self.billing_margin
+            final = last if bill == math.inf else min(last, calendar.index(bill + margin) - 1)
             lines = sorted(charges.get(visit, []))
             times = [at for at, _ in lines]
             totals = [0, *accumulate(amount for _, amount in lines)]
-            first = calendar.index(left)  # the first midnight after the discharge ends this period
-            final = last if bill == math.inf else min(last, calendar.index(bill + margin) - 1)
-            for index in range(first, final + 1):
+            for index, seen in self._discharged_days(visit, final):
                 midnight = calendar.start(index + 1)
                 if bill < midnight - margin:
                     continue
                 amount = totals[bisect_left(times, midnight)]
-                self._member("dnfb_amount", hospital[visit], index, visit, amount, amount, required=bill >= midnight)
+                required = seen and bill >= midnight
+                self._member("dnfb_amount", hospital[visit], index, visit, amount, amount, required=required)
         lag_days = (self.view.scenario.billing.allowed_lag_minutes + self.tolerance) / 1440
         for visit, (ready, grace) in claimed.items():
             if not math.isfinite(ready):  # never due (a problem nobody fixed): the billing check reports it
@@ -288,6 +296,25 @@ class KpiTruth:
             for index in spanned:
                 if index <= last:
                     self._member("days_to_bill", hospital[visit], index, visit, low, high, required=len(spanned) == 1)
+
+    def _discharged_days(self, visit: str, final: int) -> Iterator[tuple[int, bool]]:
+        """The periods up to ``final`` whose report may find ``visit`` discharged before their
+        midnight, and whether it surely does. The report reads the EHR's extract at its publish
+        instant, up to the reporting lag later: a discharge cancelled (A13) before that is no
+        discharge to it, one cancelled after it was, and one cancelled in between may be either.
+        The standing discharge (none cancelled it) counts for every period from its own on."""
+        calendar, reading = self.calendar, self.lag + self.tolerance
+        spans = [*self.facts.withdrawn.get(visit, ())]
+        left = self.facts.discharged.get(visit)
+        if left is not None:
+            spans.append((left, math.inf))
+        days: dict[int, bool] = {}
+        for discharged, cancelled in spans:
+            index = calendar.index(discharged)  # the first midnight after the discharge ends this period
+            while index <= final and calendar.due(index) < cancelled:
+                days[index] = days.get(index, False) or calendar.due(index) + reading < cancelled
+                index += 1
+        return iter(sorted(days.items()))
 
     # -- stock-outs, stock accuracy, supply cost per case -------------------------------------
     def _stock(self, issues: list[Expected], last: int) -> None:

@@ -94,8 +94,9 @@ class Twin(World):
         phases = {"simulate": simulated - started, "settle": settled - simulated, "judge": judged - settled}
         return RunResult(view, flows, judged - started, len(self.transport.records), phases)
 
-    def view_at(self, horizon: float) -> RunView:
-        """The finished run as the judge reads it (``twin.observe.view``)."""
+    def view_at(self, horizon: float, *, settled: bool = True) -> RunView:
+        """The run as the judge reads it (``twin.observe.view``): finished, or cut at ``horizon``
+        before it settled (what is in flight there may still land)."""
         health = getattr(self.integration, "health", None)
         integration = seen(
             self.name,
@@ -105,7 +106,9 @@ class Twin(World):
         )
         stats = self.transport.stats if isinstance(self.transport, FaultTransport) else None
         transport = self.transport
-        return self.view(horizon, integration, transport.records, transport.traffic, transport.counts, stats)
+        return self.view(
+            horizon, integration, transport.records, transport.traffic, transport.counts, stats, settled=settled
+        )
 
     def _report_progress(self, progress: Progress, workload: float) -> Generator[simpy.Event, None, None]:
         step = 60.0
@@ -114,8 +117,9 @@ class Twin(World):
             yield self.clock.timeout(min(step, workload - self.clock.now))
 
     def check(self, horizon: float) -> list[FlowResult]:
-        """Every flow's verdict on the run as it stands at ``horizon`` (tests judge mid-run states)."""
-        return check_all(self.view_at(horizon))
+        """Every flow's verdict on the run as it stands at ``horizon``: tests judge mid-run states
+        as a live run cut there is judged (nothing in flight is lost yet) until the run has settled."""
+        return check_all(self.view_at(horizon, settled=self.clock.quiet_since is not None))
 
 
 def _factory_name(factory: IntegrationFactory) -> str:
