@@ -29,7 +29,7 @@ from faker import Faker
 from mocks.ehr.ehr import OutboundMessage
 from twin.catalog import SERVICE_LINES
 from twin.domain.contract import DeadLetter, IntegrationException, Outcome, RunContext
-from twin.domain.events import DomainEvent, Fact, MappingPublished, PatientDischarged
+from twin.domain.events import DomainEvent, Fact, GoodsShipped, MappingPublished, PatientDischarged
 from twin.domain.exchange import MessageRecord, TargetRequest, TargetResponse
 from twin.domain.model import Patient, SimTime
 from twin.domain.office_hours import OfficeHours
@@ -297,6 +297,11 @@ class World:
     def _vendor_ships(self) -> None:
         """The vendor's shipping run: goods go to the dock, invoices to the integration."""
         for shipment, invoice in self.systems.vendor.ship_due(self.clock.now):
+            self.truth.append(
+                GoodsShipped(
+                    self.clock.now, invoice.vendor, shipment.po, shipment.location, shipment.item, shipment.quantity
+                )
+            )
             self.dock.ship(shipment.po, shipment.item, shipment.location, shipment.quantity)
             self.wire.push_document("vendor", invoice.document())
 

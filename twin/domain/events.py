@@ -168,6 +168,19 @@ class GoodsReceived(NamedTuple):
     po: str
 
 
+class GoodsShipped(NamedTuple):
+    """A vendor shipped an order and invoiced it at once: the goods go to the dock (counted in later,
+    ``GoodsReceived``), the invoice to the integration. Until the goods are counted in, ERP payables
+    hold the invoice: it has no three-way match yet."""
+
+    at: SimTime
+    vendor: str
+    po: str
+    location: str  # ERP inventory location
+    item: str  # ERP item number
+    quantity: int
+
+
 class CaseCompleted(NamedTuple):
     """A surgical case ended in an OR room (supply usage is documented with it)."""
 
@@ -301,6 +314,7 @@ Fact = (
     DomainEvent
     | MemberIdMistyped
     | GoodsReceived
+    | GoodsShipped
     | CaseCompleted
     | CostCenterRetired
     | MappingPublished

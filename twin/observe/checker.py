@@ -107,7 +107,9 @@ def check_flow(
             if exp.optional:
                 continue
             pending = math.isfinite(exp.ready_at) and exp.ready_at + allowed_lag + tolerance + exp.grace > horizon
-            if pending and cut:  # a run ended at a cut: what was not due yet is not judged, only counted
+            if cut and (pending or not math.isfinite(exp.ready_at)):
+                # a run ended at a cut: what was not due yet is not judged, only counted - nor what the
+                # truth had not made possible yet (a spoiled message not repaired by then)
                 result.pending += 1
                 continue
             result.expected += 1

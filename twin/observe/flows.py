@@ -123,7 +123,14 @@ MASTER_DATA_CHECK = FlowCheck(
     MASTER_DATA,
     MASTER_DATA_TARGETS,
     lambda view: view.scenario.governance.allowed_lag_hours * 60,
-    lambda view: master_data_expectations(view.truth, view.network, _labor_bites(view), _bills(view)),
+    lambda view: master_data_expectations(
+        view.truth,
+        view.network,
+        _labor_bites(view),
+        _bills(view),
+        cut=None if view.settled else view.horizon,
+        lag=view.scenario.governance.allowed_lag_hours * 60 + view.clock_tolerance,
+    ),
     lambda view: observe_master_data(view.network, view.exceptions),
 )
 

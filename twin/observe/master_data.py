@@ -43,6 +43,9 @@ def master_data_expectations(
     network: Network,
     bites: Mapping[Problem, SimTime] | None = None,
     bills: Mapping[str, tuple[SimTime, SimTime | None]] | None = None,
+    *,
+    cut: SimTime | None = None,
+    lag: float = 0.0,
 ) -> list[Expected]:
     """One record per problem that bit: raised (on time) and resolved by the end.
 
@@ -56,6 +59,10 @@ def master_data_expectations(
 
     A department alias the EHR sent (``DepartmentAliased``, a fault) is a problem of its own: it
     bites when a supply line carrying it arrives, or when a bill that includes such a line falls due.
+
+    ``cut``: the horizon of a run ended before it settled (a live run). A problem whose fix
+    governance had not published ``lag`` before it may still be open there: only that it was
+    raised is judged, not that it was resolved.
     """
     first: dict[Problem, SimTime] = dict(bites or {})
     possible: dict[Problem, SimTime] = {}  # the earliest a problem may bite (a held bill posting late)
@@ -94,12 +101,13 @@ def master_data_expectations(
     for problem in sorted(set(first) | set(possible)):
         certain = first.get(problem, math.inf)
         earliest = min(certain, possible.get(problem, math.inf))
+        open_at_cut = cut is not None and _fixed(network, problem, truth) + lag > cut
         expected.append(
             Expected(
                 MASTER_DATA,
                 PROBLEM,
                 problem_key(problem),
-                {"resolved": True},
+                {} if open_at_cut else {"resolved": True},
                 earliest,
                 grace=certain - earliest if math.isfinite(certain) else 0.0,
                 optional=not math.isfinite(certain),
@@ -107,6 +115,24 @@ def master_data_expectations(
             )
         )
     return expected
+
+
+def _fixed(network: Network, problem: Problem, truth: TruthLedger) -> SimTime:
+    """When governance had published every mapping that fixes ``problem`` (``math.inf``: not all):
+    a retired cost center's, those of every department and org unit that pointed at it."""
+    governance = governance_facts(truth)
+    domain, code = problem
+    if domain != "retired":
+        return governance.first_published(domain, code)
+    codes = [
+        (kind, name)
+        for hospital in network.hospitals
+        for department in hospital.departments
+        if department.cost_center == code
+        for kind, name in (("department", department.ehr_code), ("org unit", department.org_unit))
+        if name
+    ]
+    return max((governance.first_published(kind, name) for kind, name in codes), default=math.inf)
 
 
 def _bit(first: dict[Problem, SimTime], problem: Problem, at: SimTime) -> None:

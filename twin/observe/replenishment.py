@@ -15,6 +15,7 @@ opening + these receipts - the usage the ERP could know by then.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,6 +84,8 @@ def replenishment_chain(
         position, number = par, 0
         vendor = vendors[key[1]]
         for known, _order, _kind, quantity in sorted(usage.get(key, [])):
+            if known == math.inf:
+                break  # the ERP never learns of this usage (held at a run's cut), nor of any later one
             position -= quantity
             if position > reorder_point:
                 continue

@@ -10,6 +10,8 @@
   usage (``erp.on_hand``);
 - every delivery received is invoiced and paid once, at the item master's standard cost
   (``erp.invoice``): the ERP pays only on a three-way match, so "paid" is its verdict, not ours.
+  A delivery shipped and not received yet (a run cut while it was on the road) may have its
+  invoice in ERP payables, held, at that cost - or not yet.
 
 Nothing here reads a target: stock policies and costs are the network's master data.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from twin.domain.events import ChargesPosted, GoodsReceived
+from twin.domain.events import ChargesPosted, GoodsReceived, GoodsShipped
 from twin.faults import OutageWindow, shift_ready
 from twin.network import Network, stock_policies
 from twin.observe.fault_truth import arrival, fault_facts
@@ -91,6 +93,7 @@ def supply_expectations(
     expected: list[Expected] = []
     usage: dict[tuple[str, str], list[Movement]] = {}
     receipts: list[GoodsReceived] = []
+    shipped: list[GoodsShipped] = []  # rare: a few per item-location and week
     for seq, fact in enumerate(truth):
         if isinstance(fact, ChargesPosted):
             for line in fact.lines:
@@ -143,6 +146,24 @@ def supply_expectations(
                     max(fact.at, faults.document_hold(fact.po)) if not faults.empty else fact.at,
                 )
             )
+        elif isinstance(fact, GoodsShipped):
+            shipped.append(fact)
+    received = {receipt.po for receipt in receipts}
+    for shipment in shipped:
+        if shipment.po in received:
+            continue
+        known = arrives(max(shipment.at, faults.document_hold(shipment.po)) if not faults.empty else shipment.at)
+        expected.append(
+            Expected(
+                SUPPLY,
+                INVOICE,
+                shipment.po,
+                {"status": "held", "amount": shipment.quantity * costs.get(shipment.item, 0)},
+                shift_ready(known, erp_down) if erp_down else known,
+                optional=True,
+                why="its goods were on the road: the invoice may or may not have reached payables",
+            )
+        )
     links = replenishment_chain(network, scenario, policies, stocked_from, usage, receipts)
     expected.extend(order_expectations(links))
     expected.extend(on_hand_expectations(policies, stocked_from, usage, links, snapshots, lag, erp_down))
