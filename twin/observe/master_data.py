@@ -86,8 +86,13 @@ def master_data_expectations(
                     _bit(first, ("retired", center), fact.at)
         elif isinstance(fact, CodingCompleted):  # the bill falls due: every department charged posts
             for department in charged.get(fact.visit, ()):
-                if department not in centers and aliased:  # an alias: the integration learns of it with the coding
-                    _bit(first, ("department", department), max(fact.at, faults.coding_hold(fact.visit)))
+                if department not in centers and aliased:
+                    # an alias: the integration may learn of it with the coding, and must by the time the
+                    # bill falls due (a bill hold makes that days later: the bill is what posts the line)
+                    learned = max(fact.at, faults.coding_hold(fact.visit))
+                    due = max(learned, bills[fact.visit][0]) if bills and fact.visit in bills else learned
+                    _bit(first, ("department", department), due)
+                    _bit(possible, ("department", department), learned)
                     continue
                 center = centers.get(department, "")
                 if center not in retired:
