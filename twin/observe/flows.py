@@ -38,7 +38,7 @@ from twin.observe.master_data import (
     observe_master_data,
 )
 from twin.observe.records import Expected, Observed
-from twin.observe.supply_expectations import INVOICE, ON_HAND, SUPPLY, SUPPLY_TARGETS, supply_expectations
+from twin.observe.supply_expectations import SUPPLY, SUPPLY_TARGETS, SUPPLY_UNSHIFTED, supply_expectations
 from twin.observe.targets import observe_billing, observe_supply
 from twin.observe.view import RunView
 
@@ -104,7 +104,7 @@ SUPPLY_CHECK = FlowCheck(
         view.truth, view.network, view.scenario, [at for at, _levels in view.snapshots], view.outages
     ),
     lambda view: observe_supply(view.erp.supply, view.vendor, view.snapshots, view.exceptions),
-    unshifted=(ON_HAND, INVOICE),
+    unshifted=SUPPLY_UNSHIFTED,
 )
 
 

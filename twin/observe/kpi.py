@@ -46,7 +46,7 @@ from twin.observe.fault_truth import shift_for_outages
 from twin.observe.labor_expectations import LABOR_JOURNAL, PATIENT_DAYS, labor_expectations
 from twin.observe.records import Expected
 from twin.observe.stock_levels import PostedIssue, Shelf
-from twin.observe.supply_expectations import ISSUE, supply_expectations
+from twin.observe.supply_expectations import ISSUE, SUPPLY_UNSHIFTED, supply_expectations
 from twin.observe.truth import TruthLedger
 from twin.observe.view import RunView
 
@@ -226,9 +226,12 @@ class KpiTruth:
         # the supply check's own question (quiet points included), so both are answered by one pass
         quiet_points = [at for at, _levels in view.snapshots]
         supply = supply_expectations(view.truth, view.network, view.scenario, quiet_points, view.outages)
-        if view.outages:  # outages hold what a system could not receive, as in the flows' own checks
-            billing = shift_for_outages(billing, view.outages)
-            supply = shift_for_outages(supply, view.outages)
+        if view.outages:  # outages hold what a system could not receive, exactly as in the flows' own checks
+            scenario = view.scenario
+            billing = shift_for_outages(billing, view.outages, allowed_lag=scenario.billing.allowed_lag_minutes)
+            supply = shift_for_outages(
+                supply, view.outages, SUPPLY_UNSHIFTED, allowed_lag=scenario.supply.allowed_lag_minutes
+            )
         issues = [e for e in supply if e.target == ISSUE and e.ready_at < math.inf]
         billed = {e.key: (e.ready_at, e.grace) for e in billing if e.target == RECEIVABLE}
         self._billing(billed, {e.key: (e.ready_at, e.grace) for e in billing if e.target == CLAIM}, last)
@@ -392,7 +395,9 @@ class KpiTruth:
                 "labor_cost_per_patient_day",
                 center,
                 work_date,
-                [calendar.due(i) for i in range(first, min(later, last) + 1)],
+                # every publish that may be the first to find it, the ones after the horizon too: a run
+                # cut between two of them has not seen the last chance yet (a sync racing the publish)
+                [calendar.due(i) for i in range(first, later + 1)],
             )
             value.add(key, ratio, ratio, required=True)
             value.optional = journal.optional or days.optional

@@ -146,7 +146,7 @@ def judge(
         if not records:
             if value.optional:
                 continue
-            pending = value.dues[0] + lag > horizon
+            pending = value.dues[-1] + lag > horizon  # its last chance to be published is not over
             result.pending += pending
             if pending and cut:  # a run ended at a cut: not due yet, not judged
                 continue

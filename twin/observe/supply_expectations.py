@@ -43,6 +43,7 @@ ISSUE = "erp.inventory_issue"
 INVOICE = "erp.invoice"
 SUPPLY_EXCEPTION = "integration.supply_exception"
 SUPPLY_TARGETS = (ISSUE, ON_HAND, PURCHASE_ORDER, VENDOR_ORDER, INVOICE, SUPPLY_EXCEPTION)
+SUPPLY_UNSHIFTED = (ON_HAND, INVOICE)  # what no outage delays: read at fixed instants, made by the ERP itself
 __all__ = [
     "INVOICE",
     "ISSUE",
@@ -51,6 +52,7 @@ __all__ = [
     "SUPPLY",
     "SUPPLY_EXCEPTION",
     "SUPPLY_TARGETS",
+    "SUPPLY_UNSHIFTED",
     "VENDOR_ORDER",
 ]
 
