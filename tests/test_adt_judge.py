@@ -22,13 +22,16 @@ from tests.conftest import conform, small_scenario
 from twin.domain.events import (
     AdmissionCancelled,
     DischargeCancelled,
+    MessageCorrupted,
+    MessageRepaired,
     PatientAdmitted,
+    PatientDischarged,
     PatientsMerged,
     PatientUpdated,
     TransferCancelled,
 )
 from twin.observe.expectations import CLAIM, EXCEPTION, RECEIVABLE
-from twin.scenario import Scenario
+from twin.scenario import Scenario, load_scenario
 from twin.sim import RunResult, Twin
 from twin.suts import load_sut
 
@@ -156,3 +159,31 @@ def test_twin_conform_fails_an_integration_that_never_raised_a_rejected_claim() 
     assert result.verdict == "fail"
     summaries = [e.summary for e in result.evidence if not e.passed]
     assert any("visits whose member id registration mistyped wrong or missing" in s for s in summaries), summaries
+
+
+def test_a_discharge_cancellation_repaired_after_the_patient_left_again_cancels_nothing() -> None:
+    """Found by ``tests/probe_scenarios.py``: an observation stay's A13 arrived spoiled (bad MSH), the
+    patient was discharged again, and support replayed the repaired A13 after that discharge. The
+    reference took it as cancelling the discharge it held and never billed the visit: an A13 cancels
+    the discharge before it, never a later one."""
+    data = load_scenario("scenarios/faults-demo.yaml").model_dump()
+    data.update(
+        days=2, seed=745, start="2026-01-05T23:50:00", network={"hospitals": 2, "beds": {"min": 80, "max": 140}}
+    )
+    data["workload"]["adt"].update(cancel_discharge_share=0.2, cancel_transfer_share=0.2)
+    data["billing"].update(coding_deadline_hours=24, allowed_lag_minutes=120)
+    result = Twin(Scenario.model_validate(data)).run()
+    truth = list(result.view.truth)
+    cancelled = {f.visit: f.at for f in truth if isinstance(f, DischargeCancelled)}
+    spoiled = {f.message_id: f.key for f in truth if isinstance(f, MessageCorrupted) and f.message_type == "ADT^A13"}
+    repaired = {
+        spoiled[f.message_id]: f.at for f in truth if isinstance(f, MessageRepaired) and f.message_id in spoiled
+    }
+    [visit] = {
+        f.visit
+        for f in truth
+        if isinstance(f, PatientDischarged) and f.visit in repaired and cancelled[f.visit] < f.at < repaired[f.visit]
+    }  # discharged again between its A13 and the A13's replay
+    [billing] = [f for f in result.flows if f.flow == "discharge_billing"]
+    assert billing.in_sync, [(d.kind, d.key) for d in billing.differences][:5]
+    assert any(item.invoice == visit for item in result.view.erp.finance.ar_items)

@@ -174,8 +174,10 @@ class BillingOrchestrator:
                     account.corrected = True
                     self._resubmit(account, now, outcome)
         elif isinstance(event, DischargeCancelled):  # entered in error: the discharge that counts is the next
-            account.discharged_at = None
             account.discharge_cancelled_at = max(account.discharge_cancelled_at, event.at)
+            if account.discharged_at is not None and account.discharged_at > event.at:
+                return outcome  # repaired late: it cancelled an earlier discharge, and the one held came after it
+            account.discharged_at = None
             if account.status == "discharged":
                 account.status = "open"
         elif isinstance(event, AdmissionCancelled):  # the visit never happened: it never bills
