@@ -64,15 +64,13 @@ def draw(rng: random.Random) -> dict[str, Any]:
 def probe(data: dict[str, Any], rng: random.Random) -> list[tuple[Any, ...]]:
     """Every difference the judge finds in the run, at three cuts and settled."""
     twin = Twin(Scenario.model_validate(data))
-    twin.start(lambda: twin.transport.apply(twin.integration.start(twin.clock.now)))
+    twin.begin()
     found: list[tuple[Any, ...]] = []
     for cut in sorted(rng.uniform(60, data["days"] * 1440) for _ in range(3)):
         twin.clock.run(until=cut)
         found += [(f"cut {cut:.0f}", f.flow, d.kind, d.detail[:160]) for f in twin.check(cut) for d in f.differences]
     twin.clock.run(until=twin.workload)
-    twin.clock.run()
-    horizon = twin.clock.horizon()
-    twin.snapshots.append((horizon, dict(twin.erp.supply.on_hand)))
+    horizon = twin.settle()
     found += [("settled", f.flow, d.kind, d.detail[:160]) for f in twin.check(horizon) for d in f.differences]
     return found
 

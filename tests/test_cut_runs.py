@@ -36,7 +36,7 @@ def _twin() -> Twin:
     data["network"] = {"hospitals": 1, "beds": {"min": 120, "max": 120}}
     data["seed"] = 2
     twin = Twin(Scenario.model_validate(data))
-    twin.start(lambda: twin.transport.apply(twin.integration.start(twin.clock.now)))
+    twin.begin()
     return twin
 
 

@@ -229,7 +229,7 @@ def test_a_run_cut_after_a_discharge_was_cancelled_does_not_want_it_in_the_repor
     scenario = _cancelling(2)
     visit, cancelled, day = "H01V0000073", 1496.9, "2026-01-05"  # discharged 23:29, cancelled 00:56 (seed 2)
     twin = Twin(scenario)
-    twin.start(lambda: twin.transport.apply(twin.integration.start(twin.clock.now)))
+    twin.begin()
     cut = 31 * 60.0  # 07:00 on the second day: the report is out, the patient not discharged again
     twin.clock.run(until=cut)
     view = twin.view_at(cut, settled=False)

@@ -74,7 +74,7 @@ def test_a_work_date_the_sync_posts_as_the_publish_reads_is_due_at_the_next_publ
         billing={"allowed_lag_minutes": 5, "bill_hold_hours": 0}, supply={"allowed_lag_minutes": 5},
     )  # fmt: skip
     twin = Twin(scenario)
-    twin.start(lambda: twin.transport.apply(twin.integration.start(twin.clock.now)))
+    twin.begin()
     key = "labor_cost_per_patient_day/101-6020/2026-01-05"
     between = 3200.0  # after the publish at 2850 (local midnight) and its lag, before the next at 4290
     twin.clock.run(until=between)

@@ -68,7 +68,7 @@ class Twin(World):
         started = time.perf_counter()
         clock = self.clock
         workload = self.workload
-        self.start(lambda: self.transport.apply(self.integration.start(clock.now)))
+        self.begin()
         if progress is not None:
             clock.process(self._report_progress(progress, workload))
         # A run keeps millions of small objects alive (truth, records, charts) and makes almost no
@@ -79,10 +79,8 @@ class Twin(World):
         try:
             clock.run(until=workload)
             simulated = time.perf_counter()
-            clock.run()  # settle: stays end, coding completes, the integration catches up
+            horizon = self.settle()
             settled = time.perf_counter()
-            horizon = clock.horizon()
-            self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
             view = self.view_at(horizon)
             flows = check_all(view)
             judged = time.perf_counter()
@@ -93,6 +91,20 @@ class Twin(World):
             progress(workload, workload)
         phases = {"simulate": simulated - started, "settle": settled - simulated, "judge": judged - settled}
         return RunResult(view, flows, judged - started, len(self.transport.records), phases)
+
+    def begin(self) -> None:
+        """Start the workflows and switch the integration on, without running the clock: ``run``
+        does this first; a test or the scenario probe then steps ``clock`` itself and judges the run
+        at cuts (``check``)."""
+        self.start(lambda: self.transport.apply(self.integration.start(self.clock.now)))
+
+    def settle(self) -> float:
+        """Run until the world is done (stays end, coding completes, the integration catches up) and
+        return the horizon, ERP on-hand snapshotted there as at every quiet point."""
+        self.clock.run()
+        horizon = self.clock.horizon()
+        self.snapshots.append((horizon, dict(self.erp.supply.on_hand)))
+        return horizon
 
     def view_at(self, horizon: float, *, settled: bool = True) -> RunView:
         """The run as the judge reads it (``twin.observe.view``): finished, or cut at ``horizon``
