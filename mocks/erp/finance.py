@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any, Protocol, TypeGuard, TypeVar
 
 from mocks.queries import answer_query, window_bounds
+from mocks.replies import Replies
 from twin.domain.accounts import ACCOUNTS, PATIENT_RECEIVABLES, STATISTICS, SUBLEDGER_SOURCES
 from twin.domain.exchange import TargetRequest, TargetResponse
 from twin.domain.reasons import INACTIVE_COST_CENTER_PROBLEM, UNKNOWN_COST_CENTER_PROBLEM
@@ -113,7 +114,7 @@ class ErpFinance:
         self.ar_items: list[ArItem] = []
         self.statistics: list[Statistic] = []
         self.retired: dict[str, str] = {}  # cost center -> its replacement
-        self._replies: dict[str, TargetResponse] = {}
+        self._replies = Replies()
         self._journals: dict[str, Journal] = {}  # by journal id
         self._ar_of: dict[str, str] = {}  # journal id -> the AR item it opened
 
@@ -134,8 +135,9 @@ class ErpFinance:
             return answer_query(lambda: self.query(request.path, request.body))
         if request.method != "POST" or request.path not in ("/finance/journals", "/finance/statistics"):
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
-        if request.idempotency_key and request.idempotency_key in self._replies:
-            return self._replies[request.idempotency_key]
+        replied = self._replies.get(request.idempotency_key)
+        if replied is not None:
+            return replied
         problems: list[dict[str, Any]] = []
         if request.path == "/finance/statistics":
             errors = self.validate_statistic(request.body, problems)
@@ -148,7 +150,7 @@ class ErpFinance:
         else:
             response = self._post(request.body, now)
         if request.idempotency_key:
-            self._replies[request.idempotency_key] = response
+            self._replies.keep(request.idempotency_key, response)
         return response
 
     def cost_center_list(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any, TypeGuard
 
 from mocks.erp.finance import ErpFinance, in_window
 from mocks.queries import answer_query
+from mocks.replies import Replies
 from twin.domain.accounts import (
     AP_PAYMENT,
     CASH,
@@ -146,7 +147,7 @@ class ErpSupplyChain:
         self.stock_outs: list[StockOut] = []  # issues that left on-hand negative
         self.counts: list[CountDocument] = []
         self.sequence = 0  # bumped by every stock movement and order: positions carry it as a version
-        self._replies: dict[str, TargetResponse] = {}
+        self._replies = Replies()
 
     def add_item(
         self, item: ItemMaster, policies: dict[tuple[str, str], StockPolicy], opening: dict[tuple[str, str], int]
@@ -229,8 +230,9 @@ class ErpSupplyChain:
     def handle(self, request: TargetRequest, now: float) -> TargetResponse:
         if request.method == "GET" and request.path in QUERIES:
             return answer_query(lambda: self.query(request.path, request.body))
-        if request.idempotency_key and request.idempotency_key in self._replies:
-            return self._replies[request.idempotency_key]
+        replied = self._replies.get(request.idempotency_key)
+        if replied is not None:
+            return replied
         route = {
             "/inventory/issues": self._issue,
             "/purchasing/orders": self._order,
@@ -240,7 +242,7 @@ class ErpSupplyChain:
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
         response = route(request.body, now)
         if request.idempotency_key and response.ok:  # a refused request may be corrected and sent again
-            self._replies[request.idempotency_key] = response
+            self._replies.keep(request.idempotency_key, response)
         return response
 
     def _stocked(self, location: Any, item: Any) -> bool:

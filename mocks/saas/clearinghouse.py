@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mocks.queries import answer_query, window_bounds
+from mocks.replies import Replies
 from twin.domain.exchange import TargetRequest, TargetResponse, canonical_json
 
 CLAIM_NUMBER_SYSTEM = "urn:twin:visit-number"
@@ -109,7 +110,7 @@ class Clearinghouse:
         self.members: set[str] = set()
         self.submissions: list[ClaimSubmission] = []
         self.replaced_by: dict[str, str] = {}  # submission id -> the accepted submission that replaced it
-        self._replies: dict[str, TargetResponse] = {}
+        self._replies = Replies()
         self._by_id: dict[str, ClaimSubmission] = {}
 
     @property
@@ -144,8 +145,9 @@ class Clearinghouse:
             return answer_query(lambda: self._claims_report(request.body))
         if request.method != "POST" or request.path != "/claims":
             return TargetResponse(404, {"errors": [f"no such operation: {request.method} {request.path}"]})
-        if request.idempotency_key and request.idempotency_key in self._replies:
-            return self._replies[request.idempotency_key]
+        replied = self._replies.get(request.idempotency_key)
+        if replied is not None:
+            return replied
         claim = request.body
         try:  # what a clearinghouse receives is JSON text: a body that has none is no claim at all
             document = canonical_json(claim)
@@ -186,7 +188,7 @@ class Clearinghouse:
         else:
             response = TargetResponse(201, {"id": submission.submission_id, "status": "accepted"})
         if request.idempotency_key:
-            self._replies[request.idempotency_key] = response
+            self._replies.keep(request.idempotency_key, response)
         return response
 
     def _replacement_problems(self, claim: dict[str, Any], prior_id: str) -> list[str]:

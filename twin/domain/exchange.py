@@ -19,7 +19,7 @@ JSON = dict[str, Any]
 def canonical_json(resource: Any) -> str:
     """``resource`` as one line of compact JSON with its keys sorted: the same resource always
     gives the same text (the run's NDJSON files are written this way, so they compare byte for byte)."""
-    return json.dumps(resource, sort_keys=True, separators=(",", ":"))
+    return json.dumps(resource, sort_keys=True, separators=(",", ":"), check_circular=False)
 
 
 @dataclass(frozen=True, slots=True)
