@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from twin.analysis.overrides import apply_overrides
 from twin.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from twin.sim import RunResult, Twin
 
@@ -22,6 +24,15 @@ def small_scenario(**overrides: Any) -> Scenario:
     for key, value in overrides.items():
         data[key] = value
     return Scenario.model_validate(data)
+
+
+FAULTS_DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "faults-demo.yaml"
+
+
+def faults_demo(overrides: Mapping[str, Any]) -> Scenario:
+    """``scenarios/faults-demo.yaml`` with overrides by dotted path (``billing.bill_hold_hours``), set
+    and validated as a sweep sets them (``twin.analysis.overrides``)."""
+    return apply_overrides(load_scenario(FAULTS_DEMO), overrides)
 
 
 def run_small(**overrides: Any) -> RunResult:

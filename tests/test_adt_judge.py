@@ -18,7 +18,7 @@ from functools import cache
 
 import pytest
 
-from tests.conftest import conform, small_scenario
+from tests.conftest import conform, faults_demo, small_scenario
 from twin.domain.events import (
     AdmissionCancelled,
     DischargeCancelled,
@@ -31,7 +31,7 @@ from twin.domain.events import (
     TransferCancelled,
 )
 from twin.observe.expectations import CLAIM, EXCEPTION, RECEIVABLE
-from twin.scenario import Scenario, load_scenario
+from twin.scenario import Scenario
 from twin.sim import RunResult, Twin
 from twin.suts import load_sut
 
@@ -166,13 +166,15 @@ def test_a_discharge_cancellation_repaired_after_the_patient_left_again_cancels_
     patient was discharged again, and support replayed the repaired A13 after that discharge. The
     reference took it as cancelling the discharge it held and never billed the visit: an A13 cancels
     the discharge before it, never a later one."""
-    data = load_scenario("scenarios/faults-demo.yaml").model_dump()
-    data.update(
-        days=2, seed=745, start="2026-01-05T23:50:00", network={"hospitals": 2, "beds": {"min": 80, "max": 140}}
-    )
-    data["workload"]["adt"].update(cancel_discharge_share=0.2, cancel_transfer_share=0.2)
-    data["billing"].update(coding_deadline_hours=24, allowed_lag_minutes=120)
-    result = Twin(Scenario.model_validate(data)).run()
+    scenario = faults_demo(
+        {
+            "days": 2, "seed": 745, "start": "2026-01-05T23:50:00",
+            "network": {"hospitals": 2, "beds": {"min": 80, "max": 140}},
+            "workload.adt.cancel_discharge_share": 0.2, "workload.adt.cancel_transfer_share": 0.2,
+            "billing.coding_deadline_hours": 24, "billing.allowed_lag_minutes": 120,
+        }
+    )  # fmt: skip
+    result = Twin(scenario).run()
     truth = list(result.view.truth)
     cancelled = {f.visit: f.at for f in truth if isinstance(f, DischargeCancelled)}
     spoiled = {f.message_id: f.key for f in truth if isinstance(f, MessageCorrupted) and f.message_type == "ADT^A13"}

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import faults_demo
 from twin.network import stock_policies
 from twin.observe.governance_facts import governance_facts
 from twin.observe.master_data import MASTER_DATA
 from twin.observe.replenishment import replenishment_chain
 from twin.observe.supply_expectations import INVOICE, SUPPLY
-from twin.scenario import Scenario, load_scenario
 from twin.sim import Twin
 
 # faults-demo, one hospital, seed 2: at 2515 three shipments are on the road (their invoices held)
@@ -31,11 +31,7 @@ CUTS = (2515.0, 3373.0, 5100.0)
 
 
 def _twin() -> Twin:
-    data = load_scenario("scenarios/faults-demo.yaml").model_dump()
-    data["days"] = 4
-    data["network"] = {"hospitals": 1, "beds": {"min": 120, "max": 120}}
-    data["seed"] = 2
-    twin = Twin(Scenario.model_validate(data))
+    twin = Twin(faults_demo({"days": 4, "network": {"hospitals": 1, "beds": {"min": 120, "max": 120}}, "seed": 2}))
     twin.begin()
     return twin
 

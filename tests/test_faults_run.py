@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.conftest import small_scenario
+from tests.conftest import faults_demo, small_scenario
 from twin.domain.contract import DeadLetter, Integration, Outcome, RunContext
 from twin.domain.events import (
     ChargesPosted,
@@ -41,7 +41,7 @@ from twin.observe.records import Expected, Observed
 from twin.observe.report import build_summary
 from twin.observe.supply_expectations import INVOICE, ISSUE, supply_expectations
 from twin.observe.truth import TruthLedger
-from twin.scenario import Scenario, load_scenario
+from twin.scenario import load_scenario
 from twin.sim import RunResult, Twin, reference_integration, run
 from twin.sim.fault_transport import FaultTransport
 from twin.workflows.operations import MAX_REPLAYS, SupportTeam
@@ -478,10 +478,8 @@ def test_an_aliased_line_posts_once_governed_and_is_a_master_data_problem_of_its
 def test_department_aliases_behind_a_bill_hold_are_raised_in_time() -> None:
     """faults-demo (department aliases among its faults) with the default scenario's 72-hour bill hold:
     found by a randomized scenario probe, three aliases were reported raised two days late."""
-    data = load_scenario("scenarios/faults-demo.yaml").model_dump()
-    data.update(days=2, seed=743, network={"hospitals": 1, "beds": {"min": 80, "max": 140}})
-    data["billing"]["bill_hold_hours"] = 72
-    result = run(Scenario.model_validate(data))
+    network = {"hospitals": 1, "beds": {"min": 80, "max": 140}}
+    result = run(faults_demo({"days": 2, "seed": 743, "network": network, "billing.bill_hold_hours": 72}))
     [flow] = [f for f in result.flows if f.flow == "master_data"]
     assert flow.in_sync and flow.matched >= 2, [(d.kind, d.key, d.detail) for d in flow.differences]
 

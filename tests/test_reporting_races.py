@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tests.conftest import faults_demo
 from twin.observe.flows import check_all
 from twin.observe.kpi import REPORTING
 from twin.observe.kpi_check import kpi_truth
-from twin.scenario import Scenario, load_scenario
+from twin.scenario import Scenario
 from twin.sim import Twin
 
 
@@ -25,12 +26,10 @@ def _faults_demo(
     days: int, seed: int, start: str, network: dict[str, Any], adt: dict[str, float] | None = None, **sections: Any
 ) -> Scenario:
     """faults-demo as the probe drew it: ``sections`` override fields of the scenario's sections."""
-    data = load_scenario("scenarios/faults-demo.yaml").model_dump()
-    data.update(days=days, seed=seed, start=start, network=network)
-    data["workload"]["adt"].update(adt or {})
-    for section, values in sections.items():
-        data[section].update(values)
-    return Scenario.model_validate(data)
+    overrides: dict[str, Any] = {"days": days, "seed": seed, "start": start, "network": network}
+    overrides |= {f"workload.adt.{share}": value for share, value in (adt or {}).items()}
+    overrides |= {f"{section}.{name}": value for section, values in sections.items() for name, value in values.items()}
+    return faults_demo(overrides)
 
 
 def _reporting(twin: Twin, horizon: float) -> list[tuple[str, str]]:

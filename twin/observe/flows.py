@@ -8,10 +8,9 @@ themselves, so adding a workflow never means editing them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from twin.observe.checker import FlowResult, check_flow
+from twin.observe.checker import FlowResult
 from twin.observe.dead_letter_check import (
     DEAD_LETTER_TARGETS,
     DEAD_LETTERS,
@@ -19,8 +18,8 @@ from twin.observe.dead_letter_check import (
     observe_dead_letters,
 )
 from twin.observe.dead_letter_check import allowed_lag as dead_letter_lag
-from twin.observe.expectations import BILLING, BILLING_TARGETS, JOURNAL, billing_expectations
-from twin.observe.fault_truth import shift_for_outages
+from twin.observe.expectations import JOURNAL
+from twin.observe.flow_check import BILLING_CHECK, SUPPLY_CHECK, FlowCheck, billing_expected
 from twin.observe.kpi import REPORTING, REPORTING_TARGETS
 from twin.observe.kpi_check import check_reporting, kpi_expectations, observe_dashboard
 from twin.observe.labor_expectations import (
@@ -37,75 +36,9 @@ from twin.observe.master_data import (
     master_data_expectations,
     observe_master_data,
 )
-from twin.observe.records import Expected, Observed
-from twin.observe.supply_expectations import SUPPLY, SUPPLY_TARGETS, SUPPLY_UNSHIFTED, supply_expectations
-from twin.observe.targets import observe_billing, observe_supply
 from twin.observe.view import RunView
 
-
-@dataclass(frozen=True, slots=True)
-class FlowCheck:
-    """How one flow is judged. ``allowed_lag`` reads the scenario; the two sides read the run."""
-
-    name: str
-    targets: tuple[str, ...]
-    allowed_lag: Callable[[RunView], float]
-    expected: Callable[[RunView], Sequence[Expected]]
-    observed: Callable[[RunView], Sequence[Observed]]
-    # A flow whose records carry more than flat values (a KPI's lineage) judges them itself.
-    judge: Callable[[RunView, float], FlowResult] | None = None
-    # Targets an outage cannot delay: state read at fixed instants, records a system makes itself.
-    unshifted: tuple[str, ...] = ()
-
-    def check(self, view: RunView, horizon: float) -> FlowResult:
-        if self.judge is not None:
-            return self.judge(view, horizon)
-        expected = self.expected(view)
-        if view.outages:  # what a system could not receive while down is due when it came back
-            expected = shift_for_outages(expected, view.outages, self.unshifted, self.allowed_lag(view))
-        return check_flow(
-            self.name,
-            expected,
-            self.observed(view),
-            allowed_lag=self.allowed_lag(view),
-            horizon=horizon,
-            targets=self.targets,
-            cut=not view.settled,
-            tolerance=view.clock_tolerance,
-        )
-
-
-def _billing_expected(view: RunView) -> Sequence[Expected]:
-    billing = view.scenario.billing
-    return billing_expectations(
-        view.truth,
-        view.network,
-        coding_deadline=billing.coding_deadline_hours * 60,
-        allowed_lag=billing.allowed_lag_minutes,
-        outages=view.outages,
-        bill_hold=billing.bill_hold_hours * 60,
-        timebase=view.timebase,
-    )
-
-
-BILLING_CHECK = FlowCheck(
-    BILLING,
-    BILLING_TARGETS,
-    lambda view: view.scenario.billing.allowed_lag_minutes,
-    _billing_expected,
-    lambda view: observe_billing(view.erp.finance, view.clearinghouse, view.exceptions),
-)
-
-SUPPLY_CHECK = FlowCheck(
-    SUPPLY,
-    SUPPLY_TARGETS,
-    lambda view: view.scenario.supply.allowed_lag_minutes,
-    lambda view: supply_expectations(
-        view.truth, view.network, view.scenario, [at for at, _levels in view.snapshots], view.outages
-    ),
-    lambda view: observe_supply(view.erp.supply, view.vendor, view.snapshots, view.exceptions),
-    unshifted=SUPPLY_UNSHIFTED,
-)
+__all__ = ["BILLING_CHECK", "FLOW_CHECKS", "SUPPLY_CHECK", "FlowCheck", "check_all", "flow_check"]
 
 
 def _labor_bites(view: RunView) -> dict[tuple[str, str], float]:
@@ -116,7 +49,7 @@ def _labor_bites(view: RunView) -> dict[tuple[str, str], float]:
 
 def _bills(view: RunView) -> dict[str, tuple[float, float | None]]:
     """When each bill was due, and its last late charge if it had some (visit -> (due, settles))."""
-    return {e.key: (e.ready_at, e.settles_at) for e in _billing_expected(view) if e.target == JOURNAL}
+    return {e.key: (e.ready_at, e.settles_at) for e in billing_expected(view) if e.target == JOURNAL}
 
 
 MASTER_DATA_CHECK = FlowCheck(

@@ -41,12 +41,12 @@ from twin.domain.events import (
 )
 from twin.domain.kpis import kpi_key
 from twin.network import stock_policies
-from twin.observe.expectations import CLAIM, RECEIVABLE, billing_expectations
-from twin.observe.fault_truth import shift_for_outages
+from twin.observe.expectations import CLAIM, RECEIVABLE
+from twin.observe.flow_check import BILLING_CHECK, SUPPLY_CHECK
 from twin.observe.labor_expectations import LABOR_JOURNAL, PATIENT_DAYS, labor_expectations
 from twin.observe.records import Expected
 from twin.observe.stock_levels import PostedIssue, Shelf
-from twin.observe.supply_expectations import ISSUE, SUPPLY_UNSHIFTED, supply_expectations
+from twin.observe.supply_expectations import ISSUE
 from twin.observe.truth import TruthLedger
 from twin.observe.view import RunView
 
@@ -214,24 +214,9 @@ class KpiTruth:
             for kpi in ALWAYS:
                 for hospital in self.hospitals:
                     self._value(kpi, hospital, index)
-        billing = billing_expectations(
-            view.truth,
-            view.network,
-            coding_deadline=view.scenario.billing.coding_deadline_hours * 60,
-            allowed_lag=view.scenario.billing.allowed_lag_minutes,
-            outages=view.outages,
-            bill_hold=view.scenario.billing.bill_hold_hours * 60,
-            timebase=view.timebase,
-        )
-        # the supply check's own question (quiet points included), so both are answered by one pass
-        quiet_points = [at for at, _levels in view.snapshots]
-        supply = supply_expectations(view.truth, view.network, view.scenario, quiet_points, view.outages)
-        if view.outages:  # outages hold what a system could not receive, exactly as in the flows' own checks
-            scenario = view.scenario
-            billing = shift_for_outages(billing, view.outages, allowed_lag=scenario.billing.allowed_lag_minutes)
-            supply = shift_for_outages(
-                supply, view.outages, SUPPLY_UNSHIFTED, allowed_lag=scenario.supply.allowed_lag_minutes
-            )
+        # the very records the billing and supply checks expect, held for outages as they hold them
+        billing = BILLING_CHECK.due(view)
+        supply = SUPPLY_CHECK.due(view)
         issues = [e for e in supply if e.target == ISSUE and e.ready_at < math.inf]
         billed = {e.key: (e.ready_at, e.grace) for e in billing if e.target == RECEIVABLE}
         self._billing(billed, {e.key: (e.ready_at, e.grace) for e in billing if e.target == CLAIM}, last)
