@@ -311,8 +311,8 @@ class ReferenceIntegration:
         outcome.timers.extend(orchestrated.timers)
 
     def _first_time(self, channel: str, message_id: str) -> bool:
-        """Whether the message is processed: not seen before on its channel, or idempotency is off
-        (then it is processed again, and counted as seen only once)."""
+        """Whether to process the message: yes, unless idempotency is on and its channel has seen
+        its id before (a duplicate, counted in ``duplicates_ignored``)."""
         seen = self._seen.get(channel)
         if seen is None:
             seen = self._seen[channel] = set()
