@@ -3,6 +3,7 @@
 # (`twin conform --slow` against the reference integration, every scenario; reports in .conformance/).
 # The suite runs on PYTEST_WORKERS processes (pytest-xdist), except tests/live: those time real servers,
 # MLLP and Locust on the wall clock, so they run after it, one at a time, with the machine to themselves.
+# Both print their slowest tests: what to look at first when CI grows slow.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,8 +26,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check twin mocks tests examples
 	$(BIN)/mypy twin mocks
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --ignore=tests/live
-	$(BIN)/python -m pytest tests/live
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --ignore=tests/live --durations=15
+	$(BIN)/python -m pytest tests/live --durations=10
 	$(BIN)/twin conform --slow --junit .conformance/junit.xml --json .conformance/results.json --html .conformance/report.html
 
 bench: $(STAMP)

@@ -60,6 +60,8 @@ class FlowCheck:
 
 
 def billing_expected(view: RunView) -> Sequence[Expected]:
+    """The billing check's records before outages hold them: the master-data check reads from them
+    when each bill was due (an alias on a held bill must be raised by then)."""
     billing = view.scenario.billing
     return billing_expectations(
         view.truth,
