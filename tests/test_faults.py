@@ -4,17 +4,20 @@ message keeps its original, and a bad fault entry in a scenario is explained by 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from tests.conftest import small_scenario
 from twin.domain.exchange import TargetRequest
 from twin.domain.timebase import Timebase
-from twin.faults import FAULT_KINDS, POISON_VARIANTS, ActiveWindow, FaultPlan, FaultSpec
+from twin.faults import FAULT_KINDS, POISON_VARIANTS, ActiveWindow, Downtime, FaultPlan, FaultSpec
 from twin.faults.corrupt import SEGMENT_END
 from twin.faults.specs import DAY, AnySpec
 from twin.governance import governed_mappings, problem_of
@@ -68,6 +71,52 @@ def test_outage_windows_are_a_function_of_the_scenario() -> None:
         ("integration", "hang", 1440.0, 2160.0),
         ("erp", "refused", 1560.0, 1680.0),
     ]
+
+
+def _moved_out(at: float, windows: list[tuple[float, float]]) -> float:
+    """What ``Downtime.shift`` must answer, by definition: out of every window, pass after pass."""
+    moved = True
+    while moved:
+        moved = False
+        for start, end in windows:
+            if start <= at < end:
+                at, moved = end, math.isfinite(end)
+    return at
+
+
+def _opening_by(ready: float, lag: float, windows: list[tuple[float, float]]) -> float:
+    """What ``Downtime.within`` must answer, by definition: every window, in order, against the
+    deadline as it stands."""
+    grace = 0.0
+    for start, end in sorted(windows):
+        if ready < start <= ready + lag + grace:
+            grace += end - start
+    return grace
+
+
+# small whole minutes, so that windows touch, overlap, repeat and sit empty; some never end
+_MINUTE = st.integers(0, 40).map(float)
+_WINDOW = st.tuples(_MINUTE, st.integers(0, 12).map(float) | st.just(math.inf)).map(lambda w: (w[0], w[0] + w[1]))
+
+
+@given(st.lists(_WINDOW, max_size=8), st.lists(_MINUTE | st.floats(-5, 60, allow_nan=False), max_size=12), _MINUTE)
+def test_downtime_indexed_once_answers_as_a_pass_over_every_window(
+    windows: list[tuple[float, float]], moments: list[float], lag: float
+) -> None:
+    down = Downtime(windows)
+    assert bool(down) == bool(windows)
+    for at in moments:
+        assert down.shift(at) == _moved_out(at, windows), at
+        assert down.within(at, lag) == _opening_by(at, lag, windows), at
+
+
+def test_downtime_moves_through_windows_that_touch_and_adds_those_opening_by_the_moving_deadline() -> None:
+    down = Downtime([(50.0, 60.0), (10.0, 20.0), (20.0, 30.0), (35.0, 35.0)])
+    assert [down.shift(t) for t in (5.0, 10.0, 25.0, 30.0, 35.0, 55.0)] == [5.0, 30.0, 30.0, 30.0, 35.0, 60.0]
+    # from 0 with 10 minutes' lag: [10, 20) opens by 10 (deadline 20), [20, 30) by 20 (deadline 30),
+    # the empty [35, 35) is past it, and so is [50, 60)
+    assert down.within(0.0, 10.0) == 20.0
+    assert down.within(0.0, 9.0) == 0.0 and down.within(10.0, 100.0) == 20.0
 
 
 # -- requests -----------------------------------------------------------------------------------

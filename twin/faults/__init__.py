@@ -7,7 +7,7 @@ fault it injects is counted by kind, and outage windows are known in advance so 
 allow for them. Sans-IO: nothing here imports a driver, sleeps or reads a clock.
 """
 
-from twin.faults.outages import OutageWindow, shift_ready
+from twin.faults.outages import Downtime, OutageWindow
 from twin.faults.plan import (
     Alias,
     Corruption,
@@ -32,6 +32,7 @@ __all__ = [
     "Alias",
     "Corruption",
     "DocumentFate",
+    "Downtime",
     "FaultCounter",
     "FaultPlan",
     "FaultSpec",
@@ -39,5 +40,4 @@ __all__ = [
     "OutageWindow",
     "RequestFate",
     "fault_rng",
-    "shift_ready",
 ]

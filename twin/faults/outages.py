@@ -9,7 +9,8 @@ document) first tried during it was answered OK; ``None`` while some never was.
 
 from __future__ import annotations
 
-import math
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -129,13 +130,48 @@ class OutageLog:
         return [occurrence.as_dict() for occurrence in self.occurrences]
 
 
-def shift_ready(at: float, windows: list[tuple[float, float]]) -> float:
-    """``at`` moved to the end of the window it falls in (and of any window that one ends in)."""
-    moved = True
-    while moved:
-        moved = False
-        for start, end in windows:
-            if start <= at < end:
-                at = end
-                moved = math.isfinite(end)
-    return at
+class Downtime:
+    """Stretches a system was down, indexed once: the judge moves every record of a month (hundreds
+    of thousands) past a month of windows (hundreds), and a pass over every window per record cost
+    it more than the rest of its check.
+
+    ``shift`` moves a moment out of the stretch it falls in (``[start, end)``, windows that overlap
+    or touch making one stretch); ``within`` adds up the minutes of the windows that open after a
+    moment and before its deadline, the deadline moving on by each window's length.
+    """
+
+    __slots__ = ("_ends", "_opens", "_starts", "_windows")
+
+    def __init__(self, windows: Iterable[tuple[float, float]]) -> None:
+        self._windows = sorted(windows)  # by start, then end: the order ``within`` adds them in
+        self._opens = [start for start, _end in self._windows]
+        stretches: list[list[float]] = []
+        for start, end in self._windows:
+            if stretches and start <= stretches[-1][1]:
+                stretches[-1][1] = max(stretches[-1][1], end)
+            else:
+                stretches.append([start, end])
+        self._starts = [start for start, _end in stretches]
+        self._ends = [end for _start, end in stretches]
+
+    def __bool__(self) -> bool:
+        return bool(self._windows)
+
+    def shift(self, at: float) -> float:
+        """``at``, or the end of the stretch of windows it falls in."""
+        index = bisect_right(self._starts, at) - 1
+        if index >= 0 and at < self._ends[index]:
+            return self._ends[index]
+        return at
+
+    def within(self, ready: float, allowed_lag: float) -> float:
+        """Minutes of the windows opening after ``ready`` and by its deadline, ``ready`` plus
+        ``allowed_lag`` plus the minutes added so far."""
+        grace = 0.0
+        windows = self._windows
+        for index in range(bisect_right(self._opens, ready), len(windows)):
+            start, end = windows[index]
+            if start > ready + allowed_lag + grace:
+                break
+            grace += end - start
+        return grace

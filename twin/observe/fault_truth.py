@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from twin.domain.events import DepartmentAliased, MessageCorrupted, MessageRepaired
-from twin.faults import OutageWindow, shift_ready
+from twin.faults import Downtime, OutageWindow
 from twin.observe.governance_facts import governance_facts
 from twin.observe.records import Expected
 from twin.observe.truth import TruthLedger, once_per_ledger
@@ -120,10 +120,8 @@ def fault_facts(truth: TruthLedger) -> FaultFacts:
 def arrival(windows: Sequence[OutageWindow]) -> Callable[[float], float]:
     """When a message a source sent at ``t`` could reach the integration: ``t``, or the end of the
     integration outage it was sent in (the sender resends until it gets its ACK)."""
-    down = [(w.start, w.end) for w in windows if w.system == INTEGRATION]
-    if not down:
-        return _same
-    return lambda at: shift_ready(at, down)
+    down = Downtime((w.start, w.end) for w in windows if w.system == INTEGRATION)
+    return down.shift if down else _same
 
 
 def _same(at: float) -> float:
@@ -156,6 +154,7 @@ def shift_for_outages(
     # opening within a record's allowed lag is its grace: the message it comes from may have been queued
     # or in flight to the integration's door as the window opened, and its sender resends after it.
     door = spans.get(INTEGRATION, []) if allowed_lag > 0 else []
+    downtimes: dict[str, tuple[Downtime, Downtime]] = {}  # system -> its windows; with the door's
     shifted = []
     moved: set[str] = set()
     for record in expected:
@@ -163,34 +162,28 @@ def shift_for_outages(
             shifted.append(record)
             continue
         system = record.target.partition(".")[0]
-        relevant = spans.get(system, []) if system != INTEGRATION else []
-        if not relevant and not door:
+        known = downtimes.get(system)
+        if known is None:
+            relevant = spans.get(system, []) if system != INTEGRATION else []
+            known = downtimes[system] = (Downtime(relevant), Downtime(relevant + door))
+        down, near = known
+        if not near:
             shifted.append(record)
             continue
-        ready = shift_ready(record.ready_at, relevant) if relevant else record.ready_at
+        ready = down.shift(record.ready_at)
         # what the truth already lets it wait (a bill held for late charges) counts from the old moment
         grace = max(0.0, record.ready_at + record.grace - ready)
         if allowed_lag > 0:
-            grace += _downtime_within(ready, allowed_lag + grace, relevant + door)
+            grace += near.within(ready, allowed_lag + grace)
         settles = record.settles_at
         if settles is not None and math.isfinite(settles):
-            settles = shift_ready(settles, relevant)
+            settles = down.shift(settles)
         if (ready, grace, settles) == (record.ready_at, record.grace, record.settles_at):
             shifted.append(record)
             continue
         shifted.append(dataclasses.replace(record, ready_at=ready, grace=grace, settles_at=settles))
         moved.add(record.key)
     return _in_sequence(shifted, moved) if moved else shifted
-
-
-def _downtime_within(ready: float, allowed_lag: float, windows: list[tuple[float, float]]) -> float:
-    """Minutes of the windows opening after ``ready`` and before its deadline, the deadline moving
-    on by each window's length."""
-    grace = 0.0
-    for start, end in sorted(windows):
-        if ready < start <= ready + allowed_lag + grace:
-            grace += end - start
-    return grace
 
 
 def _in_sequence(expected: list[Expected], keys: set[str]) -> list[Expected]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from twin.domain.events import ChargesPosted, GoodsReceived, GoodsShipped
-from twin.faults import OutageWindow, shift_ready
+from twin.faults import Downtime, OutageWindow
 from twin.network import Network, stock_policies
 from twin.observe.fault_truth import arrival, fault_facts
 from twin.observe.governance_facts import governance_facts
@@ -78,7 +78,8 @@ def supply_expectations(
     the quiet points at which the ERP's on-hand was read.
     """
     arrives = arrival(outages)
-    erp_down = [(w.start, w.end) for w in outages if w.system == "erp"]
+    erp_windows = [(w.start, w.end) for w in outages if w.system == "erp"]
+    erp_down = Downtime(erp_windows)
     faults = fault_facts(truth)
     governance = governance_facts(truth)
     lag = scenario.supply.allowed_lag_minutes
@@ -120,7 +121,7 @@ def supply_expectations(
                 if not faults.empty:
                     known = max(known, faults.line_hold(line.txn_id))
                 if erp_down:
-                    known = shift_ready(known, erp_down)
+                    known = erp_down.shift(known)
                 expected.append(
                     Expected(
                         SUPPLY,
@@ -161,12 +162,12 @@ def supply_expectations(
                 INVOICE,
                 shipment.po,
                 {"status": "held", "amount": shipment.quantity * costs.get(shipment.item, 0)},
-                shift_ready(known, erp_down) if erp_down else known,
+                erp_down.shift(known) if erp_down else known,
                 optional=True,
                 why="its goods were on the road: the invoice may or may not have reached payables",
             )
         )
     links = replenishment_chain(network, scenario, policies, stocked_from, usage, receipts)
     expected.extend(order_expectations(links))
-    expected.extend(on_hand_expectations(policies, stocked_from, usage, links, snapshots, lag, erp_down))
+    expected.extend(on_hand_expectations(policies, stocked_from, usage, links, snapshots, lag, erp_windows))
     return expected
