@@ -13,7 +13,6 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import pytest
@@ -360,17 +359,41 @@ def test_an_integration_outage_delays_what_the_sources_send_and_nothing_else(cle
     assert snapshot[0].ready_at == 150.0  # a state read at a fixed instant: no outage delays it
 
 
+class _View:
+    """What a flow check reads of a run view, weakly referable and hashed by identity as ``RunView`` is."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+
 def test_a_flow_check_allows_for_the_runs_outage_windows() -> None:
     from tests.test_faults import _plan
 
     check = FlowCheck(
         "f", (JOURNAL,), lambda _t: LAG, lambda _t: [_exp(JOURNAL, 150.0)], lambda _t: [_obs(JOURNAL, 190.0)]
     )
-    plain = check.check(SimpleNamespace(outages=(), settled=True, clock_tolerance=0.0), 1000.0)  # type: ignore[arg-type]
+    plain = check.check(_View(outages=(), settled=True, clock_tolerance=0.0), 1000.0)  # type: ignore[arg-type]
     assert [d.kind for d in plain.differences] == ["stale"]
     windows = tuple(_plan({"kind": "outage", "system": "erp", "daily": "02:00-03:20"}).outage_windows(1000.0))
-    view = SimpleNamespace(outages=windows, settled=True, clock_tolerance=0.0)
+    view = _View(outages=windows, settled=True, clock_tolerance=0.0, truth=[])
     assert [d.kind for d in check.check(view, 1000.0).differences] == ["out_of_order"]  # type: ignore[arg-type]
+
+
+def test_a_view_s_records_are_held_for_its_outages_once_until_its_truth_grows() -> None:
+    from tests.test_faults import _plan
+
+    # ready 100 minutes later for each fact in the truth: 150 is in the window 120-200, 250 is not
+    check = FlowCheck(
+        "f", (JOURNAL,), lambda _t: LAG, lambda v: [_exp(JOURNAL, 150.0 + 100 * len(v.truth))], lambda _v: []
+    )
+    windows = tuple(_plan({"kind": "outage", "system": "erp", "daily": "02:00-03:20"}).outage_windows(1000.0))
+    facts: list[str] = []
+    view = _View(outages=windows, settled=True, clock_tolerance=0.0, truth=facts)
+    held = check.due(view)  # type: ignore[arg-type]
+    assert [e.ready_at for e in held] == [200.0]
+    assert check.due(view) is held  # type: ignore[arg-type]  # the KPI oracle reads what the check judged
+    facts.append("a fact")
+    assert [e.ready_at for e in check.due(view)] == [250.0]  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from twin.observe.checker import FlowResult, check_flow
 from twin.observe.expectations import BILLING, BILLING_TARGETS, billing_expectations
@@ -38,11 +39,17 @@ class FlowCheck:
     def due(self, view: RunView) -> Sequence[Expected]:
         """The flow's expectations as its check judges them: what a system could not receive while
         it was down is due when it came back (``shift_for_outages``, with this flow's allowed lag and
-        unshifted targets). The KPI oracle reads the billing and supply records through here too."""
+        unshifted targets). The KPI oracle reads the billing and supply records through here too, so
+        a view's answer is remembered (until its truth grows) and the outages are applied once."""
         expected = self.expected(view)
-        if view.outages:
-            expected = shift_for_outages(expected, view.outages, self.unshifted, self.allowed_lag(view))
-        return expected
+        if not view.outages:
+            return expected
+        answers = _HELD.setdefault(view, {})
+        known = answers.get(self.name)
+        if known is None or known[0] != len(view.truth):
+            held = tuple(shift_for_outages(expected, view.outages, self.unshifted, self.allowed_lag(view)))
+            known = answers[self.name] = (len(view.truth), held)
+        return known[1]
 
     def check(self, view: RunView, horizon: float) -> FlowResult:
         if self.judge is not None:
@@ -57,6 +64,11 @@ class FlowCheck:
             cut=not view.settled,
             tolerance=view.clock_tolerance,
         )
+
+
+# view -> flow -> (the truth's length, the flow's records held for the view's outages); a tuple:
+# the check and the KPI oracle share it
+_HELD: WeakKeyDictionary[RunView, dict[str, tuple[int, tuple[Expected, ...]]]] = WeakKeyDictionary()
 
 
 def billing_expected(view: RunView) -> Sequence[Expected]:
