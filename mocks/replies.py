@@ -28,9 +28,6 @@ class Replies:
     def __len__(self) -> int:
         return len(self._kept)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._kept
-
     def get(self, key: str) -> TargetResponse | None:
         """The answer kept for ``key``, or ``None`` for a key never answered (or no key)."""
         kept = self._kept.get(key) if key else None
