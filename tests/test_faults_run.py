@@ -383,9 +383,13 @@ def test_a_view_s_records_are_held_for_its_outages_once_until_its_truth_grows() 
     from tests.test_faults import _plan
 
     # ready 100 minutes later for each fact in the truth: 150 is in the window 120-200, 250 is not
-    check = FlowCheck(
-        "f", (JOURNAL,), lambda _t: LAG, lambda v: [_exp(JOURNAL, 150.0 + 100 * len(v.truth))], lambda _v: []
-    )
+    derived: list[int] = []
+
+    def expected(view: Any) -> list[Expected]:
+        derived.append(len(view.truth))
+        return [_exp(JOURNAL, 150.0 + 100 * len(view.truth))]
+
+    check = FlowCheck("f", (JOURNAL,), lambda _t: LAG, expected, lambda _v: [])
     windows = tuple(_plan({"kind": "outage", "system": "erp", "daily": "02:00-03:20"}).outage_windows(1000.0))
     facts: list[str] = []
     view = _View(outages=windows, settled=True, clock_tolerance=0.0, truth=facts)
@@ -394,6 +398,7 @@ def test_a_view_s_records_are_held_for_its_outages_once_until_its_truth_grows() 
     assert check.due(view) is held  # type: ignore[arg-type]  # the KPI oracle reads what the check judged
     facts.append("a fact")
     assert [e.ready_at for e in check.due(view)] == [250.0]  # type: ignore[arg-type]
+    assert derived == [0, 1]
 
 
 @pytest.fixture(scope="module")

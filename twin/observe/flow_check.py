@@ -41,12 +41,12 @@ class FlowCheck:
         it was down is due when it came back (``shift_for_outages``, with this flow's allowed lag and
         unshifted targets). The KPI oracle reads the billing and supply records through here too, so
         a view's answer is remembered (until its truth grows) and the outages are applied once."""
-        expected = self.expected(view)
         if not view.outages:
-            return expected
+            return self.expected(view)
         answers = _HELD.setdefault(view, {})
         known = answers.get(self.name)
         if known is None or known[0] != len(view.truth):
+            expected = self.expected(view)
             held = tuple(shift_for_outages(expected, view.outages, self.unshifted, self.allowed_lag(view)))
             known = answers[self.name] = (len(view.truth), held)
         return known[1]
