@@ -382,10 +382,10 @@ def test_a_flow_check_allows_for_the_runs_outage_windows() -> None:
 def test_a_view_s_records_are_held_for_its_outages_once_until_its_truth_grows() -> None:
     from tests.test_faults import _plan
 
-    # ready 100 minutes later for each fact in the truth: 150 is in the window 120-200, 250 is not
     derived: list[int] = []
 
     def expected(view: Any) -> list[Expected]:
+        # ready 100 minutes later for each fact in the truth: 150 is in the window 120-200, 250 is not
         derived.append(len(view.truth))
         return [_exp(JOURNAL, 150.0 + 100 * len(view.truth))]
 
